@@ -1,0 +1,522 @@
+"""S3 object-storage helpers every workload uses to reach the platform's data lake (Ceph RGW).
+
+Settings come from the environment a Rook ObjectBucketClaim injects into the pod; the client is a
+boto3 S3 client tuned for RGW (path-style addressing, SigV4, bounded retries and timeouts). Every
+storage failure surfaces as an ``ObjectStoreError`` subclass naming the bucket/key and the cause.
+This is application code: it never imports pulumi or infra.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import boto3
+from boto3.exceptions import S3UploadFailedError
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+__all__ = [
+    "AccessDenied",
+    "ConfigError",
+    "MULTIPART_THRESHOLD",
+    "ObjectNotFound",
+    "ObjectStore",
+    "ObjectStoreError",
+    "S3Settings",
+    "deny_other_users_policy",
+    "rgw_user_arn",
+]
+
+MULTIPART_THRESHOLD = 8 * 1024 * 1024
+"""Files at or above this size are uploaded in parts of this size (boto3 compares with >=)."""
+
+DEFAULT_REGION = "us-east-1"
+
+# Environment variables of the ObjectBucketClaim convention (Rook writes the BUCKET_* keys into a
+# ConfigMap and the AWS_* keys into a Secret, both named after the claim) plus our one override.
+ENV_HOST = "BUCKET_HOST"
+ENV_PORT = "BUCKET_PORT"
+ENV_BUCKET = "BUCKET_NAME"
+ENV_REGION = "BUCKET_REGION"
+ENV_ACCESS_KEY = "AWS_ACCESS_KEY_ID"
+ENV_SECRET_KEY = "AWS_SECRET_ACCESS_KEY"
+ENV_ENDPOINT_URL = "S3_ENDPOINT_URL"
+
+# S3 bucket naming rules (what both AWS and RGW with default settings accept).
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
+
+class ObjectStoreError(Exception):
+    """A storage operation failed; the message names the bucket/key and the S3 error code."""
+
+
+class ObjectNotFound(ObjectStoreError):
+    """The object (key) does not exist."""
+
+
+class AccessDenied(ObjectStoreError):
+    """The credentials are not allowed to do this (HTTP 403, e.g. a bucket policy denies them)."""
+
+
+class ConfigError(ObjectStoreError):
+    """The settings are missing or invalid; the message names the variable and what is valid."""
+
+
+# --------------------------------------------------------------------------------------------
+# Settings
+# --------------------------------------------------------------------------------------------
+
+
+def _check_bucket(value: str, source: str) -> str:
+    if not _BUCKET_RE.fullmatch(value) or ".." in value or _is_ip(value):
+        raise ConfigError(
+            f"{source}={value!r} is not a valid bucket name: use 3-63 characters of lowercase "
+            "letters, digits, '.' and '-', starting and ending with a letter or digit "
+            "(not an IP address, no '..')"
+        )
+    return value
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_endpoint_url(value: str, source: str) -> str:
+    hint = "expected http(s)://host[:port] with no path, query or credentials, e.g. http://rook-ceph-rgw-lake.rook-ceph.svc:80"
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises ValueError when the port is not a number in range
+    except ValueError:
+        raise ConfigError(f"{source}={value!r} is not a valid endpoint URL: {hint}") from None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+        or port == 0
+    ):
+        # Never echo a URL carrying credentials back into logs.
+        shown = "<redacted: URL contains credentials>" if "@" in value else repr(value)
+        raise ConfigError(f"{source}={shown} is not a valid endpoint URL: {hint}")
+    return value.rstrip("/")
+
+
+def _check_region(value: str, source: str) -> str:
+    if not re.fullmatch(r"[a-z0-9-]{1,64}", value):
+        raise ConfigError(f"{source}={value!r} is not a valid region: use lowercase letters, digits and '-', e.g. us-east-1")
+    return value
+
+
+def _check_credential(value: str, source: str) -> None:
+    # The value itself is a secret: describe the problem without repeating it.
+    if not value or value != value.strip() or any(c in value for c in "\r\n"):
+        raise ConfigError(f"{source} is empty or has surrounding whitespace/newlines: set it to the key without padding")
+
+
+def _endpoint_from_host_port(host: str, port_text: str) -> str:
+    if "://" in host or "/" in host:
+        raise ConfigError(
+            f"{ENV_HOST}={host!r} must be a bare host name (e.g. rook-ceph-rgw-lake.rook-ceph.svc); "
+            f"to give a full URL set {ENV_ENDPOINT_URL} instead"
+        )
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not (_HOST_RE.fullmatch(bare) or _is_ip(bare)):
+        raise ConfigError(f"{ENV_HOST}={host!r} is not a valid host name or IP address")
+    try:
+        port = int(port_text, 10)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{ENV_PORT}={port_text!r} is not a port number: use an integer from 1 to 65535")
+    # Rook's OBC only tells us host and port; it serves TLS on the secure port (443) only.
+    scheme = "https" if port == 443 else "http"
+    netloc = f"[{bare}]" if ":" in bare else bare
+    return f"{scheme}://{netloc}:{port}"
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """Where the bucket lives and the credentials to reach it; secrets are kept out of repr."""
+
+    endpoint_url: str
+    bucket: str
+    access_key: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    region: str = DEFAULT_REGION
+
+    def __post_init__(self) -> None:
+        # Validated here too so hand-built settings fail as early as env-built ones.
+        object.__setattr__(self, "endpoint_url", _check_endpoint_url(self.endpoint_url, "endpoint_url"))
+        _check_bucket(self.bucket, "bucket")
+        _check_credential(self.access_key, "access_key")
+        _check_credential(self.secret_key, "secret_key")
+        _check_region(self.region, "region")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ, bucket: str | None = None) -> S3Settings:
+        """Read the ObjectBucketClaim variables (see the ENV_* constants).
+
+        ``S3_ENDPOINT_URL`` overrides ``BUCKET_HOST``/``BUCKET_PORT`` (which are then not needed);
+        ``bucket`` overrides ``BUCKET_NAME``. Empty values count as missing.
+        """
+
+        def need(name: str, why: str) -> str:
+            value = environ.get(name, "")
+            if not value.strip():
+                raise ConfigError(f"environment variable {name} is missing or empty: {why}")
+            return value.strip() if name not in (ENV_ACCESS_KEY, ENV_SECRET_KEY) else value
+
+        override = environ.get(ENV_ENDPOINT_URL, "").strip()
+        if override:
+            endpoint = _check_endpoint_url(override, ENV_ENDPOINT_URL)
+        else:
+            obc = f"set by the ObjectBucketClaim ConfigMap, or set {ENV_ENDPOINT_URL}=http(s)://host:port instead"
+            endpoint = _endpoint_from_host_port(need(ENV_HOST, obc), need(ENV_PORT, obc))
+
+        if bucket is not None:
+            bucket_name = _check_bucket(bucket, "bucket argument")
+        else:
+            bucket_name = _check_bucket(
+                need(ENV_BUCKET, "set by the ObjectBucketClaim ConfigMap, or pass bucket=..."), ENV_BUCKET
+            )
+
+        secret_hint = "set by the ObjectBucketClaim Secret (mount it with envFrom.secretRef)"
+        access_key = need(ENV_ACCESS_KEY, secret_hint)
+        secret_key = need(ENV_SECRET_KEY, secret_hint)
+        _check_credential(access_key, ENV_ACCESS_KEY)
+        _check_credential(secret_key, ENV_SECRET_KEY)
+
+        region = environ.get(ENV_REGION, "").strip() or DEFAULT_REGION
+        _check_region(region, ENV_REGION)
+        return cls(endpoint_url=endpoint, bucket=bucket_name, access_key=access_key, secret_key=secret_key, region=region)
+
+
+# --------------------------------------------------------------------------------------------
+# Client
+# --------------------------------------------------------------------------------------------
+
+_NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
+_DENIED_CODES = {"AccessDenied", "403", "Forbidden"}
+_PRECONDITION_CODES = {"PreconditionFailed", "412"}
+
+
+def make_client(settings: S3Settings, *, max_attempts: int = 5) -> Any:
+    """A boto3 S3 client configured for RGW: path-style, SigV4, bounded retries and timeouts."""
+    config = Config(
+        region_name=settings.region,
+        signature_version="s3v4",
+        # RGW serves buckets by path; virtual-host style would need wildcard DNS in the cluster.
+        s3={"addressing_style": "path"},
+        # "standard" retries throttling, 5xx and connection errors with backoff; 5 attempts keep a
+        # stuck call under a few minutes instead of hanging a trainer forever.
+        retries={"max_attempts": max_attempts, "mode": "standard"},
+        connect_timeout=5,
+        read_timeout=60,
+        # botocore >= 1.36 adds CRC checksums in aws-chunked trailers by default; Ceph before
+        # Reef rejects those bodies, so send checksums only where the API requires them.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=settings.endpoint_url,
+        aws_access_key_id=settings.access_key,
+        aws_secret_access_key=settings.secret_key,
+        region_name=settings.region,
+        config=config,
+    )
+
+
+def _error_code(err: ClientError) -> tuple[str, int]:
+    code = str(err.response.get("Error", {}).get("Code", ""))
+    status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return code, status
+
+
+class ObjectStore:
+    """One bucket of the object store, with the operations workloads need."""
+
+    settings: S3Settings
+
+    def __init__(self, settings: S3Settings, client: Any = None) -> None:
+        self.settings = settings
+        self._client = client if client is not None else make_client(settings)
+        self._transfer = TransferConfig(
+            multipart_threshold=MULTIPART_THRESHOLD,
+            multipart_chunksize=MULTIPART_THRESHOLD,
+            max_concurrency=4,
+        )
+
+    def __repr__(self) -> str:
+        return f"ObjectStore({self.settings!r})"
+
+    @property
+    def client(self) -> Any:
+        """The underlying boto3 client, for operations this class does not wrap."""
+        return self._client
+
+    # -- errors -------------------------------------------------------------------------------
+
+    def _where(self, key: str | None) -> str:
+        return f"s3://{self.settings.bucket}/{key}" if key is not None else f"s3://{self.settings.bucket}"
+
+    def _raise(self, op: str, key: str | None, err: ClientError) -> NoReturn:
+        code, status = _error_code(err)
+        where = self._where(key)
+        if code == "NoSuchBucket":
+            raise ObjectStoreError(
+                f"{op} {where}: bucket {self.settings.bucket!r} does not exist (NoSuchBucket); "
+                "create it with ensure_bucket() or check BUCKET_NAME"
+            ) from err
+        if key is not None and (code in _NOT_FOUND_CODES or status == 404):
+            raise ObjectNotFound(f"{op} {where}: no such key") from err
+        if code in _DENIED_CODES or status == 403:
+            raise AccessDenied(f"{op} {where}: access denied ({code or status}) for this access key") from err
+        raise ObjectStoreError(f"{op} {where}: {code or 'error'} (HTTP {status})") from err
+
+    @contextmanager
+    def _translate(self, op: str, key: str | None = None) -> Iterator[None]:
+        try:
+            yield
+        except ClientError as err:
+            self._raise(op, key, err)
+        except BotoCoreError as err:  # connection refused, timeouts after retries, bad responses
+            raise ObjectStoreError(f"{op} {self._where(key)}: {type(err).__name__}: {err}") from err
+
+    # -- bucket -------------------------------------------------------------------------------
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket unless it exists and is ours (idempotent)."""
+        bucket = self.settings.bucket
+        try:
+            self._client.head_bucket(Bucket=bucket)
+            return
+        except ClientError as err:
+            code, status = _error_code(err)
+            if not (status == 404 or code in ("404", "NoSuchBucket", "NotFound")):
+                self._raise("head bucket", None, err)
+        except BotoCoreError as err:
+            raise ObjectStoreError(f"head bucket {self._where(None)}: {type(err).__name__}: {err}") from err
+        kwargs: dict[str, Any] = {"Bucket": bucket}
+        if self.settings.region != DEFAULT_REGION:
+            # AWS rejects a LocationConstraint of us-east-1 and requires one for any other region.
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.settings.region}
+        try:
+            self._client.create_bucket(**kwargs)
+        except ClientError as err:
+            code, _ = _error_code(err)
+            if code == "BucketAlreadyOwnedByYou":  # lost a creation race against ourselves: fine
+                return
+            if code == "BucketAlreadyExists":
+                raise ObjectStoreError(
+                    f"create bucket {self._where(None)}: the name is taken by another user; choose another BUCKET_NAME"
+                ) from err
+            self._raise("create bucket", None, err)
+        except BotoCoreError as err:
+            raise ObjectStoreError(f"create bucket {self._where(None)}: {type(err).__name__}: {err}") from err
+
+    def set_bucket_policy(self, policy: dict[str, Any]) -> None:
+        """Replace the bucket policy (see ``deny_other_users_policy``)."""
+        with self._translate("put bucket policy"):
+            self._client.put_bucket_policy(Bucket=self.settings.bucket, Policy=json.dumps(policy))
+
+    # -- objects ------------------------------------------------------------------------------
+
+    def put_bytes(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        """Write ``data`` at ``key``, replacing any existing object."""
+        kwargs = self._put_kwargs(key, data, content_type, metadata)
+        with self._translate("put", key):
+            self._client.put_object(**kwargs)
+
+    def put_if_absent(self, key: str, data: bytes, content_type: str | None = None) -> bool:
+        """Publish ``data`` at ``key`` only if nothing is there yet; False if the key exists.
+
+        Immutable publishing (model versions, run outputs): an existing object is never replaced.
+        The write carries ``If-None-Match: *`` so the store itself refuses an overwrite (HTTP 412),
+        which also settles a race between two writers: RGW (verified against Ceph 16.2 in
+        tests/integration/test_ceph_objectstore.py) and AWS S3 evaluate it atomically with the
+        write. The HEAD first only saves uploading the bytes when the key plainly exists.
+        """
+        kwargs = self._put_kwargs(key, data, content_type, None)
+        kwargs["IfNoneMatch"] = "*"
+        for _attempt in range(3):
+            if self.exists(key):
+                return False
+            try:
+                self._client.put_object(**kwargs)
+            except ClientError as err:
+                code, status = _error_code(err)
+                if code in _PRECONDITION_CODES or status == 412:
+                    return False
+                if code == "ConditionalRequestConflict":
+                    # AWS answers 409 while a competing conditional write is in flight; whoever
+                    # finishes wins, so look again (the HEAD above) and retry if it was aborted.
+                    continue
+                self._raise("put if absent", key, err)
+            except BotoCoreError as err:
+                raise ObjectStoreError(f"put if absent {self._where(key)}: {type(err).__name__}: {err}") from err
+            return True
+        raise ObjectStoreError(
+            f"put if absent {self._where(key)}: concurrent conditional writes kept conflicting (409); retry later"
+        )
+
+    def _put_kwargs(
+        self, key: str, data: bytes, content_type: str | None, metadata: dict[str, str] | None
+    ) -> dict[str, Any]:
+        _check_key(key)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data for {self._where(key)} must be bytes, got {type(data).__name__}")
+        kwargs: dict[str, Any] = {"Bucket": self.settings.bucket, "Key": key, "Body": bytes(data)}
+        if content_type:
+            kwargs["ContentType"] = content_type
+        if metadata:
+            kwargs["Metadata"] = dict(metadata)
+        return kwargs
+
+    def get_bytes(self, key: str) -> bytes:
+        """The object's bytes; ``ObjectNotFound`` when the key does not exist."""
+        _check_key(key)
+        with self._translate("get", key):
+            response = self._client.get_object(Bucket=self.settings.bucket, Key=key)
+            body = response["Body"]
+            try:
+                return bytes(body.read())
+            finally:
+                body.close()
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` exists (a HEAD; a missing bucket also reads as False)."""
+        _check_key(key)
+        try:
+            self._client.head_object(Bucket=self.settings.bucket, Key=key)
+        except ClientError as err:
+            code, status = _error_code(err)
+            if status == 404 or code in _NOT_FOUND_CODES:
+                return False
+            self._raise("head", key, err)
+        except BotoCoreError as err:
+            raise ObjectStoreError(f"head {self._where(key)}: {type(err).__name__}: {err}") from err
+        return True
+
+    def list_keys(self, prefix: str = "", *, page_size: int = 1000) -> Iterator[str]:
+        """Every key under ``prefix``, in key order, fetching pages of ``page_size`` lazily."""
+        if not 1 <= page_size <= 1000:
+            raise ValueError(f"page_size={page_size} must be between 1 and 1000 (S3's maximum page)")
+        paginator = self._client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=self.settings.bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size})
+        with self._translate("list", prefix):
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    yield item["Key"]
+
+    def list_prefixes(self, prefix: str = "", delimiter: str = "/") -> list[str]:
+        """The common prefixes one level below ``prefix`` (e.g. ``runs/a/``), like directories."""
+        if not delimiter:
+            raise ValueError("delimiter must be a non-empty string, e.g. '/'")
+        paginator = self._client.get_paginator("list_objects_v2")
+        prefixes: list[str] = []
+        with self._translate("list prefixes", prefix):
+            for page in paginator.paginate(Bucket=self.settings.bucket, Prefix=prefix, Delimiter=delimiter):
+                prefixes.extend(p["Prefix"] for p in page.get("CommonPrefixes", ()))
+        return prefixes
+
+    def upload_file(self, key: str, path: str | os.PathLike[str]) -> None:
+        """Upload a local file; files of ``MULTIPART_THRESHOLD`` bytes or more go up in parts."""
+        _check_key(key)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"upload to {self._where(key)}: {os.fspath(path)!r} is not a file")
+        with self._translate("upload", key):
+            try:
+                self._client.upload_file(os.fspath(path), self.settings.bucket, key, Config=self._transfer)
+            except S3UploadFailedError as err:
+                # s3transfer flattens the ClientError into a message; keep the original as cause.
+                cause = err.__cause__ or err.__context__
+                if isinstance(cause, ClientError):
+                    self._raise("upload", key, cause)
+                raise ObjectStoreError(f"upload {self._where(key)}: {err}") from err
+
+    def download_file(self, key: str, path: str | os.PathLike[str]) -> None:
+        """Download to ``path`` (written to a temporary name and renamed, so never half-written)."""
+        _check_key(key)
+        with self._translate("download", key):
+            self._client.download_file(self.settings.bucket, key, os.fspath(path), Config=self._transfer)
+
+    def delete(self, key: str) -> None:
+        """Delete ``key``; deleting a missing key is not an error (S3 semantics)."""
+        _check_key(key)
+        with self._translate("delete", key):
+            self._client.delete_object(Bucket=self.settings.bucket, Key=key)
+
+
+def _check_key(key: str) -> None:
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"object key must be a non-empty string, got {key!r}")
+    if len(key.encode("utf-8")) > 1024:
+        raise ValueError(f"object key {key[:40]!r}... is longer than S3's limit of 1024 UTF-8 bytes")
+
+
+# --------------------------------------------------------------------------------------------
+# Policies (pure)
+# --------------------------------------------------------------------------------------------
+
+_ARN_RE = re.compile(r"^arn:aws:iam::[A-Za-z0-9_-]*:(user|root|role)(/.*)?$")
+
+
+def rgw_user_arn(uid: str, tenant: str = "") -> str:
+    """The principal ARN RGW uses for an S3 user (``arn:aws:iam::<tenant>:user/<uid>``)."""
+    if not uid or "/" in uid or ":" in uid:
+        raise ValueError(f"RGW user id {uid!r} must be non-empty and contain no '/' or ':'")
+    return f"arn:aws:iam::{tenant}:user/{uid}"
+
+
+def deny_other_users_policy(bucket: str, allowed_user_arns: list[str]) -> dict[str, Any]:
+    """A bucket policy denying every S3 action on ``bucket`` to all principals but the listed ones.
+
+    It only denies: the listed users keep exactly what ownership or ACLs already give them. An
+    explicit Deny beats any ACL grant, so this closes a bucket even if someone made it public.
+    Include the bucket owner, or the owner locks itself out of the data (RGW applies the Deny to
+    owners too).
+    """
+    _check_bucket(bucket, "bucket")
+    if isinstance(allowed_user_arns, str) or not allowed_user_arns:
+        raise ValueError("allowed_user_arns must be a non-empty list of user ARNs (include the bucket owner)")
+    for arn in allowed_user_arns:
+        if not isinstance(arn, str) or not _ARN_RE.fullmatch(arn):
+            raise ValueError(
+                f"allowed_user_arns entry {arn!r} is not an IAM principal ARN such as "
+                "arn:aws:iam:::user/<uid> (see rgw_user_arn)"
+            )
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyAllButListedUsers",
+                "Effect": "Deny",
+                "NotPrincipal": {"AWS": sorted(set(allowed_user_arns))},
+                "Action": "s3:*",
+                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+            }
+        ],
+    }
