@@ -1,0 +1,5 @@
+"""Entry point the Pulumi engine runs (`pulumi up -s dev|prod`)."""
+
+import program
+
+program.build()

@@ -1,0 +1,194 @@
+"""An EKS cluster owned by the stack: control plane, encryption, logs, OIDC, access, add-ons.
+
+The control plane is built first (EksCluster); node groups come next; add-ons that need running
+nodes (CoreDNS, the EBS CSI controller) and the default StorageClass come last (EksAddons), so
+nothing waits on timing luck.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from infra.cluster.iam import irsa_trust_policy, service_trust_policy
+from infra.cluster.network import Network
+
+CONTROL_PLANE_LOGS = ["api", "audit", "authenticator"]
+AWS_MANAGED = "arn:aws:iam::aws:policy"
+
+
+@dataclass
+class EksClusterArgs:
+    cluster_name: str
+    version: str
+    subnet_ids: list[pulumi.Input[str]]
+    """Private subnets: the control plane's network interfaces and every node live there."""
+    endpoint_public_access: bool
+    public_access_cidrs: list[str]
+    log_retention_days: int
+    admin_role_arns: list[str] = field(default_factory=list)
+    remote_node_networks: list[str] = field(default_factory=list)
+    remote_pod_networks: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
+    """A kubeconfig that authenticates with `aws eks get-token`: it holds no credential itself."""
+    return json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": cluster_name,
+        "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
+        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+        "users": [{"name": cluster_name, "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws",
+            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"]}}}],
+    })
+
+
+class EksCluster(pulumi.ComponentResource):
+    """The control plane, its IAM, KMS key and log group, the OIDC provider for IRSA and the node role."""
+
+    cluster: aws.eks.Cluster
+    node_role: aws.iam.Role
+    oidc_provider: aws.iam.OpenIdConnectProvider
+    provider: k8s.Provider
+    hybrid_node_role: aws.iam.Role | None
+
+    def __init__(self, name: str, args: EksClusterArgs, region: str, aws_provider: aws.Provider,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("pipeworks:cluster:EksCluster", name, None, opts)
+        self.aws_provider = aws_provider
+        child = pulumi.ResourceOptions(parent=self)
+        tags = args.tags
+
+        key = aws.kms.Key(f"{name}-secrets", description=f"Envelope encryption of {args.cluster_name} Kubernetes Secrets",
+                          enable_key_rotation=True, deletion_window_in_days=30, tags=tags, opts=child)
+        aws.kms.Alias(f"{name}-secrets", name=f"alias/{args.cluster_name}-secrets", target_key_id=key.key_id, opts=child)
+        # EKS writes control-plane logs to this exact name; creating it first sets retention and keeps it in state.
+        logs = aws.cloudwatch.LogGroup(f"{name}-control-plane", name=f"/aws/eks/{args.cluster_name}/cluster",
+                                       retention_in_days=args.log_retention_days, tags=tags, opts=child)
+        role = aws.iam.Role(f"{name}-control-plane", assume_role_policy=service_trust_policy("eks.amazonaws.com"),
+                            tags=tags, opts=child)
+        attach = aws.iam.RolePolicyAttachment(f"{name}-control-plane", role=role.name,
+                                              policy_arn=f"{AWS_MANAGED}/AmazonEKSClusterPolicy", opts=child)
+
+        remote = None
+        if args.remote_node_networks:
+            remote = {"remote_node_networks": {"cidrs": args.remote_node_networks}}
+            if args.remote_pod_networks:
+                remote["remote_pod_networks"] = {"cidrs": args.remote_pod_networks}
+        vpc_config = {"subnet_ids": args.subnet_ids, "endpoint_private_access": True,
+                      "endpoint_public_access": args.endpoint_public_access}
+        if args.endpoint_public_access:
+            vpc_config["public_access_cidrs"] = args.public_access_cidrs
+        self.cluster = aws.eks.Cluster(
+            f"{name}-eks",
+            name=args.cluster_name,
+            version=args.version,
+            role_arn=role.arn,
+            vpc_config=vpc_config,
+            encryption_config={"provider": {"key_arn": key.arn}, "resources": ["secrets"]},
+            enabled_cluster_log_types=CONTROL_PLANE_LOGS,
+            access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
+            # Managed add-ons below replace the self-managed vpc-cni/kube-proxy/coredns EKS would bootstrap.
+            bootstrap_self_managed_addons=False,
+            remote_network_config=remote,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs, attach]),
+        )
+        issuer = self.cluster.identities.apply(lambda ids: ids[0]["oidcs"][0]["issuer"])
+        self.oidc_issuer = issuer
+        self.oidc_provider = aws.iam.OpenIdConnectProvider(f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"],
+                                                          tags=tags, opts=child)
+
+        self.node_role = aws.iam.Role(f"{name}-node", assume_role_policy=service_trust_policy("ec2.amazonaws.com"),
+                                      tags=tags, opts=child)
+        # The VPC CNI gets its own IRSA role (EksAddons); nodes keep only what kubelet and SSM need.
+        for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"):
+            aws.iam.RolePolicyAttachment(f"{name}-node-{policy}", role=self.node_role.name,
+                                         policy_arn=f"{AWS_MANAGED}/{policy}", opts=child)
+
+        self.hybrid_node_role = None
+        if args.remote_node_networks:
+            # Edge locations join as EKS hybrid nodes, activated through SSM hybrid activations.
+            self.hybrid_node_role = aws.iam.Role(f"{name}-hybrid-node", assume_role_policy=service_trust_policy("ssm.amazonaws.com"),
+                                                 tags=tags, opts=child)
+            for policy in ("AmazonSSMManagedInstanceCore", "AmazonEC2ContainerRegistryPullOnly"):
+                aws.iam.RolePolicyAttachment(f"{name}-hybrid-node-{policy}", role=self.hybrid_node_role.name,
+                                             policy_arn=f"{AWS_MANAGED}/{policy}", opts=child)
+            aws.eks.AccessEntry(f"{name}-hybrid-nodes", cluster_name=self.cluster.name, principal_arn=self.hybrid_node_role.arn,
+                                type="HYBRID_LINUX", opts=child)
+
+        for i, arn in enumerate(args.admin_role_arns):
+            entry = aws.eks.AccessEntry(f"{name}-admin-{i}", cluster_name=self.cluster.name, principal_arn=arn,
+                                        type="STANDARD", opts=child)
+            aws.eks.AccessPolicyAssociation(
+                f"{name}-admin-{i}", cluster_name=self.cluster.name, principal_arn=arn,
+                policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                access_scope={"type": "cluster"}, opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]))
+
+        config = pulumi.Output.all(self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority).apply(
+            lambda a: kubeconfig(a[0], a[1], a[2]["data"], region))
+        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=config, enable_server_side_apply=True,
+                                     opts=pulumi.ResourceOptions(parent=self))
+        self.register_outputs({"clusterName": self.cluster.name, "endpoint": self.cluster.endpoint,
+                               "oidcProviderArn": self.oidc_provider.arn})
+
+    def irsa_role(self, name: str, namespace: str, service_account: str, policy_arns: list[str] | None = None,
+                  inline_policy: pulumi.Input[str] | None = None, parent: pulumi.Resource | None = None) -> aws.iam.Role:
+        """An IAM role only `namespace/service_account` can assume (IRSA)."""
+        # Explicit provider: the caller's component may not carry the AWS provider.
+        opts = pulumi.ResourceOptions(parent=parent or self, provider=self.aws_provider)
+        trust = pulumi.Output.all(self.oidc_provider.arn, self.oidc_issuer).apply(
+            lambda a: irsa_trust_policy(a[0], a[1], namespace, service_account))
+        role = aws.iam.Role(f"{name}-irsa", assume_role_policy=trust, opts=opts)
+        for i, arn in enumerate(policy_arns or []):
+            aws.iam.RolePolicyAttachment(f"{name}-irsa-{i}", role=role.name, policy_arn=arn, opts=opts)
+        if inline_policy is not None:
+            aws.iam.RolePolicy(f"{name}-irsa", role=role.id, policy=inline_policy, opts=opts)
+        return role
+
+
+class EksAddons(pulumi.ComponentResource):
+    """EKS managed add-ons. vpc-cni, kube-proxy and the pod identity agent must exist before nodes can
+    become Ready (`before_nodes`); CoreDNS and the EBS CSI driver need Ready nodes (`after_nodes`)."""
+
+    def __init__(self, name: str, eks: EksCluster, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("pipeworks:cluster:EksAddons", name, None, opts)
+        self._name, self._eks = name, eks
+        cni_role = eks.irsa_role(f"{name}-vpc-cni", "kube-system", "aws-node",
+                                 [f"{AWS_MANAGED}/AmazonEKS_CNI_Policy"], parent=self)
+        self.before_nodes = [
+            self._addon("vpc-cni", service_account_role_arn=cni_role.arn),
+            self._addon("kube-proxy"),
+            self._addon("eks-pod-identity-agent"),
+        ]
+        self.after_nodes: list[aws.eks.Addon] = []
+        self.default_storage_class: k8s.storage.v1.StorageClass | None = None
+
+    def _addon(self, addon: str, depends_on: list[pulumi.Resource] | None = None, **kwargs) -> aws.eks.Addon:
+        return aws.eks.Addon(f"{self._name}-{addon}", cluster_name=self._eks.cluster.name, addon_name=addon,
+                             resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
+                             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on or []), **kwargs)
+
+    def finish(self, node_groups: list[pulumi.Resource]) -> None:
+        """Add-ons that need running nodes, and the encrypted gp3 default StorageClass on top of EBS CSI."""
+        ebs_role = self._eks.irsa_role(f"{self._name}-ebs-csi", "kube-system", "ebs-csi-controller-sa",
+                                       [f"{AWS_MANAGED}/service-role/AmazonEBSCSIDriverPolicy"], parent=self)
+        coredns = self._addon("coredns", depends_on=node_groups)
+        ebs = self._addon("aws-ebs-csi-driver", depends_on=node_groups, service_account_role_arn=ebs_role.arn)
+        self.after_nodes = [coredns, ebs]
+        self.default_storage_class = k8s.storage.v1.StorageClass(
+            f"{self._name}-gp3",
+            metadata={"name": "gp3-encrypted", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+            provisioner="ebs.csi.aws.com",
+            parameters={"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"},
+            volume_binding_mode="WaitForFirstConsumer",  # bind in the zone the pod lands in
+            allow_volume_expansion=True,
+            reclaim_policy="Delete",
+            opts=pulumi.ResourceOptions(parent=self, provider=self._eks.provider, depends_on=[ebs]),
+        )
+        self.register_outputs({"addons": [a.addon_name for a in self.before_nodes + self.after_nodes]})

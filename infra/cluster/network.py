@@ -1,0 +1,75 @@
+"""The VPC of an EKS stack: one public and one private subnet per zone, NAT for the private ones."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+
+def subnet_cidrs(vpc_cidr: str, zones: int) -> tuple[list[str], list[str]]:
+    """(public, private) CIDRs: the VPC cut into /4-smaller blocks, privates first because nodes and pods
+    (VPC CNI gives every pod a VPC address) need the room; publics after them."""
+    net = ipaddress.ip_network(vpc_cidr)
+    blocks = list(net.subnets(new_prefix=net.prefixlen + 4))
+    private = [str(b) for b in blocks[:zones]]
+    public = [str(b) for b in blocks[8 : 8 + zones]]
+    return public, private
+
+
+@dataclass
+class NetworkArgs:
+    cluster_name: str
+    """Used in the kubernetes.io/cluster/<name> subnet tags the AWS load balancer controller reads."""
+    cidr: str
+    zones: list[str]
+    single_nat_gateway: bool
+    """One NAT gateway (dev, cheap) or one per zone (prod, survives a zone outage)."""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class Network(pulumi.ComponentResource):
+    vpc_id: pulumi.Output[str]
+    private_subnet_ids: list[pulumi.Output[str]]
+    public_subnet_ids: list[pulumi.Output[str]]
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("pipeworks:cluster:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {**args.tags}
+        vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=args.cidr, enable_dns_hostnames=True, enable_dns_support=True,
+                          tags={**tags, "Name": f"{name}-vpc"}, opts=child)
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags={**tags, "Name": f"{name}-igw"}, opts=child)
+        public_rt = aws.ec2.RouteTable(f"{name}-public", vpc_id=vpc.id,
+                                       routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}],
+                                       tags={**tags, "Name": f"{name}-public"}, opts=child)
+        public_cidrs, private_cidrs = subnet_cidrs(args.cidr, len(args.zones))
+        cluster_tag = {f"kubernetes.io/cluster/{args.cluster_name}": "shared"}
+        self.public_subnet_ids, self.private_subnet_ids = [], []
+        nat_ids: list[pulumi.Output[str]] = []
+        for i, zone in enumerate(args.zones):
+            pub = aws.ec2.Subnet(f"{name}-public-{zone}", vpc_id=vpc.id, cidr_block=public_cidrs[i], availability_zone=zone,
+                                 map_public_ip_on_launch=False,
+                                 tags={**tags, **cluster_tag, "Name": f"{name}-public-{zone}", "kubernetes.io/role/elb": "1"},
+                                 opts=child)
+            aws.ec2.RouteTableAssociation(f"{name}-public-{zone}", subnet_id=pub.id, route_table_id=public_rt.id, opts=child)
+            self.public_subnet_ids.append(pub.id)
+            if i == 0 or not args.single_nat_gateway:
+                eip = aws.ec2.Eip(f"{name}-nat-{zone}", domain="vpc", tags={**tags, "Name": f"{name}-nat-{zone}"}, opts=child)
+                nat = aws.ec2.NatGateway(f"{name}-nat-{zone}", subnet_id=pub.id, allocation_id=eip.id,
+                                         tags={**tags, "Name": f"{name}-nat-{zone}"},
+                                         opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]))
+                nat_ids.append(nat.id)
+        for i, zone in enumerate(args.zones):
+            priv = aws.ec2.Subnet(f"{name}-private-{zone}", vpc_id=vpc.id, cidr_block=private_cidrs[i], availability_zone=zone,
+                                  tags={**tags, **cluster_tag, "Name": f"{name}-private-{zone}",
+                                        "kubernetes.io/role/internal-elb": "1"}, opts=child)
+            rt = aws.ec2.RouteTable(f"{name}-private-{zone}", vpc_id=vpc.id,
+                                    routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat_ids[min(i, len(nat_ids) - 1)]}],
+                                    tags={**tags, "Name": f"{name}-private-{zone}"}, opts=child)
+            aws.ec2.RouteTableAssociation(f"{name}-private-{zone}", subnet_id=priv.id, route_table_id=rt.id, opts=child)
+            self.private_subnet_ids.append(priv.id)
+        self.vpc_id = vpc.id
+        self.register_outputs({"vpcId": vpc.id, "privateSubnetIds": self.private_subnet_ids})

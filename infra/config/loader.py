@@ -1,0 +1,260 @@
+"""Reads a stack's Pulumi config into the typed model, validating everything before any resource exists.
+
+Errors are collected, never raised one at a time: a user sees every problem of a stack file at once,
+each naming the file, the key path, the value and what would be valid, e.g.
+`Pulumi.prod.yaml: pipeworks:platform.nodePools[2].maxSize=1 is below minSize=3`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from infra.config.base import ConfigModel
+from infra.config.platform import Environment, PlatformConfig
+from infra.config.policy import EnforcementLevel, PolicySettings
+from infra.config.profiles import deep_merge, defaults_for, zones_default
+
+PROJECT = "pipeworks"
+
+# Top-level config keys that hold objects, and the model of each (workloads is supplied by the program,
+# so infra/ never imports workloads/).
+OBJECT_KEYS = ("platform", "workloads", "policy")
+
+# Top-level credential keys. Each must be a `secure:` value; the description says what it is for.
+SECRET_KEYS: dict[str, str] = {
+    "kubeconfig": "kubeconfig of an existing cluster (platform.cluster.kind: existing)",
+}
+
+CREDENTIAL_NAME = re.compile(
+    r"(?i)(password|passwd|secret(?!sprovider)|token|api[-_]?key|access[-_]?key|private[-_]?key|credential|kubeconfig)"
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a stack file."""
+
+    key: str  # pipeworks:platform.nodePools[2].maxSize
+    message: str  # "=1 is below minSize=3" or " is required; ..."
+
+    def render(self, file: str) -> str:
+        return f"{file}: {self.key}{self.message}"
+
+
+class StackConfigError(Exception):
+    """An invalid stack: every problem, ready to print."""
+
+    def __init__(self, file: str, problems: list[Problem]):
+        self.file = file
+        self.problems = problems
+        super().__init__("\n".join(p.render(file) for p in problems))
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """The validated config of one stack."""
+
+    stack: str
+    file: str
+    platform: PlatformConfig
+    policy: PolicySettings
+    workloads: BaseModel | None
+    secret_keys: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def environment(self) -> Environment:
+        return self.platform.environment
+
+    def effective_enforcement(self) -> EnforcementLevel:
+        assert self.policy.enforcement is not None  # filled from the profile
+        return self.policy.enforcement
+
+
+def _fmt_value(v: Any) -> str:
+    if isinstance(v, str):
+        return v if v and not any(c in v for c in " ,:") else json.dumps(v)
+    return json.dumps(v, default=str)
+
+
+def _path(prefix: str, loc: tuple[Any, ...]) -> str:
+    out = prefix
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that owns the key at loc (for listing valid keys)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        fld = next((f for n, f in current.model_fields.items() if part in (n, f.alias)), None)
+        if fld is None:
+            return None
+        current = fld.annotation
+        # unwrap list[X] / X | None
+        for _ in range(3):
+            args = getattr(current, "__args__", None)
+            if args and not (isinstance(current, type) and issubclass(current, BaseModel)):
+                current = next((a for a in args if a is not type(None)), current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _problems_from(err: ValidationError, key: str, model: type[BaseModel]) -> list[Problem]:
+    problems = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        etype = e["type"]
+        if etype == "pipeworks_field":
+            ctx = e.get("ctx") or {}
+            path = _path(f"{PROJECT}:{key}", loc)
+            if "field" in ctx:
+                problems.append(Problem(f"{path}.{ctx['field']}", f"={_fmt_value(ctx['value'])} {ctx['msg']}"))
+            else:
+                problems.append(Problem(path, "." + e["msg"]))
+            continue
+        path = _path(f"{PROJECT}:{key}", loc)
+        if etype == "extra_forbidden":
+            name = str(loc[-1])
+            owner = _model_at(model, loc[:-1])
+            valid = ", ".join(sorted(f.alias or n for n, f in owner.model_fields.items())) if owner else "see the docs"
+            hint = " (credentials belong in top-level secure: values, e.g. `pulumi config set --secret pipeworks:<key>`)" \
+                if CREDENTIAL_NAME.search(name) else ""
+            problems.append(Problem(path, f" is not a known key{hint}; valid keys here: {valid}"))
+        elif etype == "missing":
+            problems.append(Problem(path, " is required"))
+        elif etype == "enum":
+            problems.append(Problem(path, f"={_fmt_value(e['input'])} is not valid; valid: {e['ctx']['expected']}"))
+        elif etype == "pipeworks":
+            problems.append(Problem(path, f"={_fmt_value(e['input'])} {e['msg']}"))
+        else:
+            problems.append(Problem(path, f"={_fmt_value(e['input'])} is not valid: {e['msg']}"))
+    return problems
+
+
+def _parse_object(key: str, raw: Any, problems: list[Problem]) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            problems.append(Problem(f"{PROJECT}:{key}", " must be an object (a YAML mapping)"))
+            return {}
+    if not isinstance(raw, dict):
+        problems.append(Problem(f"{PROJECT}:{key}", f"={_fmt_value(raw)} must be an object (a YAML mapping)"))
+        return {}
+    return raw
+
+
+def _credential_problems(obj: Any, path: str) -> list[Problem]:
+    """Credential-looking keys with literal values nested inside an object config value."""
+    found: list[Problem] = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            p = f"{path}.{k}"
+            if CREDENTIAL_NAME.search(str(k)) and isinstance(v, (str, int, float)) and not isinstance(v, bool):
+                found.append(Problem(p, " holds a plaintext credential; store it as a top-level secure: value "
+                                        f"(`pulumi config set --secret {PROJECT}:<name>`)"))
+            else:
+                found.extend(_credential_problems(v, p))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            found.extend(_credential_problems(v, f"{path}[{i}]"))
+    return found
+
+
+def load_stack_config(
+    values: dict[str, Any],
+    secret_keys: set[str] | frozenset[str],
+    *,
+    stack: str,
+    file: str | None = None,
+    workloads_model: type[ConfigModel] | None = None,
+) -> StackConfig:
+    """Validate a stack's config (`values`: full keys like `pipeworks:platform` to raw values, objects
+    as dicts or JSON strings; `secret_keys`: the keys that were `secure:`). Raises StackConfigError
+    listing every problem."""
+    file = file or f"Pulumi.{stack}.yaml"
+    problems: list[Problem] = []
+    objects: dict[str, dict[str, Any]] = {}
+    for full_key, raw in sorted(values.items()):
+        ns, _, key = full_key.partition(":")
+        if ns == "pulumi":
+            continue  # engine settings (disable-default-providers, tags) belong to Pulumi
+        if ns != PROJECT:
+            problems.append(Problem(full_key, " is not a pipeworks setting; providers are explicit and configured "
+                                              f"from {PROJECT}:platform (e.g. platform.cluster.eks.region)"))
+            continue
+        if key in OBJECT_KEYS:
+            if full_key in secret_keys:
+                problems.append(Problem(full_key, " must not be secure: as a whole; keep credentials in their own "
+                                                  "top-level secure: keys"))
+            objects[key] = _parse_object(key, raw, problems)
+            problems.extend(_credential_problems(objects[key], full_key))
+        elif key in SECRET_KEYS:
+            if full_key not in secret_keys:
+                problems.append(Problem(full_key, f" is a credential ({SECRET_KEYS[key]}) stored in plain text; set it "
+                                                  f"with `pulumi config set --secret {full_key}`"))
+        else:
+            valid = ", ".join(sorted([*OBJECT_KEYS, *SECRET_KEYS]))
+            hint = " and looks like a credential: never store one in plain text" \
+                if CREDENTIAL_NAME.search(key) and full_key not in secret_keys else ""
+            problems.append(Problem(full_key, f" is not a known key{hint}; valid keys: {valid}"))
+
+    platform_raw = objects.get("platform", {})
+    env = platform_raw.get("environment")
+    if "platform" not in objects:
+        problems.append(Problem(f"{PROJECT}:platform", " is required (at least {environment: dev|prod})"))
+    profile = defaults_for(str(env)) if isinstance(env, str) else {}
+    policy_default = profile.pop("policy", {})
+    merged = deep_merge(profile, platform_raw)
+    eks = merged.setdefault("cluster", {}).setdefault("eks", {}) if isinstance(merged.get("cluster", {}), dict) else {}
+    if isinstance(eks, dict) and "availabilityZones" not in eks and isinstance(env, str):
+        eks["availabilityZones"] = zones_default(str(eks.get("region", "us-east-1")), env)
+
+    platform = policy = workloads = None
+    try:
+        platform = PlatformConfig.model_validate(merged)
+    except ValidationError as e:
+        problems.extend(_problems_from(e, "platform", PlatformConfig))
+    try:
+        policy = PolicySettings.model_validate(deep_merge(policy_default, objects.get("policy", {})))
+    except ValidationError as e:
+        problems.extend(_problems_from(e, "policy", PolicySettings))
+    if workloads_model is not None:
+        try:
+            workloads = workloads_model.model_validate(objects.get("workloads", {}))
+        except ValidationError as e:
+            problems.extend(_problems_from(e, "workloads", workloads_model))
+    elif objects.get("workloads"):
+        problems.append(Problem(f"{PROJECT}:workloads", " is set but this program declares no workloads"))
+
+    if platform is not None and platform.cluster.kind.value == "existing" and f"{PROJECT}:kubeconfig" not in values:
+        problems.append(Problem(f"{PROJECT}:kubeconfig", " is required for cluster.kind: existing; set it with "
+                                                         f"`pulumi config set --secret {PROJECT}:kubeconfig < kubeconfig`"))
+    if problems or platform is None or policy is None:
+        # one problem per key, the first found (a nested credential is also an unknown key)
+        seen: set[str] = set()
+        unique = [p for p in problems if not (p.key in seen or seen.add(p.key))]
+        raise StackConfigError(file, unique)
+    return StackConfig(stack=stack, file=file, platform=platform, policy=policy, workloads=workloads,
+                       secret_keys=frozenset(secret_keys))
+
+
+def from_pulumi(*, workloads_model: type[ConfigModel] | None = None) -> StackConfig:
+    """Load the running program's config (real engine or mocks) through the Pulumi SDK."""
+    import pulumi
+    from pulumi.runtime import config as rc
+
+    values = {**rc.get_config_env(), **rc.CONFIG.get()}
+    secret = {k for k in values if rc.is_config_secret(k)} | set(rc.get_config_secret_keys_env())
+    return load_stack_config(values, secret, stack=pulumi.get_stack(), workloads_model=workloads_model)

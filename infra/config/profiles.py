@@ -1,0 +1,65 @@
+"""Per-environment defaults, merged under a stack file's values before validation.
+
+Stack files hold only what differs from these. Mappings merge key by key; a list in the stack file
+replaces the default list whole (a stack that names its node pools names all of them).
+dev is small and cheap (2 zones, one NAT gateway, small instances, GPU from zero, spot where a lost
+node loses nothing); prod is highly available (3 zones, private API endpoint, on-demand stateful
+pools with minimums that hold Ceph/Kafka quorum).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+_DEV: dict[str, Any] = {
+    "cluster": {"eks": {"endpointPublicAccess": True, "singleNatGateway": True}},
+    "nodePools": [
+        {"name": "general", "role": "general", "instanceTypes": ["m6i.xlarge", "m5.xlarge"], "capacityType": "SPOT",
+         "minSize": 2, "maxSize": 4},
+        {"name": "nvme-osd", "role": "nvme", "nvmeMode": "raw", "instanceTypes": ["i4i.xlarge"],
+         "capacityType": "ON_DEMAND", "minSize": 1, "maxSize": 1},
+        {"name": "nvme-scratch", "role": "nvme", "nvmeMode": "raid0", "instanceTypes": ["i4i.xlarge"],
+         "capacityType": "ON_DEMAND", "minSize": 1, "maxSize": 3},
+        {"name": "gpu", "role": "gpu", "instanceTypes": ["g5.xlarge"], "gpuModel": "NVIDIA-A10G",
+         "capacityType": "SPOT", "minSize": 0, "maxSize": 2},
+    ],
+    "policy": {"enforcement": "advisory", "allowExemptions": True},
+}
+
+_PROD: dict[str, Any] = {
+    "cluster": {"eks": {"endpointPublicAccess": False, "singleNatGateway": False}},
+    "nodePools": [
+        {"name": "general", "role": "general", "instanceTypes": ["m6i.2xlarge"], "capacityType": "ON_DEMAND",
+         "minSize": 3, "maxSize": 9},
+        {"name": "nvme-osd", "role": "nvme", "nvmeMode": "raw", "instanceTypes": ["i4i.2xlarge"],
+         "capacityType": "ON_DEMAND", "minSize": 3, "maxSize": 6},
+        {"name": "nvme-scratch", "role": "nvme", "nvmeMode": "raid0", "instanceTypes": ["i4i.2xlarge"],
+         "capacityType": "ON_DEMAND", "minSize": 3, "maxSize": 12},
+        {"name": "gpu", "role": "gpu", "instanceTypes": ["g5.2xlarge"], "gpuModel": "NVIDIA-A10G",
+         "capacityType": "ON_DEMAND", "minSize": 0, "maxSize": 4},
+    ],
+    "policy": {"enforcement": "mandatory", "allowExemptions": False},
+}
+
+PROFILES = {"dev": _DEV, "prod": _PROD}
+
+
+def zones_default(region: str, environment: str) -> list[str]:
+    """The first 2 (dev) or 3 (prod) zones of a region; stack files may name others."""
+    count = 3 if environment == "prod" else 2
+    return [f"{region}{letter}" for letter in "abc"[:count]]
+
+
+def deep_merge(base: Any, override: Any) -> Any:
+    """override wins; mappings merge recursively; anything else (lists included) replaces."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = copy.deepcopy(base)
+        for k, v in override.items():
+            out[k] = deep_merge(base[k], v) if k in base else copy.deepcopy(v)
+        return out
+    return copy.deepcopy(override)
+
+
+def defaults_for(environment: str) -> dict[str, Any]:
+    return copy.deepcopy(PROFILES.get(environment, {}))

@@ -1,0 +1,133 @@
+"""`pipeworks plan STACK`: run the real program under Pulumi mocks with the stack file's config and
+write what it declares: resources.json (what the engine and an analyzer would see), one manifest per
+Kubernetes object, one file per Helm release, stack.json and summary.md."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import rpc
+
+from infra.config import PROJECT, StackConfig, StackConfigError, load_stack_config
+from pipeworks.mocks import Registration, install
+from pipeworks.stackfile import StackFile, StackFileError, lint_secrets_provider, read_stack_file
+
+SECRET = "[secret]"
+UNKNOWN = "[unknown]"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class InvalidStack(Exception):
+    """The stack cannot be planned; the message lists every problem and is fit for stderr."""
+
+
+def scrub(value: Any) -> Any:
+    """Inputs as an analyzer sees them, with every secret replaced by "[secret]"."""
+    if rpc.is_rpc_secret(value):
+        return SECRET
+    if value == rpc.UNKNOWN:
+        return UNKNOWN
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the SDK sends every number as a float; Kubernetes wants integers back
+    return value
+
+
+def validate(project_dir: Path, stack: str) -> tuple[StackFile, StackConfig]:
+    import program  # the program owns the workloads model
+
+    try:
+        sf = read_stack_file(project_dir, stack)
+    except StackFileError as e:
+        raise InvalidStack(str(e)) from None
+    try:
+        cfg = load_stack_config(sf.values, sf.secret_keys, stack=stack, file=sf.file,
+                                workloads_model=getattr(program, "WORKLOADS_MODEL", None))
+    except StackConfigError as e:
+        raise InvalidStack(str(e)) from None
+    problems = lint_secrets_provider(sf, cfg.environment.value)
+    if problems:
+        raise InvalidStack("\n".join(p.render(sf.file) for p in problems))
+    return sf, cfg
+
+
+def run_program(stack: str, sf: StackFile) -> list[Registration]:
+    """Run program.build() under fresh mocks; returns every registration in order."""
+    import program
+
+    monitor = install(PROJECT, stack, sf.values, sorted(sf.secret_keys))
+
+    @pulumi.runtime.test
+    def _run():
+        program.build()
+
+    _run()
+    return monitor.registrations
+
+
+def _record(r: Registration) -> dict[str, Any]:
+    return {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent or None,
+            "provider": r.provider or None, "dependencies": r.dependencies, "custom": r.custom,
+            "inputs": scrub(r.inputs)}
+
+
+def is_k8s_object(rec: dict[str, Any]) -> bool:
+    t = rec["type"]
+    return rec["custom"] and t.startswith("kubernetes:") and not t.startswith("kubernetes:helm.sh/")
+
+
+def _manifest_name(i: int, obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    parts = [f"{i:04d}", str(obj.get("kind", "Object")).lower(), meta.get("namespace") or "", meta.get("name") or "unnamed"]
+    return "-".join(p for p in parts if p).replace("/", "_").replace(":", "_") + ".yaml"
+
+
+def write_plan(out_dir: Path, stack: str, sf: StackFile, cfg: StackConfig, records: list[dict[str, Any]]) -> Path:
+    from pipeworks.summary import render_summary
+
+    target = out_dir / stack
+    if target.exists():
+        shutil.rmtree(target)
+    (target / "manifests").mkdir(parents=True)
+    (target / "helm").mkdir()
+    (target / "resources.json").write_text(json.dumps(records, indent=1, sort_keys=False) + "\n")
+    n = 0
+    for rec in records:
+        if is_k8s_object(rec):
+            n += 1
+            obj = rec["inputs"]
+            (target / "manifests" / _manifest_name(n, obj)).write_text(yaml.safe_dump(obj, sort_keys=False))
+        elif rec["type"] == "kubernetes:helm.sh/v3:Release":
+            inp = rec["inputs"]
+            release = {"name": inp.get("name", rec["name"]), "namespace": inp.get("namespace"),
+                       "chart": inp.get("chart"), "version": inp.get("version"),
+                       "repository": (inp.get("repositoryOpts") or {}).get("repo"), "values": inp.get("values", {})}
+            (target / "helm" / f"{rec['name']}.yaml").write_text(yaml.safe_dump(release, sort_keys=False))
+    policy = cfg.policy
+    stack_info = {
+        "stack": stack, "environment": cfg.environment.value, "stackFile": sf.file,
+        "secretsProvider": sf.secrets_provider,
+        "policy": {"enforcement": policy.enforcement.value if policy.enforcement else None,
+                   "overrides": {k: v.value for k, v in policy.overrides.items()},
+                   "allowExemptions": policy.allow_exemptions},
+    }
+    (target / "stack.json").write_text(json.dumps(stack_info, indent=1) + "\n")
+    (target / "summary.md").write_text(render_summary(stack, cfg, records))
+    return target
+
+
+def plan_stack(stack: str, out: Path | str = "out", project_dir: Path | None = None) -> Path:
+    """Plan one stack into OUT/STACK and return that directory. Raises InvalidStack."""
+    project_dir = project_dir or REPO_ROOT
+    sf, cfg = validate(project_dir, stack)
+    registrations = run_program(stack, sf)
+    records = [_record(r) for r in registrations]
+    return write_plan(Path(out), stack, sf, cfg, records)
