@@ -8,6 +8,7 @@ import pulumi
 
 from infra.cluster import PlatformCluster
 from infra.config import PROJECT, ClusterKind, StackConfig, StackConfigError, from_pulumi
+from infra.platform import build_platform
 
 
 def load_config() -> StackConfig:
@@ -26,6 +27,7 @@ def build() -> None:
     if platform.cluster.kind is ClusterKind.EXISTING:
         kubeconfig = pulumi.Config(PROJECT).require_secret("kubeconfig")
     cluster = PlatformCluster(f"{PROJECT}-{cfg.stack}", platform, project=PROJECT, stack=cfg.stack, kubeconfig=kubeconfig)
+    build_platform(cfg, cluster)
     pulumi.export("clusterName", cluster.name)
     pulumi.export("environment", platform.environment.value)
     pulumi.export("nodePools", [p.name for p in cluster.pools])
