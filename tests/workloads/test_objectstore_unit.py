@@ -199,6 +199,38 @@ def test_http_403_maps_to_access_denied() -> None:
             s.exists("k")
 
 
+def _stubbed_store() -> tuple[ObjectStore, Stubber]:
+    settings_ = S3Settings("http://127.0.0.1:9", "b-stubbed", ACCESS, SECRET)
+    client = make_client(settings_)
+    return ObjectStore(settings_, client=client), Stubber(client)
+
+
+def test_put_if_absent_looks_again_after_a_conditional_conflict() -> None:
+    # AWS answers 409 ConditionalRequestConflict while a competing conditional write is in flight.
+    store_, stub = _stubbed_store()
+    with stub:
+        stub.add_client_error("head_object", "404", "Not Found", 404)
+        stub.add_client_error("put_object", "ConditionalRequestConflict", "conflict", 409)
+        stub.add_response("head_object", {"ContentLength": 1})  # the competitor won
+        assert store_.put_if_absent("k", b"v") is False
+        stub.add_client_error("head_object", "404", "Not Found", 404)
+        stub.add_client_error("put_object", "ConditionalRequestConflict", "conflict", 409)
+        stub.add_client_error("head_object", "404", "Not Found", 404)  # the competitor was aborted
+        stub.add_response("put_object", {"ETag": '"abc"'})
+        assert store_.put_if_absent("k", b"v") is True
+        stub.assert_no_pending_responses()
+
+
+def test_put_if_absent_gives_up_after_repeated_conflicts() -> None:
+    store_, stub = _stubbed_store()
+    with stub:
+        for _ in range(3):
+            stub.add_client_error("head_object", "404", "Not Found", 404)
+            stub.add_client_error("put_object", "ConditionalRequestConflict", "conflict", 409)
+        with pytest.raises(ObjectStoreError, match="s3://b-stubbed/k.*kept conflicting"):
+            store_.put_if_absent("k", b"v")
+
+
 @pytest.mark.parametrize("key", ["", "x" * 1025])
 def test_invalid_keys_are_rejected_before_any_request(store: ObjectStore, key: str) -> None:
     with pytest.raises(ValueError, match="key"):
