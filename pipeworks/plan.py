@@ -75,7 +75,7 @@ def run_program(stack: str, sf: StackFile) -> list[Registration]:
 
 def _record(r: Registration) -> dict[str, Any]:
     return {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent or None,
-            "provider": r.provider or None, "dependencies": r.dependencies, "custom": r.custom,
+            "provider": r.provider or None, "dependencies": sorted(set(r.dependencies)), "custom": r.custom,
             "inputs": scrub(r.inputs)}
 
 
@@ -129,5 +129,6 @@ def plan_stack(stack: str, out: Path | str = "out", project_dir: Path | None = N
     project_dir = project_dir or REPO_ROOT
     sf, cfg = validate(project_dir, stack)
     registrations = run_program(stack, sf)
-    records = [_record(r) for r in registrations]
+    # The root Stack is registered once per process by the mocks; it is no resource of the program's.
+    records = [_record(r) for r in registrations if r.type != "pulumi:pulumi:Stack"]
     return write_plan(Path(out), stack, sf, cfg, records)

@@ -77,14 +77,22 @@ class StackConfig:
 
 def _fmt_value(v: Any) -> str:
     if isinstance(v, str):
-        return v if v and not any(c in v for c in " ,:") else json.dumps(v)
+        return v if re.fullmatch(r"[\w./@+-]+", v, re.ASCII) else json.dumps(v)
     return json.dumps(v, default=str)
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_:/-]+$")
 
 
 def _path(prefix: str, loc: tuple[Any, ...]) -> str:
     out = prefix
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _PLAIN_KEY.match(str(part)):
+            out += f".{part}"
+        else:  # keys with dots, spaces or control characters stay readable and on one line
+            out += f"[{json.dumps(str(part))}]"
     return out
 
 
@@ -130,7 +138,7 @@ def _problems_from(err: ValidationError, key: str, model: type[BaseModel]) -> li
                 if CREDENTIAL_NAME.search(name) else ""
             problems.append(Problem(path, f" is not a known key{hint}; valid keys here: {valid}"))
         elif etype == "missing":
-            problems.append(Problem(path, " is required"))
+            problems.append(Problem(path, " is required" + ("; valid: dev, prod" if loc == ("environment",) else "")))
         elif etype == "enum":
             problems.append(Problem(path, f"={_fmt_value(e['input'])} is not valid; valid: {e['ctx']['expected']}"))
         elif etype == "pipeworks":
@@ -160,7 +168,7 @@ def _credential_problems(obj: Any, path: str) -> list[Problem]:
     found: list[Problem] = []
     if isinstance(obj, dict):
         for k, v in obj.items():
-            p = f"{path}.{k}"
+            p = _path(path, (k,))
             if CREDENTIAL_NAME.search(str(k)) and isinstance(v, (str, int, float)) and not isinstance(v, bool):
                 found.append(Problem(p, " holds a plaintext credential; store it as a top-level secure: value "
                                         f"(`pulumi config set --secret {PROJECT}:<name>`)"))

@@ -1,0 +1,163 @@
+"""The typed stack config: defaults per environment, and every bad input reported with file, key and fix."""
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from infra.config import StackConfigError, load_stack_config
+
+
+def load(platform, extra=None, secret=(), stack="dev"):
+    values = {"pipeworks:platform": platform, **(extra or {})}
+    return load_stack_config(values, set(secret), stack=stack)
+
+
+def problems(platform, **kw):
+    with pytest.raises(StackConfigError) as e:
+        load(platform, **kw)
+    return str(e.value).splitlines()
+
+
+def test_profiles_fill_everything_but_the_environment():
+    dev = load({"environment": "dev", "cluster": {"eks": {"publicAccessCidrs": ["198.51.100.0/24"]}}})
+    prod = load({"environment": "prod"}, stack="prod")
+    assert dev.platform.cluster.eks.availability_zones == ["us-east-1a", "us-east-1b"]
+    assert prod.platform.cluster.eks.availability_zones == ["us-east-1a", "us-east-1b", "us-east-1c"]
+    assert dev.platform.cluster.eks.endpoint_public_access is True  # with CIDRs required, see below
+    assert prod.platform.cluster.eks.endpoint_public_access is False
+    assert dev.policy.enforcement.value == "advisory" and prod.policy.enforcement.value == "mandatory"
+    gpu = [p for p in dev.platform.node_pools if p.role.value == "gpu"][0]
+    assert gpu.min_size == 0  # dev GPU pool scales from zero
+
+
+def test_stack_values_override_profile_and_objects_may_be_json():
+    cfg = load(json.dumps({"environment": "dev", "cluster": {"eks": {"region": "eu-west-1",
+                                                                     "publicAccessCidrs": ["198.51.100.0/24"]}}}))
+    assert cfg.platform.cluster.eks.region == "eu-west-1"
+    assert cfg.platform.cluster.eks.availability_zones == ["eu-west-1a", "eu-west-1b"]
+
+
+def test_issue_example_message():
+    pools = [{"name": "general", "role": "general", "instanceTypes": ["m6i.xlarge"], "minSize": 3, "maxSize": 3},
+             {"name": "osd", "role": "nvme", "nvmeMode": "raw", "instanceTypes": ["i4i.xlarge"], "minSize": 3, "maxSize": 3},
+             {"name": "gpu", "role": "gpu", "instanceTypes": ["g5.xlarge"], "minSize": 3, "maxSize": 1}]
+    with pytest.raises(StackConfigError) as e:
+        load_stack_config({"pipeworks:platform": {"environment": "prod", "nodePools": pools}}, set(), stack="prod")
+    assert "Pulumi.prod.yaml: pipeworks:platform.nodePools[2].maxSize=1 is below minSize=3" in str(e.value).splitlines()
+
+
+def test_every_problem_is_reported_at_once():
+    lines = problems({"environment": "dev", "cluster": {"eks": {"version": "1.20"}},
+                      "nodePools": [{"name": "general", "role": "general", "instanceTypes": ["m6i.large"], "maxsize": 2},
+                                    {"name": "g", "role": "gpu", "instanceTypes": ["m6i.large"]},
+                                    {"name": "n", "role": "nvme", "instanceTypes": ["i4i.large"]},
+                                    {"name": "x", "role": "storage"}]},
+                     extra={"aws:region": "us-east-1"})
+    text = "\n".join(lines)
+    assert "pipeworks:platform.cluster.eks.version=1.20 is not supported; valid: 1.31 to 1.36" in text
+    assert "pipeworks:platform.nodePools[0].maxsize is not a known key; valid keys here:" in text and "maxSize" in text
+    assert "nodePools[1].instanceTypes=m6i.large has no NVIDIA GPU" in text
+    assert "nodePools[2].nvmeMode=null is required for an nvme pool; valid: raw (Ceph OSDs) or raid0 (scratch)" in text
+    assert "nodePools[3].role=storage is not valid; valid: 'general', 'gpu', 'nvme' or 'edge'" in text
+    assert "aws:region is not a pipeworks setting" in text
+    assert all(line.startswith("Pulumi.dev.yaml: ") for line in lines)
+
+
+def test_prod_rules():
+    base = {"environment": "prod",
+            "nodePools": [{"name": "general", "role": "general", "instanceTypes": ["m6i.xlarge"], "minSize": 3, "maxSize": 3},
+                          {"name": "osd", "role": "nvme", "nvmeMode": "raw", "instanceTypes": ["i4i.xlarge"],
+                           "capacityType": "SPOT", "minSize": 1, "maxSize": 3}],
+            "cluster": {"eks": {"availabilityZones": ["us-east-1a", "us-east-1b"]}}}
+    with pytest.raises(StackConfigError) as e:
+        load_stack_config({"pipeworks:platform": base}, set(), stack="prod")
+    # the pool's own rules pass, so the stack-level rule reports the first stack-level problem
+    assert "nodePools[1].capacityType=SPOT is not allowed for a stateful (nvme) pool in prod" in str(e.value)
+
+
+def test_public_endpoint_needs_cidrs_and_never_the_world():
+    assert any("eks.publicAccessCidrs=[] must list the CIDRs" in line for line in problems({"environment": "dev"}))
+    text = "\n".join(problems({"environment": "dev", "cluster": {"eks": {"publicAccessCidrs": ["0.0.0.0/0"]}}}))
+    assert "contains 0.0.0.0/0" in text
+
+
+def test_credentials_must_be_secure():
+    plain = problems({"environment": "dev", "cluster": {"eks": {"publicAccessCidrs": ["10.0.0.0/8"]}}},
+                     extra={"pipeworks:kubeconfig": "apiVersion: v1"})
+    assert any("pipeworks:kubeconfig is a credential" in line and "--secret" in line for line in plain)
+    nested = problems({"environment": "dev", "grafanaAdminPassword": "hunter2",
+                       "cluster": {"eks": {"publicAccessCidrs": ["10.0.0.0/8"]}}})
+    assert any("platform.grafanaAdminPassword holds a plaintext credential" in line for line in nested)
+    assert not any("hunter2" in line for line in nested)  # the value itself is never echoed
+    unknown = problems({"environment": "dev", "cluster": {"eks": {"publicAccessCidrs": ["10.0.0.0/8"]}}},
+                       extra={"pipeworks:apiToken": "abc"})
+    assert any("pipeworks:apiToken is not a known key and looks like a credential" in line for line in unknown)
+
+
+def test_existing_cluster_needs_declared_pools_and_a_secret_kubeconfig():
+    platform = {"environment": "dev", "cluster": {"kind": "existing"},
+                "nodePools": [{"name": "general", "role": "general", "provisioning": "declared",
+                               "capacity": {"cpu": "8", "memory": "32Gi"}},
+                              {"name": "gpu", "role": "gpu", "instanceTypes": ["g5.xlarge"]}]}
+    text = "\n".join(problems(platform))
+    assert "nodePools[1].provisioning=managed is not possible on an existing cluster" in text
+    platform["nodePools"].pop()
+    assert any("pipeworks:kubeconfig is required for cluster.kind: existing" in line for line in problems(platform))
+    cfg = load(platform, extra={"pipeworks:kubeconfig": "[secret]"}, secret=["pipeworks:kubeconfig"])
+    assert cfg.platform.cluster.kind.value == "existing"
+
+
+def test_declared_pools_need_capacity():
+    text = "\n".join(problems({"environment": "dev", "cluster": {"eks": {"publicAccessCidrs": ["10.0.0.0/8"],
+                                                                         "remoteNodeNetworks": ["192.168.0.0/24"]}},
+                               "nodePools": [{"name": "general", "role": "general", "instanceTypes": ["m6i.large"]},
+                                             {"name": "e", "role": "edge", "provisioning": "declared",
+                                              "edgeLocation": "s1"}]}))
+    assert "nodePools[1].capacity=null is required for a declared pool" in text
+
+
+# --- Hypothesis: arbitrary garbage never crashes the loader and always names the stack file -------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=12,
+)
+pool_keys = st.sampled_from(["name", "role", "instanceTypes", "minSize", "maxSize", "nvmeMode", "capacityType",
+                             "edgeLocation", "gpuModel", "provisioning", "capacity", "bogus"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(platform=st.dictionaries(st.sampled_from(["environment", "cluster", "nodePools", "tags", "oops"]), json_values,
+                                max_size=4))
+def test_garbage_platform_is_reported_not_crashed(platform):
+    try:
+        load_stack_config({"pipeworks:platform": platform}, set(), stack="dev")
+    except StackConfigError as e:
+        assert e.problems and all(line.startswith("Pulumi.dev.yaml: ") for line in str(e).splitlines())
+
+
+@settings(max_examples=150, deadline=None)
+@given(pool=st.dictionaries(pool_keys, json_values, max_size=6))
+def test_garbage_pools_are_reported_with_their_index(pool):
+    base = {"name": "general", "role": "general", "instanceTypes": ["m6i.large"]}
+    try:
+        load_stack_config({"pipeworks:platform": {"environment": "dev", "nodePools": [base, pool],
+                                                  "cluster": {"eks": {"publicAccessCidrs": ["10.0.0.0/8"]}}}},
+                          set(), stack="dev")
+    except StackConfigError as e:
+        assert any("nodePools[1]" in line or "nodePools=" in line or "nodePools[0].name" in line
+                   for line in str(e).splitlines()), str(e)
+
+
+@settings(max_examples=100, deadline=None)
+@given(min_size=st.integers(0, 50), max_size=st.integers(0, 50))
+def test_size_ordering_is_enforced_exactly(min_size, max_size):
+    pools = [{"name": "general", "role": "general", "instanceTypes": ["m6i.large"], "minSize": min_size, "maxSize": max_size}]
+    platform = {"environment": "dev", "nodePools": pools, "cluster": {"eks": {"publicAccessCidrs": ["10.0.0.0/8"]}}}
+    if max_size >= min_size:
+        assert load(platform).platform.node_pools[0].max_size == max_size
+    else:
+        assert f"Pulumi.dev.yaml: pipeworks:platform.nodePools[0].maxSize={max_size} is below minSize={min_size}" in problems(platform)

@@ -1,0 +1,73 @@
+"""Pure helpers of the cluster layer: instance facts, user data, IAM documents, subnets, names."""
+
+import base64
+import json
+
+import pytest
+import yaml
+
+from infra.cluster.iam import cluster_autoscaler_policy, irsa_trust_policy
+from infra.cluster.network import subnet_cidrs
+from infra.cluster.userdata import user_data_b64
+from infra.instances import has_instance_store_nvme, is_arm_instance_type, is_gpu_instance_type, split_instance_type
+from infra.naming import dns_label
+from infra.placement import NvmeMode
+
+
+@pytest.mark.parametrize("t,gpu,nvme", [
+    ("g5.xlarge", True, True), ("g4dn.2xlarge", True, True), ("p4d.24xlarge", True, True),
+    ("m6i.xlarge", False, False), ("m6id.2xlarge", False, True), ("i4i.xlarge", False, True),
+    ("c6gd.large", False, True), ("r6idn.4xlarge", False, True), ("t3.large", False, False), ("m5.xlarge", False, False),
+])
+def test_instance_facts(t, gpu, nvme):
+    assert is_gpu_instance_type(t) is gpu
+    assert has_instance_store_nvme(t) is nvme
+
+
+def test_instance_type_parsing_and_arch():
+    assert split_instance_type("m7gd.metal") == ("m7gd", "metal")
+    assert is_arm_instance_type("c7g.large") and not is_arm_instance_type("c7i.large")
+    for bad in ("xlarge", "m6i", "M6I.XLARGE", "m6i.huge"):
+        with pytest.raises(ValueError, match="not an EC2 instance type"):
+            split_instance_type(bad)
+
+
+def _node_config(b64: str) -> dict:
+    text = base64.b64decode(b64).decode()
+    assert "Content-Type: application/node.eks.aws" in text
+    part = text.split("Content-Type: application/node.eks.aws\n\n", 1)[1].split("\n--", 1)[0]
+    return yaml.safe_load(part)
+
+
+def test_user_data_raid0_only_for_scratch_pools():
+    scratch = _node_config(user_data_b64(NvmeMode.RAID0))
+    assert scratch["kind"] == "NodeConfig" and scratch["apiVersion"] == "node.eks.aws/v1alpha1"
+    assert scratch["spec"]["instance"]["localStorage"]["strategy"] == "RAID0"
+    # raw OSD pools must keep their disks untouched: no localStorage at all
+    assert "instance" not in _node_config(user_data_b64(NvmeMode.RAW))["spec"]
+    assert "instance" not in _node_config(user_data_b64(None))["spec"]
+
+
+def test_irsa_trust_is_scoped_to_one_service_account():
+    doc = json.loads(irsa_trust_policy("arn:aws:iam::1:oidc-provider/oidc.eks/id/X", "https://oidc.eks/id/X", "kube-system", "ca"))
+    cond = doc["Statement"][0]["Condition"]["StringEquals"]
+    assert cond == {"oidc.eks/id/X:sub": "system:serviceaccount:kube-system:ca", "oidc.eks/id/X:aud": "sts.amazonaws.com"}
+
+
+def test_autoscaler_may_only_change_its_own_cluster():
+    doc = json.loads(cluster_autoscaler_policy("pipeworks-prod"))
+    mutate = [s for s in doc["Statement"] if "autoscaling:SetDesiredCapacity" in s["Action"]][0]
+    assert mutate["Condition"]["StringEquals"] == {"aws:ResourceTag/k8s.io/cluster-autoscaler/pipeworks-prod": "owned"}
+
+
+def test_subnets_do_not_overlap():
+    import ipaddress
+    public, private = subnet_cidrs("10.40.0.0/16", 3)
+    nets = [ipaddress.ip_network(c) for c in public + private]
+    assert len(nets) == 6 and all(not a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1:])
+
+
+def test_dns_label():
+    assert dns_label("Pipeworks", "DEV", "gpu_pool") == "pipeworks-dev-gpu-pool"
+    long = dns_label("x" * 80, max_len=63)
+    assert len(long) == 63 and long != dns_label("x" * 81, max_len=63)
