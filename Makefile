@@ -1,0 +1,44 @@
+# One command surface for people, CI and hooks. `make plan` and `make test` do all set-up themselves.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STACK ?= dev
+OUT ?= out
+
+.PHONY: plan plan-all test test-unit services check diff bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"pipeworks needs Python 3.11, found {sys.version.split()[0]}"'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[workloads,test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+## Offline plan of one stack (default dev): prints its summary, writes $(OUT)/$(STACK)/
+plan: $(STAMP)
+	$(VENV)/bin/pipeworks plan $(STACK) --out $(OUT)
+
+plan-all: $(STAMP)
+	$(VENV)/bin/pipeworks plan dev --out $(OUT) >/dev/null
+	$(VENV)/bin/pipeworks plan prod --out $(OUT) >/dev/null
+
+## The whole test suite, integration tests against real local services included
+test: $(STAMP) services
+	$(VENV)/bin/python -m pytest
+
+## Only the tests that need no local services (fast feedback)
+test-unit: $(STAMP)
+	$(VENV)/bin/python -m pytest -m "not integration"
+
+## Debian packages the integration harnesses run (Ceph mon/mgr/osd/radosgw)
+services:
+	bash scripts/setup-ceph.sh
+
+check: $(STAMP)
+	$(VENV)/bin/pipeworks check $(STACK)
+
+bench: $(STAMP)
+	$(VENV)/bin/python benchmarks/plan_speed.py
+
+clean:
+	rm -rf $(OUT) .pytest_cache
