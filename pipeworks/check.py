@@ -1,0 +1,309 @@
+"""`pipeworks check`: the policy packs' rules outside the Pulumi CLI, on a stack (planned first), an
+offline plan directory, or plain Kubernetes manifests; text, JSON or SARIF output.
+
+Exit status: 1 when a mandatory violation remains, 0 otherwise, 2 on unusable input.
+Also `pipeworks policy-config STACK|PLAN_DIR`: the `--policy-pack-config` file of a stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from policies.engine import Enforcement, EnforcementError, Report, evaluate
+from policies.manifests import ManifestError, load_paths
+from policies.rules import BY_NAME, RULES, rules_of_pack
+from policies.rules.model import Finding, Resource
+from policies.rules.pools import Pool, PoolsError, parse_pools
+from policies.rules.stackfile import lint_stack_file
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class UnusableInput(Exception):
+    """Input the check cannot evaluate at all (exit 2); the message says what and how to fix it."""
+
+
+@dataclass
+class Target:
+    label: str
+    source: str  # plan | manifests
+    resources: list[Resource]
+    enforcement: Enforcement
+    pools: list[Pool] | None = None
+    pools_known: bool = True
+    stack_file: str | None = None  # repository-relative path of the stack file, for locations
+    extra: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+# --- loading ---------------------------------------------------------------------------------------
+
+def read_plan_resources(plan_dir: Path) -> list[Resource]:
+    path = plan_dir / "resources.json"
+    try:
+        records = json.loads(path.read_text())
+    except OSError as e:
+        raise UnusableInput(f"{path}: cannot read: {e}") from e
+    except json.JSONDecodeError as e:
+        raise UnusableInput(f"{path}: not valid JSON: {e}") from e
+    if not isinstance(records, list):
+        raise UnusableInput(f"{path}: must be a JSON list of resources")
+    out = []
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict) or not all(isinstance(rec.get(k), str) for k in ("urn", "type", "name")):
+            raise UnusableInput(f"{path}[{i}]: each resource needs string urn, type and name")
+        inputs = rec.get("inputs") if isinstance(rec.get("inputs"), dict) else {}
+        out.append(Resource(urn=rec["urn"], type=rec["type"], name=rec["name"], props=inputs,
+                            parent=rec.get("parent") or None, dependencies=tuple(rec.get("dependencies") or ())))
+    return out
+
+
+def _find_stack_file(name: str, plan_dir: Path) -> Path | None:
+    p = Path(name)
+    for candidate in ([p] if p.is_absolute() else [Path.cwd() / p, REPO_ROOT / p, plan_dir / p]):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _relative(p: Path) -> str:
+    for base in (Path.cwd(), REPO_ROOT):
+        try:
+            return str(p.resolve().relative_to(base.resolve()))
+        except ValueError:
+            continue
+    return str(p)
+
+
+def load_plan(plan_dir: Path, environment: str | None = None) -> Target:
+    resources = read_plan_resources(plan_dir)
+    stack_json = plan_dir / "stack.json"
+    notes = []
+    extra: list[Finding] = []
+    stack_file_label = None
+    if stack_json.is_file():
+        try:
+            info = json.loads(stack_json.read_text())
+        except json.JSONDecodeError as e:
+            raise UnusableInput(f"{stack_json}: not valid JSON: {e}") from e
+        if not isinstance(info, dict):
+            raise UnusableInput(f"{stack_json}: must be a JSON object")
+        try:
+            enforcement = Enforcement.from_stack_json(info, str(stack_json))
+        except EnforcementError as e:
+            raise UnusableInput(str(e)) from e
+        name = info.get("stackFile")
+        found = _find_stack_file(name, plan_dir) if isinstance(name, str) else None
+        stack_file_label = _relative(found) if found else (name if isinstance(name, str) else None)
+        document: Any = {}
+        if found is not None:
+            try:
+                document = yaml.safe_load(found.read_text()) or {}
+            except yaml.YAMLError as e:
+                raise UnusableInput(f"{found}: not valid YAML: {e}") from e
+        elif isinstance(name, str):
+            notes.append(f"stack file {name} not found: only its secrets provider was linted")
+        extra = lint_stack_file(stack_file_label or "stack file", document, enforcement.environment,
+                                info.get("secretsProvider"))
+        label = f"stack {info.get('stack', plan_dir.name)} (plan {plan_dir})"
+    else:
+        enforcement = Enforcement.for_environment(environment or "dev")
+        notes.append(f"{plan_dir} has no stack.json: judged as {enforcement.environment} with default enforcement")
+        label = f"plan {plan_dir}"
+    return Target(label=label, source="plan", resources=resources, enforcement=enforcement, extra=extra,
+                  notes=notes, stack_file=stack_file_label)
+
+
+def load_pools_file(path: Path) -> list[Pool]:
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise UnusableInput(f"{path}: cannot read: {e}") from e
+    try:
+        raw = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+        return parse_pools(raw, str(path))
+    except (json.JSONDecodeError, yaml.YAMLError) as e:
+        raise UnusableInput(f"{path}: not valid JSON/YAML: {e}") from e
+    except PoolsError as e:
+        raise UnusableInput(str(e)) from e
+
+
+@contextmanager
+def _plan_dir_for(stack: str, out: Path | None) -> Iterator[Path]:
+    try:
+        from pipeworks.plan import InvalidStack, plan_stack
+    except ImportError as e:  # pragma: no cover - pipeworks.plan ships with the repo
+        raise UnusableInput(f"cannot plan stack {stack!r}: pipeworks.plan is unavailable ({e})") from e
+    with tempfile.TemporaryDirectory(prefix="pipeworks-check-") as tmp:
+        try:
+            yield plan_stack(stack, out or Path(tmp))
+        except InvalidStack as e:
+            raise UnusableInput(f"invalid stack {stack!r}:\n{e}") from e
+
+
+def is_plan_dir(p: Path) -> bool:
+    return p.is_dir() and (p / "resources.json").is_file()
+
+
+@contextmanager
+def load_target(args: argparse.Namespace) -> Iterator[Target]:
+    """The resources, enforcement and pools of what the command line names."""
+    pools = load_pools_file(args.pools) if args.pools else None
+    if args.manifests:
+        try:
+            loaded = load_paths(args.manifests)
+        except ManifestError as e:
+            raise UnusableInput(str(e)) from e
+        env = args.environment or "prod"
+        enforcement = Enforcement.for_environment(env, default=args.enforcement)
+        yield Target(label=f"{loaded.files} manifest file(s)", source="manifests", resources=loaded.resources,
+                     enforcement=enforcement, pools=pools, pools_known=pools is not None, notes=loaded.notes)
+        return
+    if not args.target:
+        raise UnusableInput("name a STACK, a PLAN_DIR (with resources.json) or --manifests PATH...")
+    p = Path(args.target)
+    if is_plan_dir(p):
+        t = load_plan(p, args.environment)
+    elif p.exists():
+        raise UnusableInput(f"{p} is not a plan directory (no resources.json); for manifests use --manifests {p}")
+    else:
+        with _plan_dir_for(args.target, args.out) as plan_dir:
+            t = load_plan(plan_dir)
+    t.pools = pools if pools is not None else t.pools
+    yield t
+
+
+# --- output ------------------------------------------------------------------------------------------
+
+def _render_text(report: Report, target: Target) -> str:
+    e = target.enforcement
+    lines = [f"pipeworks check: {target.label}",
+             f"environment {e.environment}, default level {e.default}, exemptions "
+             f"{'allowed' if e.allow_exemptions else 'refused'}"]
+    for v in sorted(report.violations, key=lambda v: (v.level != "mandatory", v.policy, v.resource)):
+        lines += [f"{v.level.upper():9} {v.policy} [{v.concern}]", f"  {v.resource}", f"  {v.message}"]
+    mand = len(report.mandatory)
+    lines.append(f"{len(report.violations)} violation(s): {mand} mandatory, {len(report.violations) - mand} advisory; "
+                 f"{len(report.exemptions)} exemption(s) applied")
+    for x in report.exemptions:
+        lines.append(f"exempt    {x.policy} {x.resource}: {x.reason}")
+    lines += [f"note: {n}" for n in target.notes + report.notes]
+    return "\n".join(lines)
+
+
+def locator(target: Target, report: Report):  # type: ignore[no-untyped-def]
+    """resource label -> (path, line) for SARIF: the manifest and its line, else the stack file."""
+    by_urn = report.context.by_urn
+    fallback = target.stack_file or "Pulumi.yaml"
+
+    def locate(resource: str) -> tuple[str, int]:
+        r = by_urn.get(resource)
+        if r is not None and r.source:
+            return _relative(Path(r.source)), r.line or 1
+        return fallback, 1
+    return locate
+
+
+def run_check(target: Target) -> Report:
+    return evaluate(target.resources, target.enforcement, source=target.source, pools=target.pools,
+                    pools_known=target.pools_known, extra_findings=target.extra)
+
+
+def _parser(prog: str, description: str) -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog=prog, description=description)
+    ap.add_argument("target", nargs="?", help="a stack name (planned first) or a plan directory (has resources.json)")
+    ap.add_argument("--manifests", nargs="+", metavar="PATH", help="plain Kubernetes YAML files or directories")
+    ap.add_argument("--pools", type=Path, metavar="FILE",
+                    help="node pools as the pools.json list (JSON or YAML); replaces the stack's")
+    ap.add_argument("--environment", choices=("dev", "prod"),
+                    help="for manifests (default prod: strictest) or a plan without stack.json")
+    ap.add_argument("--out", type=Path, metavar="DIR", help="where to write the plan of a STACK (default: a temp dir)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = _parser("pipeworks check", "Evaluate the pipeworks policies on a stack, a plan directory or manifests.")
+    ap.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    ap.add_argument("--output", type=Path, metavar="FILE", help="write the report here instead of stdout")
+    ap.add_argument("--enforcement", choices=("advisory", "mandatory"),
+                    help="default level for manifests (default: that of --environment)")
+    args = ap.parse_args(argv)
+    try:
+        with load_target(args) as target:
+            report = run_check(target)
+            if args.format == "json":
+                out = json.dumps([v.to_json() for v in report.violations], indent=1)
+            elif args.format == "sarif":
+                from pipeworks.sarif import to_sarif
+                out = json.dumps(to_sarif(report, locator(target, report)), indent=1)
+            else:
+                out = _render_text(report, target)
+            if args.format != "text":
+                for n in target.notes + report.notes:
+                    print(f"note: {n}", file=sys.stderr)
+    except UnusableInput as e:
+        print(f"pipeworks check: {e}", file=sys.stderr)
+        return 2
+    if args.output:
+        args.output.write_text(out + "\n")
+    else:
+        print(out)
+    return 1 if report.mandatory else 0
+
+
+# --- policy-pack config --------------------------------------------------------------------------------
+
+def policy_pack_config(enforcement: Enforcement) -> dict[str, Any]:
+    """The `--policy-pack-config` document for a stack: every pack policy's level, environment and
+    exemption setting (standard pulumi policy config: {"all": level, "<policy>": {...}})."""
+    cfg: dict[str, Any] = {"all": enforcement.default}
+    for pack in ("placement", "secrets", "guardrails"):
+        for rule in rules_of_pack(pack):
+            cfg[rule.name] = {"enforcementLevel": enforcement.level(rule.name),
+                              "environment": enforcement.environment,
+                              "allowExemptions": enforcement.allow_exemptions}
+    return cfg
+
+
+def main_policy_config(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="pipeworks policy-config",
+                                 description="Write the --policy-pack-config file of a stack.")
+    ap.add_argument("target", help="a stack name (planned first) or a plan directory")
+    ap.add_argument("--output", type=Path, metavar="FILE",
+                    help="default: policies/config/<stack>.json; '-' for stdout")
+    args = ap.parse_args(argv)
+    try:
+        p = Path(args.target)
+        if is_plan_dir(p):
+            t = load_plan(p)
+            stack = json.loads((p / "stack.json").read_text()).get("stack", p.name) if (p / "stack.json").is_file() \
+                else p.name
+        else:
+            with _plan_dir_for(args.target, None) as plan_dir:
+                t = load_plan(plan_dir)
+            stack = args.target
+    except UnusableInput as e:
+        print(f"pipeworks policy-config: {e}", file=sys.stderr)
+        return 2
+    text = json.dumps(policy_pack_config(t.enforcement), indent=1) + "\n"
+    if str(args.output) == "-":
+        print(text, end="")
+        return 0
+    out = args.output or REPO_ROOT / "policies" / "config" / f"{stack}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(f"wrote {out}")
+    return 0
+
+
+__all__ = ["BY_NAME", "RULES", "main", "main_policy_config", "policy_pack_config", "run_check"]

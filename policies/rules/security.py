@@ -1,0 +1,216 @@
+"""Pod Security Standards: baseline everywhere, restricted in workload namespaces, outside an
+explicit, reasoned allow-list of node agents that need the host.
+
+Baseline (https://kubernetes.io/docs/concepts/security/pod-security-standards/): no privileged
+containers, host namespaces, hostPorts, hostPath volumes, capabilities beyond the default set,
+unconfined seccomp/AppArmor, custom SELinux types, unmasked /proc or unsafe sysctls. Restricted
+adds: allowPrivilegeEscalation false, runAsNonRoot, capabilities drop ALL (add at most
+NET_BIND_SERVICE), seccomp RuntimeDefault/Localhost and only the ephemeral volume types.
+Restricted judges native workloads only: operator-built pods (Strimzi, ECK, Rook, Spark) get
+their security context from the operator, which the CR does not show.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from policies.rules import vocabulary as v
+from policies.rules.model import Context, Finding, Resource, as_dict, as_list, dig
+from policies.rules.podspec import Container, PodTemplate, pod_templates
+
+PSS_BASELINE = "pod-security-baseline"
+PSS_RESTRICTED = "pod-security-restricted"
+
+BASELINE_CAPS = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
+                 "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
+SAFE_SYSCTLS = {"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
+                "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
+                "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+                "net.ipv4.tcp_keepalive_probes"}
+SELINUX_TYPES = {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
+RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
+                      "projected", "secret", "name"}
+
+
+@dataclass(frozen=True)
+class AllowEntry:
+    """Node agents that may break specific baseline controls, with the reason why."""
+
+    id: str
+    reason: str
+    images: tuple[str, ...]  # repositories ("quay.io/ceph/ceph") or prefixes ending in "/"
+    workloads: tuple[str, ...]  # operator-built pods by PodTemplate.workload (images not visible)
+    allows: frozenset[str]  # concerns lifted: privileged, host-path, host-namespaces, run-as-root
+
+
+ALLOW_LIST: tuple[AllowEntry, ...] = (
+    AllowEntry("ceph", "Ceph OSDs consume raw block devices under /dev and the Ceph CSI node plugin mounts "
+               "volumes into the kubelet's directories: both need privileged access to the host",
+               ("quay.io/ceph/ceph", "quay.io/cephcsi/cephcsi", "registry.k8s.io/sig-storage/"),
+               ("CephOSD", "CephPREPAREOSD"), frozenset({"privileged", "host-path", "host-namespaces", "run-as-root"})),
+    AllowEntry("gpu-operator", "the GPU operator's driver, toolkit, device plugin and DCGM exporter configure the "
+               "host's GPUs and register devices through the kubelet socket",
+               ("nvcr.io/nvidia/", "registry.k8s.io/nfd/"), (),
+               frozenset({"privileged", "host-path", "host-namespaces", "run-as-root"})),
+    AllowEntry("filebeat", "Filebeat reads every container's logs from /var/log on the host, as root",
+               ("docker.elastic.co/beats/filebeat",), ("Beat/filebeat",), frozenset({"host-path", "run-as-root"})),
+    AllowEntry("node-exporter", "node exporter reports the host's metrics: host network and PID namespaces and "
+               "read-only /proc, /sys and / mounts",
+               ("quay.io/prometheus/node-exporter",), (), frozenset({"host-path", "host-namespaces"})),
+)
+
+_DIGEST = re.compile(r"@sha256:[0-9a-f]+$")
+
+
+def image_repository(image: str) -> str:
+    """`registry/path` of an image reference without tag or digest; Docker Hub names normalised."""
+    ref = _DIGEST.sub("", image.strip())
+    last = ref.rsplit("/", 1)[-1]
+    if ":" in last:
+        ref = ref[: len(ref) - len(last)] + last.split(":", 1)[0]
+    first = ref.split("/", 1)[0]
+    if "/" not in ref:
+        return f"docker.io/library/{ref}"
+    if "." not in first and ":" not in first and first != "localhost":
+        return f"docker.io/{ref}"
+    return ref
+
+
+def _entry_matches_image(entry: AllowEntry, image: object) -> bool:
+    if not isinstance(image, str):
+        return False
+    repo = image_repository(image)
+    return any(repo.startswith(e) if e.endswith("/") else repo == e for e in entry.images)
+
+
+def allowed(pt: PodTemplate, containers: list[Container], concern: str) -> AllowEntry | None:
+    """The allow-list entry lifting `concern` for these containers of the pod, if every one is
+    covered. Entries apply only in platform namespaces, so an allow-listed image cannot carry
+    host access into a workload namespace."""
+    if pt.namespace not in v.PLATFORM_NAMESPACES:
+        return None
+    for entry in ALLOW_LIST:
+        if concern not in entry.allows:
+            continue
+        if pt.workload in entry.workloads:
+            return entry
+        if containers and all(_entry_matches_image(entry, c.image) for c in containers):
+            return entry
+    return None
+
+
+def _ctx(obj: object) -> dict:
+    return as_dict(as_dict(obj).get("securityContext"))
+
+
+def _baseline(pt: PodTemplate) -> Iterator[tuple[str, str]]:
+    spec = pt.spec
+    every = pt.containers
+    for flag in ("hostNetwork", "hostPID", "hostIPC"):
+        if spec.get(flag) is True and not allowed(pt, every, "host-namespaces"):
+            yield "host-namespaces", f"{pt.label} sets {flag}: true"
+    for c in every:
+        for port in as_list(c.raw.get("ports")):
+            hp = as_dict(port).get("hostPort")
+            if hp not in (None, 0, 0.0) and not allowed(pt, [c], "host-namespaces"):
+                yield "host-namespaces", f"{pt.label} container {c.name} binds hostPort {hp}"
+    for vol in as_list(spec.get("volumes")):
+        vol = as_dict(vol)
+        if "hostPath" not in vol:
+            continue
+        users = [c for c in every if any(as_dict(m).get("name") == vol.get("name")
+                                         for m in as_list(c.raw.get("volumeMounts")))] or every
+        if not allowed(pt, users, "host-path"):
+            yield "host-path", f"{pt.label} mounts hostPath {dig(vol, 'hostPath', 'path')} (volume {vol.get('name')})"
+    pod_sc = _ctx({"securityContext": spec.get("securityContext")})
+    if dig(pod_sc, "seccompProfile", "type") == "Unconfined":
+        yield "privileged", f"{pt.label} sets an Unconfined seccomp profile"
+    if dig(pod_sc, "appArmorProfile", "type") == "Unconfined":
+        yield "privileged", f"{pt.label} sets an Unconfined AppArmor profile"
+    if dig(pod_sc, "seLinuxOptions", "type") not in SELINUX_TYPES | {None}:
+        yield "privileged", f"{pt.label} sets SELinux type {dig(pod_sc, 'seLinuxOptions', 'type')}"
+    for s in as_list(pod_sc.get("sysctls")):
+        if as_dict(s).get("name") not in SAFE_SYSCTLS:
+            yield "privileged", f"{pt.label} sets the unsafe sysctl {as_dict(s).get('name')}"
+    if dig(pod_sc, "windowsOptions", "hostProcess") is True:
+        yield "privileged", f"{pt.label} runs as a Windows host process"
+    for c in every:
+        sc = _ctx(c.raw)
+        where = f"{pt.label} container {c.name}"
+        if sc.get("privileged") is True and not allowed(pt, [c], "privileged"):
+            yield "privileged", f"{where} runs privileged"
+        added = {str(x).upper().removeprefix("CAP_") for x in as_list(dig(sc, "capabilities", "add"))}
+        extra = sorted(added - BASELINE_CAPS)
+        if extra and not allowed(pt, [c], "privileged"):
+            yield "privileged", f"{where} adds capabilities {', '.join(extra)}"
+        if dig(sc, "seccompProfile", "type") == "Unconfined":
+            yield "privileged", f"{where} sets an Unconfined seccomp profile"
+        if dig(sc, "appArmorProfile", "type") == "Unconfined":
+            yield "privileged", f"{where} sets an Unconfined AppArmor profile"
+        if sc.get("procMount") not in (None, "Default"):
+            yield "privileged", f"{where} sets procMount {sc.get('procMount')}"
+        if dig(sc, "seLinuxOptions", "type") not in SELINUX_TYPES | {None}:
+            yield "privileged", f"{where} sets SELinux type {dig(sc, 'seLinuxOptions', 'type')}"
+        if dig(sc, "windowsOptions", "hostProcess") is True:
+            yield "privileged", f"{where} runs as a Windows host process"
+    annotations = as_dict(dig(pt.resource.props, "spec", "template", "metadata", "annotations")) or (
+        pt.resource.annotations if pt.workload == "Pod" else {})
+    for k, val in annotations.items():
+        if k.startswith("container.apparmor.security.beta.kubernetes.io/") and val == "unconfined":
+            yield "privileged", f"{pt.label} runs {k.rsplit('/', 1)[-1]} with an unconfined AppArmor profile"
+
+
+def pod_security_baseline(r: Resource, ctx: Context) -> Iterable[Finding]:
+    for pt in pod_templates(r, ctx):
+        seen = set()
+        for concern, message in _baseline(pt):
+            if message not in seen:
+                seen.add(message)
+                yield Finding(PSS_BASELINE, r.urn, message + " (Pod Security baseline)", concern)
+
+
+def is_workload_namespace(namespace: str) -> bool:
+    return namespace not in v.PLATFORM_NAMESPACES
+
+
+def _restricted(pt: PodTemplate) -> Iterator[str]:
+    pod_sc = as_dict(pt.spec.get("securityContext"))
+    for vol in as_list(pt.spec.get("volumes")):
+        kinds = set(as_dict(vol)) - RESTRICTED_VOLUMES
+        if kinds and "hostPath" not in kinds:  # hostPath is a baseline finding already
+            yield f"{pt.label} uses volume type {', '.join(sorted(kinds))} (volume {as_dict(vol).get('name')})"
+    pod_non_root = pod_sc.get("runAsNonRoot") is True
+    pod_seccomp = dig(pod_sc, "seccompProfile", "type")
+    if pod_sc.get("runAsUser") == 0:
+        yield f"{pt.label} runs as user 0 (root)"
+    for c in pt.containers:
+        sc = _ctx(c.raw)
+        where = f"{pt.label} container {c.name}"
+        root_ok = allowed(pt, [c], "run-as-root")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            yield f"{where} must set securityContext.allowPrivilegeEscalation: false"
+        if not root_ok:
+            if not (sc.get("runAsNonRoot") is True or (pod_non_root and sc.get("runAsNonRoot") is not False)):
+                yield f"{where} must run as non-root (securityContext.runAsNonRoot: true)"
+            if sc.get("runAsUser") == 0:
+                yield f"{where} runs as user 0 (root)"
+        drop = {str(x).upper() for x in as_list(dig(sc, "capabilities", "drop"))}
+        if "ALL" not in drop:
+            yield f"{where} must drop all capabilities (securityContext.capabilities.drop: [ALL])"
+        added = {str(x).upper() for x in as_list(dig(sc, "capabilities", "add"))} - {"NET_BIND_SERVICE"}
+        if added:
+            yield f"{where} may add only NET_BIND_SERVICE, adds {', '.join(sorted(added))}"
+        seccomp = dig(sc, "seccompProfile", "type") or pod_seccomp
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            yield f"{where} needs seccompProfile RuntimeDefault (pod or container securityContext)"
+
+
+def pod_security_restricted(r: Resource, ctx: Context) -> Iterable[Finding]:
+    for pt in pod_templates(r, ctx):
+        if not pt.native or not is_workload_namespace(pt.namespace):
+            continue
+        for message in dict.fromkeys(_restricted(pt)):
+            yield Finding(PSS_RESTRICTED, r.urn, message + f" (Pod Security restricted, namespace {pt.namespace})",
+                          "privileged")
