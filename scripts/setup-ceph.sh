@@ -26,7 +26,7 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
-if [ "$(id -u)" -ne 0 ]; then
+if [ "${EUID}" -ne 0 ]; then
   echo "setup-ceph: missing ${missing[*]}; not root, so not installing them." >&2
   echo "setup-ceph: the Ceph integration tests will be skipped. To run them: sudo $0" >&2
   exit 0
