@@ -1,0 +1,1 @@
+"""Tests of the fraud-detection workload: trainer, API, stream scorer, images."""

@@ -1,0 +1,124 @@
+"""Typed reads of environment variables for the fraud workload, with errors that name the variable.
+
+Every setting of the trainer, the API and the scorer comes from the environment (the Deployment/Job
+declares it); a bad value fails at start-up with the variable, the value received and what is valid.
+Secret values are never echoed back.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+
+
+class SettingError(ValueError):
+    """An environment variable is missing or invalid; the message names it and what would be valid."""
+
+
+def get_str(env: Mapping[str, str], name: str, default: str | None = None, *, pattern: str | None = None,
+            hint: str = "") -> str:
+    """A non-empty string; ``default`` when unset/empty (None makes the variable required)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        if default is None:
+            raise SettingError(f"environment variable {name} is required but missing or empty{_hint(hint)}")
+        return default
+    if pattern is not None and not re.fullmatch(pattern, raw):
+        raise SettingError(f"{name}={raw!r} is invalid{_hint(hint or f'must match {pattern}')}")
+    return raw
+
+
+def get_secret(env: Mapping[str, str], name: str, *, file_name: str | None = None) -> str | None:
+    """A secret from ``name`` or from the file named by ``file_name`` (a mounted Secret key).
+
+    Returns None when neither is set. The value is never put into an error message.
+    """
+    value = env.get(name, "")
+    path = env.get(file_name, "").strip() if file_name else ""
+    if value and path:
+        raise SettingError(f"set only one of {name} and {file_name}, not both")
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                value = handle.read()
+        except OSError as exc:
+            raise SettingError(f"{file_name}={path!r}: cannot read the secret file ({exc.strerror})") from None
+        value = value.rstrip("\r\n")
+        if not value:
+            raise SettingError(f"{file_name}={path!r}: the secret file is empty")
+    return value or None
+
+
+def get_int(env: Mapping[str, str], name: str, default: int | None, *, minimum: int | None = None,
+            maximum: int | None = None) -> int | None:
+    """An integer in [minimum, maximum]; ``default`` when unset/empty."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw, 10)
+    except ValueError:
+        raise SettingError(f"{name}={raw!r} is not an integer{_range(minimum, maximum)}") from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise SettingError(f"{name}={raw!r} is out of range{_range(minimum, maximum)}")
+    return value
+
+
+def get_float(env: Mapping[str, str], name: str, default: float, *, minimum: float | None = None,
+              maximum: float | None = None, exclusive: bool = False) -> float:
+    """A finite float in [minimum, maximum] (open interval when ``exclusive``); ``default`` when unset."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    low_bad = minimum is not None and (value <= minimum if exclusive else value < minimum)
+    high_bad = maximum is not None and (value >= maximum if exclusive else value > maximum)
+    if not math.isfinite(value) or low_bad or high_bad:
+        if exclusive and minimum is not None and maximum is not None:
+            bounds = f": use a number strictly between {minimum} and {maximum}"
+        else:
+            bounds = _range(minimum, maximum) or ": use a finite number"
+        raise SettingError(f"{name}={raw!r} is not a valid number{bounds}")
+    return value
+
+
+def get_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """true/false (also 1/0, yes/no); ``default`` when unset/empty."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingError(f"{name}={raw!r} is not a boolean: use true or false")
+
+
+def get_list(env: Mapping[str, str], name: str, *, item_pattern: str, hint: str) -> tuple[str, ...]:
+    """A comma-separated list (blank items ignored, duplicates rejected); empty tuple when unset."""
+    items = [part.strip() for part in env.get(name, "").split(",") if part.strip()]
+    for item in items:
+        if not re.fullmatch(item_pattern, item):
+            raise SettingError(f"{name}: item {item!r} is invalid: {hint}")
+    duplicates = sorted({item for item in items if items.count(item) > 1})
+    if duplicates:
+        raise SettingError(f"{name}: {', '.join(duplicates)} listed more than once")
+    return tuple(items)
+
+
+def _range(minimum: float | None, maximum: float | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f": use a value from {minimum} to {maximum}"
+    if minimum is not None:
+        return f": use a value of at least {minimum}"
+    if maximum is not None:
+        return f": use a value of at most {maximum}"
+    return ""
+
+
+def _hint(hint: str) -> str:
+    return f": {hint}" if hint else ""

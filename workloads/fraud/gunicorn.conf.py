@@ -1,0 +1,63 @@
+"""gunicorn settings for the fraud API (the container's entrypoint passes ``-c`` with this file).
+
+Each worker imports the app itself (no preload), so each loads and verifies the model in its own
+process after the fork. With several workers, Prometheus metrics go through prometheus_client's
+multiprocess mode: the directory is set here, before any worker imports prometheus_client, emptied
+once when the master starts, and a dead worker's live gauges are dropped in ``child_exit``.
+
+Environment: FF_API_PORT (8080), FF_API_WORKERS (2), FF_API_THREADS (1: sync workers; more: gthread),
+FF_API_TIMEOUT (30 s), FF_METRICS_DIR (/tmp/fraud-api-metrics), FF_API_ACCESS_LOG (true).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+
+def _int_env(name: str, default: int, low: int, high: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw, 10)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise SystemExit(f"{name}={raw!r} is invalid: use an integer from {low} to {high}")
+    return value
+
+
+_port = _int_env("FF_API_PORT", 8080, 1, 65535)
+bind = [f"0.0.0.0:{_port}"]
+workers = _int_env("FF_API_WORKERS", 2, 1, 64)
+threads = _int_env("FF_API_THREADS", 1, 1, 64)
+# sync workers serve one request at a time, which suits CPU-bound scoring; gthread when threads > 1.
+worker_class = "gthread" if threads > 1 else "sync"
+timeout = _int_env("FF_API_TIMEOUT", 30, 1, 3600)
+graceful_timeout = 20
+keepalive = 5
+# Bound a request line/header so a scanner cannot make a worker buffer megabytes before the app sees it.
+limit_request_line = 8190
+limit_request_fields = 100
+accesslog = "-" if os.environ.get("FF_API_ACCESS_LOG", "true").strip().lower() in ("1", "true", "yes", "on") else None
+errorlog = "-"
+loglevel = os.environ.get("FF_API_LOG_LEVEL", "info")
+# /tmp may be a small emptyDir; the heartbeat files are tiny either way.
+worker_tmp_dir = os.environ.get("FF_WORKER_TMP_DIR") or None
+
+_metrics_dir = os.environ.get("FF_METRICS_DIR", "/tmp/fraud-api-metrics")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+
+
+def on_starting(server: Any) -> None:
+    # Files left by a previous master would be summed into this one's counters.
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    os.makedirs(_metrics_dir, exist_ok=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
