@@ -165,7 +165,7 @@ def load_target(args: argparse.Namespace) -> Iterator[Target]:
         except ManifestError as e:
             raise UnusableInput(str(e)) from e
         env = args.environment or "prod"
-        enforcement = Enforcement.for_environment(env, default=args.enforcement)
+        enforcement = Enforcement.for_environment(env, default=getattr(args, "enforcement", None))
         yield Target(label=f"{loaded.files} manifest file(s)", source="manifests", resources=loaded.resources,
                      enforcement=enforcement, pools=pools, pools_known=pools is not None, notes=loaded.notes)
         return

@@ -41,6 +41,14 @@ def _has_content(lines: list[str]) -> bool:
     return any(ln.strip() and not ln.lstrip().startswith("#") for ln in lines)
 
 
+def _first_content_line(start: int, lines: list[str]) -> int:
+    """Where the object itself starts (past leading comments), so locations point at it."""
+    for i, ln in enumerate(lines):
+        if ln.strip() and not ln.lstrip().startswith("#"):
+            return start + i
+    return start
+
+
 def _split(text: str) -> list[tuple[int, str]]:
     """(1-based start line, text) per YAML document, indexed as a YAML parser counts them: text
     before the first `---` is a document only if it holds more than comments."""
@@ -53,13 +61,13 @@ def _split(text: str) -> list[tuple[int, str]]:
             buf.append(line)
             continue
         if explicit or _has_content(buf):
-            docs.append((start, "".join(buf)))
+            docs.append((_first_content_line(start, buf), "".join(buf)))
         rest = line[3:]
         explicit = m.group(1) == "---"
         buf = [rest] if explicit and rest.strip() else []
         start = line_no if buf else line_no + 1
     if explicit or _has_content(buf):
-        docs.append((start, "".join(buf)))
+        docs.append((_first_content_line(start, buf), "".join(buf)))
     return docs
 
 

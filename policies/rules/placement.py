@@ -117,7 +117,10 @@ def nvme_placement(ctx: Context) -> Iterable[Finding]:
                               f"{_names(sel)}); require {v.LABEL_ROLE}=nvme and tolerate {v.TAINT_NVME}")
             continue
         other = [p for p in land if p.role != "nvme"]
-        if other:
+        if other and len(other) == len(land):
+            yield Finding(NVME_PLACEMENT, urn, f"{pt.label} ({what}) selects no NVMe pool (it lands on "
+                          f"{_names(other)}); require {v.LABEL_ROLE}=nvme and tolerate {v.TAINT_NVME}")
+        elif other:
             yield Finding(NVME_PLACEMENT, urn, f"{pt.label} ({what}) can land on non-NVMe pools ({_names(other)}); "
                           f"require {v.LABEL_ROLE}=nvme")
         for p in land:
