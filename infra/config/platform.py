@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 from infra.config.base import ConfigModel
 from infra.config.cluster import ClusterConfig, ClusterKind
 from infra.config.nodepools import CapacityType, NodePoolConfig, Provisioning
+from infra.config.storage import StorageConfig
 from infra.placement import NvmeMode, Role
 
 
@@ -42,6 +43,8 @@ class PlatformConfig(ConfigModel):
         default_factory=ClusterAutoscalerConfig, description="The cluster-autoscaler (EKS only)."
     )
     tags: dict[str, str] = Field(default_factory=dict, description="Extra AWS tags on every AWS resource.")
+    storage: StorageConfig = Field(default_factory=StorageConfig,
+                                   description="Rook-Ceph block, file and S3 object storage on the NVMe pools.")
 
     def pools(self, role: Role) -> list[NodePoolConfig]:
         return [p for p in self.node_pools if p.role is role]
@@ -87,4 +90,8 @@ class PlatformConfig(ConfigModel):
                 fail("cluster.eks.availabilityZones", self.cluster.eks.availability_zones, "must name 3 zones in prod")
             if self.cluster.eks.endpoint_public_access:
                 fail("cluster.eks.endpointPublicAccess", True, "must be false in prod (private API endpoint)")
+        # Sections that need the rest of the stack (pools, cluster kind, environment) check it themselves.
+        for section in (self.storage,):
+            for path, value, msg in section.stack_problems(self):
+                fail(path, value, msg)
         return self

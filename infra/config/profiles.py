@@ -25,6 +25,15 @@ _DEV: dict[str, Any] = {
          "capacityType": "SPOT", "minSize": 0, "maxSize": 2},
     ],
     "policy": {"enforcement": "advisory", "allowExemptions": True},
+    # One mon, one mgr, one copy on the single OSD node; no protect/retain so `pulumi destroy` cleans up.
+    "storage": {"monCount": 1, "mgrCount": 1, "allowMultipleMonsPerNode": True, "replicaSize": 1, "rgwInstances": 1,
+                "protect": False, "retainOnDelete": False,
+                "resources": {"mon": {"cpu": "100m", "memory": "512Mi", "memoryLimit": "1Gi"},
+                              "mgr": {"cpu": "100m", "memory": "512Mi", "memoryLimit": "1Gi"},
+                              "osd": {"cpu": "500m", "memory": "2Gi", "memoryLimit": "4Gi"},
+                              "mds": {"cpu": "100m", "memory": "512Mi", "memoryLimit": "1Gi"},
+                              "rgw": {"cpu": "100m", "memory": "512Mi", "memoryLimit": "1Gi"}},
+                "buckets": [{"name": "lake", "namespace": "data-lake"}]},
 }
 
 _PROD: dict[str, Any] = {
@@ -40,6 +49,9 @@ _PROD: dict[str, Any] = {
          "capacityType": "ON_DEMAND", "minSize": 0, "maxSize": 4},
     ],
     "policy": {"enforcement": "mandatory", "allowExemptions": False},
+    # 3 mons, 2 mgrs, 3 copies (one per OSD host); protected and retained, Retain reclaim on data classes.
+    "storage": {"monCount": 3, "mgrCount": 2, "replicaSize": 3, "rgwInstances": 2, "protect": True,
+                "retainOnDelete": True, "buckets": [{"name": "lake", "namespace": "data-lake", "maxSize": "10Ti"}]},
 }
 
 PROFILES = {"dev": _DEV, "prod": _PROD}

@@ -1,0 +1,1 @@
+"""Tests of the Rook-Ceph storage layer (infra/storage, infra/config/storage.py)."""
