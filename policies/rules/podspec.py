@@ -20,8 +20,9 @@ from policies.rules.model import Context, Resource, as_dict, as_list, dig, is_un
 from policies.rules.quantities import parse_quantity, parse_spark_memory
 
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
-NATIVE_KINDS = {"Pod": "core", "Deployment": "apps", "StatefulSet": "apps", "DaemonSet": "apps",
-                "ReplicaSet": "apps", "Job": "batch", "CronJob": "batch"}
+NATIVE_KINDS = {"Pod": {"core"}, "Deployment": {"apps", "extensions"}, "StatefulSet": {"apps"},
+                "DaemonSet": {"apps", "extensions"}, "ReplicaSet": {"apps", "extensions"}, "Job": {"batch"},
+                "CronJob": {"batch"}, "DeploymentConfig": {"apps.openshift.io", "core"}}  # core: legacy OpenShift v1
 
 _ES_DEFAULT_RESOURCES = {"requests": {"memory": "2Gi"}, "limits": {"memory": "2Gi"}}  # ECK's default
 
@@ -147,12 +148,12 @@ def _native(r: Resource) -> Iterator[PodTemplate]:
         replicas = to_int(spec.get("parallelism")) or 1
     elif kind == "CronJob":
         replicas = to_int(dig(spec, "jobTemplate", "spec", "parallelism")) or 1
-    elif kind in ("Deployment", "StatefulSet", "ReplicaSet"):
+    elif kind in ("Deployment", "StatefulSet", "ReplicaSet", "DeploymentConfig"):
         rep = spec.get("replicas")
         replicas = 1 if rep is None or is_unknown(rep) else (to_int(rep) if to_int(rep) is not None else 1)
     else:
         replicas = 1
-    long_running = kind in ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet") or (
+    long_running = kind in ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "DeploymentConfig") or (
         kind == "Pod" and pod.get("restartPolicy", "Always") == "Always")
     refs = []
     if kind == "StatefulSet":
@@ -411,7 +412,7 @@ def pod_templates(r: Resource, ctx: Context | None = None) -> list[PodTemplate]:
         return []
     ctx = ctx or Context()
     group = r.api_group
-    if NATIVE_KINDS.get(r.kind) == group:
+    if group in NATIVE_KINDS.get(r.kind, ()):
         return list(_native(r))
     if group == "sparkoperator.k8s.io" and r.kind in ("SparkApplication", "ScheduledSparkApplication"):
         return list(_spark(r))

@@ -44,9 +44,8 @@ def container_resources(ctx: Context) -> Iterable[Finding]:
                 where = "spec.resources" if pt.workload == "KafkaNodePool" else (
                     f"spec.resources.{pt.role.removeprefix('ceph-')}" if pt.role and pt.role.startswith("ceph-")
                     else "resources")
-                yield Finding(CONTAINER_RESOURCES, pt.resource.urn, f"{pt.label} container {c.name} has no "
-                              f"{', '.join(missing)}: set {where} (requests size scheduling; a memory limit keeps "
-                              "one pod from starving its node)")
+                yield Finding(CONTAINER_RESOURCES, pt.resource.urn, f"{pt.label} container {c.name} lacks "
+                              f"{', '.join(missing)}; set {where}")
 
 
 # --- probes ---------------------------------------------------------------------------------------
@@ -146,34 +145,43 @@ def _percent(value: Any) -> float | None:
     return None
 
 
-_PDB_SERVICES = ("Deployment", "StatefulSet", "ReplicaSet")
+_PDB_SERVICES = ("Deployment", "StatefulSet", "ReplicaSet", "DeploymentConfig")
+
+
+def _pdbs(ctx: Context) -> list[Resource]:
+    # by kind alone: a PDB written with a wrong apiVersion still guards (or blocks) the same pods
+    return [r for r in ctx.resources if r.is_kubernetes and r.kind == "PodDisruptionBudget"]
 
 
 def pod_disruption_budget(ctx: Context) -> Iterable[Finding]:
-    pdbs = ctx.of_kind("policy", "PodDisruptionBudget")
+    pdbs = _pdbs(ctx)
     services = [pt for pt in all_pod_templates(ctx) if pt.native and pt.workload in _PDB_SERVICES]
     for pdb in pdbs:
         spec = as_dict(pdb.props.get("spec"))
         name = f"PodDisruptionBudget/{pdb.k8s_name}"
         max_un, min_av = spec.get("maxUnavailable"), spec.get("minAvailable")
+        for key, val in (("maxUnavailable", max_un), ("minAvailable", min_av)):
+            n, pct = to_int(val), _percent(val)
+            if (n is not None and n < 0) or (pct is not None and not 0 <= pct <= 100):
+                yield Finding(PDB, pdb.urn, f"{name} sets {key} {val}, which is not a valid budget")
         if max_un is not None and (to_int(max_un) == 0 or _percent(max_un) == 0):
             yield Finding(PDB, pdb.urn, f"{name} sets maxUnavailable {max_un}: it blocks every voluntary eviction, "
                           "so nodes can never be drained")
-        if min_av is not None and _percent(min_av) is not None and (_percent(min_av) or 0) >= 100:
+        if min_av is not None and (_percent(min_av) or 0) >= 100:
             yield Finding(PDB, pdb.urn, f"{name} sets minAvailable {min_av}: it blocks every voluntary eviction")
-        n = to_int(min_av)
-        if n is not None:
-            for pt in services:
-                if (pt.namespace == pdb.namespace and selector_matches_labels(as_dict(spec.get("selector")),
-                                                                             pt.pod_labels) and n >= pt.replicas):
-                    yield Finding(PDB, pdb.urn, f"{name} sets minAvailable {n} for {pt.label} with {pt.replicas} "
-                                  "replicas: no pod may ever be evicted")
     for pt in services:
-        if pt.replicas < 2:
-            continue
-        covered = [p for p in pdbs if p.namespace == pt.namespace
-                   and selector_matches_labels(as_dict(dig(p.props, "spec", "selector")), pt.pod_labels)]
-        if not covered:
+        covering = [p for p in pdbs if p.namespace == pt.namespace
+                    and selector_matches_labels(as_dict(dig(p.props, "spec", "selector")), pt.pod_labels)]
+        for p in covering:
+            n = to_int(dig(p.props, "spec", "minAvailable"))
+            if n is not None and n >= pt.replicas > 0:
+                # both sides are in violation and either change fixes it (fewer replicas or a smaller budget),
+                # so both carry it and an exemption may sit on either
+                yield Finding(PDB, pt.resource.urn, f"{pt.label} runs {pt.replicas} replica(s) but "
+                              f"PodDisruptionBudget/{p.k8s_name} keeps minAvailable {n}: no pod may ever be evicted")
+                yield Finding(PDB, p.urn, f"PodDisruptionBudget/{p.k8s_name} keeps minAvailable {n} of the "
+                              f"{pt.replicas} replica(s) of {pt.label}: no pod may ever be evicted")
+        if pt.replicas >= 2 and not covering:
             yield Finding(PDB, pt.resource.urn, f"{pt.label} runs {pt.replicas} replicas without a "
                           "PodDisruptionBudget: a node drain may take them all down at once")
 

@@ -112,7 +112,7 @@ def test_image_repository_normalisation() -> None:
 def test_missing_requests_and_memory_limit() -> None:
     d = workload("Deployment", "api", pod(container(cpu=None, limit=None)))
     (msg,) = messages("container-resources", [d])
-    assert "a cpu request, a memory limit" in msg
+    assert "lacks a cpu request, a memory limit" in msg
     assert messages("container-resources", [workload("Deployment", "ok")]) == []
 
 
@@ -132,7 +132,7 @@ def test_kafka_pools_and_ceph_daemons_need_resources() -> None:
                "resources": {"osd": {"requests": {"cpu": "1", "memory": "4Gi"}, "limits": {"memory": "4Gi"}}}},
                namespace="rook-ceph")
     msgs = messages("container-resources", [ceph])
-    assert sorted(m.split(" has no")[0] for m in msgs) == ["CephCluster/rook-ceph mgr container mgr",
+    assert sorted(m.split(" lacks")[0] for m in msgs) == ["CephCluster/rook-ceph mgr container mgr",
                                                            "CephCluster/rook-ceph mon container mon"]
 
 
