@@ -12,11 +12,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 # scikit-learn's trees cast inputs to float32: a finite float64 beyond float32's range becomes
 # infinity there and predict() raises, so such values are refused up front as invalid input.
-MAX_ABS_VALUE = float(np.finfo(np.float32).max)
+# The literal is float32's largest value, (2 - 2**-23) * 2**127 (numpy.finfo(numpy.float32).max),
+# spelled out so the scorer's image needs no numpy.
+MAX_ABS_VALUE = (2 - 2**-23) * 2.0**127
 
 COLUMN_PATTERN = r"[A-Za-z_][A-Za-z0-9_]{0,63}"
 

@@ -5,7 +5,7 @@ process after the fork. With several workers, Prometheus metrics go through prom
 multiprocess mode: the directory is set here, before any worker imports prometheus_client, emptied
 once when the master starts, and a dead worker's live gauges are dropped in ``child_exit``.
 
-Environment: FF_API_PORT (8080), FF_API_WORKERS (2), FF_API_THREADS (1: sync workers; more: gthread),
+Environment: FF_API_HOST (0.0.0.0), FF_API_PORT (8080), FF_API_WORKERS (2), FF_API_THREADS (1: sync workers; more: gthread),
 FF_API_TIMEOUT (30 s), FF_METRICS_DIR (/tmp/fraud-api-metrics), FF_API_ACCESS_LOG (true).
 """
 
@@ -30,7 +30,8 @@ def _int_env(name: str, default: int, low: int, high: int) -> int:
 
 
 _port = _int_env("FF_API_PORT", 8080, 1, 65535)
-bind = [f"0.0.0.0:{_port}"]
+# All interfaces in the container (the Service routes to the pod IP); tests and benchmarks use loopback.
+bind = [f"{os.environ.get('FF_API_HOST', '0.0.0.0').strip() or '0.0.0.0'}:{_port}"]
 workers = _int_env("FF_API_WORKERS", 2, 1, 64)
 threads = _int_env("FF_API_THREADS", 1, 1, 64)
 # sync workers serve one request at a time, which suits CPU-bound scoring; gthread when threads > 1.
@@ -44,6 +45,16 @@ limit_request_fields = 100
 accesslog = "-" if os.environ.get("FF_API_ACCESS_LOG", "true").strip().lower() in ("1", "true", "yes", "on") else None
 errorlog = "-"
 loglevel = os.environ.get("FF_API_LOG_LEVEL", "info")
+# The app logs through the root logger ("fraud.api": model loading, verification failures); without
+# this only gunicorn's own loggers would have handlers and those lines would be lost. gunicorn merges
+# this into its defaults (handlers "console" = stdout, "error_console" = stderr).
+logconfig_dict = {
+    "root": {"level": loglevel.upper(), "handlers": ["error_console"]},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["error_console"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+    },
+}
 # /tmp may be a small emptyDir; the heartbeat files are tiny either way.
 worker_tmp_dir = os.environ.get("FF_WORKER_TMP_DIR") or None
 
