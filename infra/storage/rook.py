@@ -99,8 +99,9 @@ class RookCeph(pulumi.ComponentResource):
                 metadata={"name": obj_name, "namespace": ns}, spec=spec,
                 opts=pulumi.ResourceOptions(**k8s_opts, depends_on=depends_on, **(keep if data else {})))
 
-        cluster = custom("cluster", "CephCluster", ns, specs.ceph_cluster_spec(cfg, device_path_filter=device_filter),
-                         [operator, csi])
+        cluster_spec = specs.ceph_cluster_spec(cfg, device_path_filter=device_filter,
+                                               across_zones=args.highly_available)
+        cluster = custom("cluster", "CephCluster", ns, cluster_spec, [operator, csi])
         pool = custom("blockpool", "CephBlockPool", cfg.block_pool, specs.block_pool_spec(cfg), [cluster])
         fs = custom("filesystem", "CephFilesystem", cfg.filesystem,
                     specs.filesystem_spec(cfg, across_zones=args.highly_available), [cluster])

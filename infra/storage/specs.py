@@ -167,8 +167,9 @@ def replicated(size: int) -> dict[str, Any]:
     return {"size": size, "requireSafeReplicaSize": size > 1}
 
 
-def ceph_cluster_spec(cfg: StorageConfig, *, device_path_filter: str) -> dict[str, Any]:
-    """CephCluster.spec: mons/mgrs on the general pool, OSDs only on raw NVMe pools' instance-store disks."""
+def ceph_cluster_spec(cfg: StorageConfig, *, device_path_filter: str, across_zones: bool = False) -> dict[str, Any]:
+    """CephCluster.spec: mons/mgrs on the general pool (spread over hosts, and zones in prod), OSDs only on
+    raw NVMe pools' instance-store disks."""
     general = place(Role.GENERAL)
     osd = _rook_placement(osd_placement())
     res = cfg.resources
@@ -188,8 +189,8 @@ def ceph_cluster_spec(cfg: StorageConfig, *, device_path_filter: str) -> dict[st
         "priorityClassNames": {"mon": "system-node-critical", "osd": "system-node-critical",
                                "mgr": "system-cluster-critical"},
         "placement": {
-            "mon": _rook_placement(general),
-            "mgr": _rook_placement(general),
+            "mon": _rook_placement(general, {"app": "rook-ceph-mon"}, across_zones=across_zones),
+            "mgr": _rook_placement(general, {"app": "rook-ceph-mgr"}, across_zones=across_zones),
             "osd": osd,
             "prepareosd": osd,
         },

@@ -53,6 +53,12 @@ def test_osds_only_on_raw_nvme_pools_mons_and_mgrs_on_general():
     for key in ("mon", "mgr"):
         assert required_terms(placement[key]) == {LABEL_ROLE: ["general"]}
         assert "tolerations" not in placement[key]
+        assert {c["topologyKey"] for c in placement[key]["topologySpreadConstraints"]} == {"kubernetes.io/hostname"}
+    zonal = specs.ceph_cluster_spec(StorageConfig(), device_path_filter="^/dev/x", across_zones=True)["placement"]
+    for key in ("mon", "mgr"):
+        spread = zonal[key]["topologySpreadConstraints"]
+        assert {c["topologyKey"] for c in spread} == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
+        assert all(c["labelSelector"]["matchLabels"] == {"app": f"rook-ceph-{key}"} for c in spread)
     assert "all" not in placement, "an `all` placement would merge into the OSDs' and widen it"
     storage = spec["storage"]
     assert storage["useAllDevices"] is False and storage["devicePathFilter"] == EKS_INSTANCE_STORE_FILTER
