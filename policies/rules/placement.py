@@ -85,9 +85,15 @@ def gpu_placement(ctx: Context) -> Iterable[Finding]:
 def _storage_heavy(pt: PodTemplate) -> str | None:
     if pt.role in STORAGE_HEAVY:
         return STORAGE_HEAVY[pt.role]
-    if pt.role == "spark-executor" and (spark_local_dirs(pt) or mounts_hostpath(pt, v.NVME_SCRATCH_PATH)):
-        return "Spark executor with local dirs"
+    if spark_local_dirs(pt) or mounts_hostpath(pt, v.NVME_SCRATCH_PATH):
+        return "Spark executor with local dirs" if pt.role == "spark-executor" else "pod with NVMe scratch space"
     return None
+
+
+def _needs_scratch(pt: PodTemplate) -> bool:
+    """Scratch space is NVMe only on raid0 pools: nodeadm mounts the array at /mnt/k8s-disks/0 and binds
+    the kubelet's directory (so emptyDir) onto it; on raw pools both sit on the root EBS volume."""
+    return bool(spark_local_dirs(pt)) or mounts_hostpath(pt, v.NVME_SCRATCH_PATH)
 
 
 def nvme_placement(ctx: Context) -> Iterable[Finding]:
@@ -129,9 +135,10 @@ def nvme_placement(ctx: Context) -> Iterable[Finding]:
                 yield Finding(NVME_PLACEMENT, urn, f"{pt.label} can land on pool {p.name!r} ({v.LABEL_NVME_MODE}="
                               f"{mode}): OSDs need raw disks and nodeadm formats them there; require "
                               f"{v.LABEL_NVME_MODE}=raw")
-            if mounts_hostpath(pt, v.NVME_SCRATCH_PATH) and mode and mode != "raid0":
-                yield Finding(NVME_PLACEMENT, urn, f"{pt.label} mounts {v.NVME_SCRATCH_PATH}, which exists only on "
-                              f"raid0 pools, but can land on pool {p.name!r} ({v.LABEL_NVME_MODE}={mode})")
+            if _needs_scratch(pt) and mode and mode != "raid0":
+                yield Finding(NVME_PLACEMENT, urn, f"{pt.label} needs NVMe scratch space, which only raid0 pools "
+                              f"provide (at {v.NVME_SCRATCH_PATH}), but can land on pool {p.name!r} "
+                              f"({v.LABEL_NVME_MODE}={mode})")
 
 
 def _edge_pools(ctx: Context) -> list[Pool]:

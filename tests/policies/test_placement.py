@@ -208,7 +208,7 @@ def test_spark_executor_local_dirs_need_nvme_scratch() -> None:
     on_raw = spark({**mounts, "nodeSelector": {"pipeworks.io/role": "nvme", "pipeworks.io/nvme-mode": "raw"},
                     "tolerations": [NVME_TOL]}, vols)
     (msg,) = messages("nvme-placement", [on_raw])
-    assert "exists only on raid0 pools" in msg
+    assert "only raid0 pools provide" in msg
     on_scratch = spark({**mounts, "nodeSelector": {"pipeworks.io/role": "nvme", "pipeworks.io/nvme-mode": "raid0"},
                         "tolerations": [NVME_TOL]}, vols)
     assert messages("nvme-placement", [on_scratch]) == []
@@ -216,6 +216,18 @@ def test_spark_executor_local_dirs_need_nvme_scratch() -> None:
 
 def test_spark_executor_without_local_dirs_is_not_storage_heavy() -> None:
     assert messages("nvme-placement", [spark({})]) == []
+
+
+def test_empty_dir_local_dirs_need_a_raid0_pool_too() -> None:
+    vols = [{"name": "spark-local-dir-1", "emptyDir": {"sizeLimit": "200Gi"}}]
+    mounts = {"volumeMounts": [{"name": "spark-local-dir-1", "mountPath": "/data1"}]}
+    on_raw = spark({**mounts, "nodeSelector": {"pipeworks.io/role": "nvme", "pipeworks.io/nvme-mode": "raw"},
+                    "tolerations": [NVME_TOL]}, vols)
+    assert len(messages("nvme-placement", [on_raw])) == 1
+    worker = workload("Deployment", "spark-worker", pod(container(volumeMounts=mounts["volumeMounts"]),
+                                                        volumes=vols))
+    (msg,) = messages("nvme-placement", [worker])
+    assert "pod with NVMe scratch space" in msg
 
 
 def test_nvme_rule_without_pools_uses_the_vocabulary() -> None:

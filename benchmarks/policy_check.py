@@ -1,0 +1,194 @@
+"""Cost of the offline policy check: on the prod plan, and on 1,000 generated Kubernetes manifests
+side by side with checkov on the same files, per resource.
+
+checkov runs from its own virtualenv (.venv-bench/, created here on first use; its pins conflict
+with the project's) with --skip-download. Both CLIs are timed as a user runs them (fresh process,
+wall clock); the per-resource figure is the marginal cost, (wall of N files - wall of 1 file) /
+(N - 1), so interpreter start-up is not spread over the resources. The in-process figure for
+pipeworks (load + evaluate, no start-up) is printed too. Prints one JSON object on its last line.
+
+usage: python benchmarks/policy_check.py [N_MANIFESTS]   (default 1000)
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeworks.check import load_plan, run_check  # noqa: E402
+from policies.engine import Enforcement, evaluate  # noqa: E402
+from policies.manifests import load_paths  # noqa: E402
+
+CHECKOV = "checkov==3.3.13"  # the release the policy landscape describes
+BENCH_VENV = ROOT / ".venv-bench"
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+
+
+def ensure_checkov() -> Path:
+    exe = BENCH_VENV / "bin" / "checkov"
+    if not exe.exists():
+        print(f"installing {CHECKOV} into {BENCH_VENV} (once)...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
+        subprocess.run([str(BENCH_VENV / "bin" / "pip"), "install", "-q", CHECKOV], check=True)
+    return exe
+
+
+def _container(rng: random.Random, i: int) -> dict[str, Any]:
+    c: dict[str, Any] = {"name": f"app{i}", "image": rng.choice(["registry.example/app:1.4.2", "nginx",
+                                                                "busybox:latest", "ghcr.io/x/y:2.0"])}
+    if rng.random() < 0.8:
+        c["resources"] = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "512Mi"}}
+    if rng.random() < 0.7:
+        c["livenessProbe"] = {"httpGet": {"path": "/healthz", "port": 8080}}
+        c["readinessProbe"] = {"httpGet": {"path": "/ready", "port": 8080}}
+    c["env"] = [{"name": f"VAR_{k}", "value": f"value-{k}"} for k in range(rng.randint(2, 8))]
+    if rng.random() < 0.2:
+        c["env"].append({"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}})
+    if rng.random() < 0.05:
+        c["env"].append({"name": "API_TOKEN", "value": "literal-token-value"})
+    if rng.random() < 0.6:
+        c["securityContext"] = {"allowPrivilegeEscalation": False, "runAsNonRoot": True,
+                                "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+    c["ports"] = [{"containerPort": 8080}]
+    c["volumeMounts"] = [{"name": "scratch", "mountPath": "/tmp"}]
+    return c
+
+
+def manifest(rng: random.Random, i: int) -> dict[str, Any]:
+    name, labels = f"svc-{i}", {"app": f"svc-{i}"}
+    pod: dict[str, Any] = {"containers": [_container(rng, j) for j in range(rng.randint(1, 2))],
+                           "volumes": [{"name": "scratch", "emptyDir": {}}]}
+    if rng.random() < 0.1:
+        pod["nodeSelector"] = {"pipeworks.io/role": "gpu"}
+        pod["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    meta = {"name": name, "namespace": rng.choice(["ml", "serving", "kafka"]), "labels": labels}
+    roll = rng.random()
+    if roll < 0.55:
+        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": {
+            "replicas": rng.randint(1, 4), "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": pod}}}
+    if roll < 0.70:
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta,
+                "data": {f"key{k}": f"setting {k}" for k in range(rng.randint(2, 10))}}
+    if roll < 0.82:
+        return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta, "spec": {
+            "replicas": 3, "serviceName": name, "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": pod},
+            "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
+                "accessModes": ["ReadWriteOnce"], "storageClassName": "gp3-encrypted",
+                "resources": {"requests": {"storage": "10Gi"}}}}]}}
+    if roll < 0.94:
+        return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": meta, "spec": {
+            "schedule": "0 * * * *", "jobTemplate": {"spec": {"template": {"spec": {**pod, "restartPolicy": "Never"}}}}}}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta,
+            "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}}
+
+
+def write_manifests(d: Path, n: int) -> list[Path]:
+    rng = random.Random(42)
+    files = []
+    for i in range(n):
+        f = d / f"m{i:04d}.yaml"
+        f.write_text(yaml.safe_dump(manifest(rng, i), sort_keys=False))
+        files.append(f)
+    return files
+
+
+def wall(cmd: list[str], rounds: int) -> tuple[float, subprocess.CompletedProcess[str]]:
+    times, last = [], None
+    for _ in range(rounds):
+        t = time.perf_counter()
+        last = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        times.append(time.perf_counter() - t)
+    assert last is not None
+    return statistics.median(times), last
+
+
+def main() -> int:
+    checkov = ensure_checkov()
+    out: dict[str, Any] = {"manifests": N}
+    with tempfile.TemporaryDirectory(prefix="policy-bench-") as tmp:
+        tmp_path = Path(tmp)
+        # --- the prod plan ---
+        from pipeworks.plan import plan_stack
+
+        plan = plan_stack("prod", tmp_path / "plans")
+        target = load_plan(plan)
+        times = []
+        for _ in range(10):
+            t = time.perf_counter()
+            report = run_check(load_plan(plan))
+            times.append(time.perf_counter() - t)
+        n_plan = len(target.resources)
+        plan_s = statistics.median(times)
+        out["prod_plan"] = {"resources": n_plan, "check_ms": round(plan_s * 1000, 2),
+                            "per_resource_us": round(plan_s / n_plan * 1e6, 1), "violations": len(report.violations)}
+        print(f"prod plan: {n_plan} resources, check {plan_s * 1000:.1f} ms "
+              f"({plan_s / n_plan * 1e6:.0f} us/resource), {len(report.violations)} violation(s)")
+
+        # --- 1,000 manifests, in process ---
+        many, one = tmp_path / "many", tmp_path / "one"
+        many.mkdir()
+        one.mkdir()
+        files = write_manifests(many, N)
+        (one / files[0].name).write_text(files[0].read_text())
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            loaded = load_paths([many])
+            rep = evaluate(loaded.resources, Enforcement.for_environment("prod"), source="manifests",
+                           pools_known=False)
+            times.append(time.perf_counter() - t)
+        inproc = statistics.median(times)
+        print(f"pipeworks in process: {N} manifests in {inproc * 1000:.0f} ms "
+              f"({inproc / N * 1e6:.0f} us/resource), {len(rep.violations)} violations")
+
+        # --- both CLIs, fresh processes ---
+        ours = [sys.executable, "-m", "pipeworks.cli", "check", "--format", "json", "--manifests"]
+        ck = [str(checkov), "--framework", "kubernetes", "-o", "json", "--quiet", "--skip-download", "--soft-fail",
+              "-d"]
+        pw_n, pw_run = wall(ours + [str(many)], 3)
+        pw_1, _ = wall(ours + [str(one)], 3)
+        ck_n, ck_run = wall(ck + [str(many)], 2)
+        ck_1, _ = wall(ck + [str(one)], 2)
+        ck_summary = json.loads(ck_run.stdout)
+        ck_summary = ck_summary[0] if isinstance(ck_summary, list) else ck_summary
+        pw_violations = len(json.loads(pw_run.stdout))
+        pw_marginal = (pw_n - pw_1) / (N - 1)
+        ck_marginal = (ck_n - ck_1) / (N - 1)
+        summary = ck_summary.get("summary", {})
+        print(f"\n{'':22}{'wall N':>10}{'wall 1':>10}{'per resource':>16}{'findings':>10}")
+        print(f"{'pipeworks check':22}{pw_n:>9.2f}s{pw_1:>9.2f}s{pw_marginal * 1000:>13.2f} ms{pw_violations:>10}")
+        print(f"{'checkov ' + CHECKOV.split('==')[1]:22}{ck_n:>9.2f}s{ck_1:>9.2f}s{ck_marginal * 1000:>13.2f} ms"
+              f"{summary.get('failed', 0):>10}")
+        ratio = ck_marginal / pw_marginal if pw_marginal > 0 else float("inf")
+        print(f"\ncheckov / pipeworks per resource: {ratio:.1f}x "
+              f"(checkov evaluated {summary.get('resource_count')} resources, {summary.get('passed')} passed / "
+              f"{summary.get('failed')} failed checks)")
+        out.update({
+            "pipeworks": {"wall_n_s": round(pw_n, 3), "wall_1_s": round(pw_1, 3),
+                          "per_resource_ms": round(pw_marginal * 1000, 3),
+                          "in_process_per_resource_ms": round(inproc / N * 1000, 3), "violations": pw_violations},
+            "checkov": {"version": CHECKOV.split("==")[1], "wall_n_s": round(ck_n, 3), "wall_1_s": round(ck_1, 3),
+                        "per_resource_ms": round(ck_marginal * 1000, 3), "resources": summary.get("resource_count"),
+                        "failed_checks": summary.get("failed")},
+            "ratio_checkov_over_pipeworks": round(ratio, 2),
+        })
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
