@@ -122,12 +122,19 @@ class TrainerConfig:
             max_auc_drop=get_float(env, "FF_MAX_AUC_DROP", 0.01, minimum=0.0, maximum=1.0),
             min_rows=int(get_int(env, "FF_MIN_ROWS", 200, minimum=10, maximum=10**9) or 200),
             set_current=get_bool(env, "FF_SET_CURRENT", True),
-            n_jobs=int(get_int(env, "FF_TRAIN_JOBS", 1, minimum=-1, maximum=256) or 1),
+            n_jobs=_train_jobs(env),
         )
 
     @property
     def features(self) -> tuple[str, ...]:
         return feature_names(self.extra_features)
+
+
+def _train_jobs(env: Mapping[str, str]) -> int:
+    jobs = get_int(env, "FF_TRAIN_JOBS", 1, minimum=-1, maximum=256)
+    if jobs == 0:
+        raise SettingError("FF_TRAIN_JOBS=0 is invalid: use a positive number of jobs, or -1 for all CPUs")
+    return int(jobs or 1)
 
 
 # ---------------------------------------------------------------------------------------------

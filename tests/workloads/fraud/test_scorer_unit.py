@@ -232,3 +232,58 @@ def test_api_down_means_no_commit(store: ObjectStore) -> None:
     assert consumer.commits == [] and list(store.list_keys("scores/")) == []
     assert metric_value(exposition(metrics), "fraud_scorer_failures_total", {"stage": "score"}) == 1
     dead_api._pool.shutdown()
+
+
+class ScriptedApi:
+    """Stands in for the API where a real one cannot be made to misbehave on cue."""
+
+    def __init__(self, features: list[tuple[str, ...]], reject_value: float | None = None) -> None:
+        self.features = features  # what GET /model answers, call by call (the last one repeats)
+        self.reject_value = reject_value
+        self.posts = 0
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        if method == "GET":
+            names = self.features.pop(0) if len(self.features) > 1 else self.features[0]
+            self._names = names
+            return {"version": f"v{len(names)}", "features": [{"name": n} for n in names], "max_batch": 100}
+        self.posts += 1
+        rows = body["instances"]
+        if any(len(r) != len(self._names) for r in rows):
+            raise scorer.ApiRejected("HTTP 400: wrong number of features")
+        if self.reject_value is not None and any(self.reject_value in r for r in rows):
+            raise scorer.ApiRejected("HTTP 400: value refused")
+        return {"model_version": f"v{len(self._names)}", "predictions": [0] * len(rows),
+                "probabilities": [0.25] * len(rows)}
+
+
+def test_an_instance_the_api_refuses_is_dead_lettered_and_the_rest_scored(store: ObjectStore) -> None:
+    records = make_records(6)
+    payload = json.loads(records[4].value)
+    payload["amount"] = 666.0
+    records[4].value = json.dumps(payload).encode()
+    consumer = ScriptedConsumer(records)
+    api = ScriptedApi([NAMES], reject_value=666.0)
+    worker = Scorer(ScorerConfig(api_url="http://unused"), consumer, store, api, ScorerMetrics())
+    assert worker.run_once() == 6
+    assert consumer.commits == [{TopicPartition("transactions", 0): 6}]
+    assert len(list(store.list_keys("scores/fraud/"))) == 5
+    (dead,) = list(store.list_keys("dead-letter/fraud/"))
+    letter = json.loads(store.get_bytes(dead))
+    assert dead.endswith("-o00000000000000000004.json") and letter["reason"] == "rejected by the API: HTTP 400: value refused"
+    worker._pool.shutdown()
+
+
+def test_a_model_change_under_the_scorer_retries_the_batch_with_the_new_features(store: ObjectStore) -> None:
+    consumer = ScriptedConsumer(make_records(4))
+    # The API starts with the base model, then serves one that also wants hour_of_day.
+    api = ScriptedApi([NAMES, (*NAMES, "hour_of_day")])
+    worker = Scorer(ScorerConfig(api_url="http://unused", max_backoff_seconds=1), consumer, store, api, ScorerMetrics())
+    worker._model = scorer.fetch_model(api)  # learned the base model at start-up
+    api._names = (*NAMES, "hour_of_day")  # ...then the API was redeployed
+    assert worker.run_once() == 0  # refused, model re-read, batch not committed
+    assert consumer.commits == [] and consumer.seeks
+    assert worker.run_once() == 4
+    docs = [json.loads(store.get_bytes(k)) for k in store.list_keys("scores/fraud/")]
+    assert len(docs) == 4 and all(d["model_version"] == "v4" and "hour_of_day" in d["features"] for d in docs)
+    worker._pool.shutdown()
