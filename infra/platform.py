@@ -6,11 +6,15 @@ Each component adds one block here; `program.py` calls `build_platform` once."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
 from infra.cluster import PlatformCluster
-from infra.config import StackConfig
+from infra.config import ClusterKind, Environment, StackConfig
+from infra.services.kafka import Kafka, KafkaArgs
+from infra.services.spark import Spark, SparkArgs
+from infra.storage import RookCeph, RookCephArgs, StorageHandle
 
 
 @dataclass
@@ -18,9 +22,36 @@ class Platform:
     """Handles the workloads' declarations use (storage buckets, Kafka topics and users, ...)."""
 
     cluster: PlatformCluster
+    storage: StorageHandle | None = None  # classes, s3_endpoint, bucket(), object_user(), spark_scratch(); None: off
+    kafka: Kafka | None = None  # topics, users, bootstrap address, CA Secret
+    spark: Spark | None = None  # master_url, sparkconf_s3a(), executor scratch and placement
 
 
 def build_platform(cfg: StackConfig, cluster: PlatformCluster) -> Platform:
     platform = Platform(cluster=cluster)
+    p = cfg.platform
+    across_zones = p.environment is Environment.PROD
+    if p.storage.enabled:
+        platform.storage = RookCeph("storage", RookCephArgs(
+            config=p.storage, pools=list(p.node_pools), provider=cluster.provider,
+            on_eks=p.cluster.kind is ClusterKind.EKS, highly_available=across_zones)).handle
+    storage: Any = getattr(platform, "storage", None)
+    eks = p.cluster.kind is ClusterKind.EKS
+    # Without Rook, stateful services fall back to the EKS gp3 class (or the existing cluster's default).
+    block_class = storage.block_class if storage is not None else ("gp3-encrypted" if eks else None)
+    storage_ready = tuple(storage.ready) if storage is not None else ()
+    monitoring_ns = "monitoring"
+    monitoring_deps: tuple = ()
+    nvme_modes = frozenset(pool.nvme_mode for pool in p.node_pools if pool.nvme_mode is not None)
+    if p.kafka.enabled:
+        platform.kafka = Kafka("kafka", KafkaArgs(
+            cfg=p.kafka, provider=cluster.provider, across_zones=across_zones, nvme_modes=nvme_modes,
+            # Hot data on the NVMe-backed class of the storage component unless the stack names one.
+            storage_class=p.kafka.storage_class or (storage.hot_data_class if storage is not None else block_class),
+            storage_ready=storage_ready, monitoring_namespace=monitoring_ns, monitoring_dependencies=monitoring_deps))
+    if p.spark.enabled:
+        platform.spark = Spark("spark", SparkArgs(
+            cfg=p.spark, provider=cluster.provider, across_zones=across_zones, storage=storage, nvme_modes=nvme_modes,
+            monitoring_namespace=monitoring_ns, monitoring_dependencies=monitoring_deps))
     pulumi.log.debug(f"platform composed for {cfg.stack}")
     return platform

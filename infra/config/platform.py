@@ -10,7 +10,9 @@ from pydantic_core import PydanticCustomError
 
 from infra.config.base import ConfigModel
 from infra.config.cluster import ClusterConfig, ClusterKind
+from infra.config.kafka import KafkaConfig
 from infra.config.nodepools import CapacityType, NodePoolConfig, Provisioning
+from infra.config.spark import SparkConfig
 from infra.config.storage import StorageConfig
 from infra.placement import NvmeMode, Role
 
@@ -45,6 +47,9 @@ class PlatformConfig(ConfigModel):
     tags: dict[str, str] = Field(default_factory=dict, description="Extra AWS tags on every AWS resource.")
     storage: StorageConfig = Field(default_factory=StorageConfig,
                                    description="Rook-Ceph block, file and S3 object storage on the NVMe pools.")
+    kafka: KafkaConfig = Field(default_factory=KafkaConfig, description="Strimzi and the KRaft Kafka cluster.")
+    spark: SparkConfig = Field(default_factory=SparkConfig, description="The spark-operator, history server and "
+                                                                        "standalone Spark cluster.")
 
     def pools(self, role: Role) -> list[NodePoolConfig]:
         return [p for p in self.node_pools if p.role is role]
@@ -91,7 +96,7 @@ class PlatformConfig(ConfigModel):
             if self.cluster.eks.endpoint_public_access:
                 fail("cluster.eks.endpointPublicAccess", True, "must be false in prod (private API endpoint)")
         # Sections that need the rest of the stack (pools, cluster kind, environment) check it themselves.
-        for section in (self.storage,):
+        for section in (self.storage, self.kafka, self.spark):
             for path, value, msg in section.stack_problems(self):
                 fail(path, value, msg)
         return self

@@ -34,6 +34,11 @@ _DEV: dict[str, Any] = {
                               "mds": {"cpu": "100m", "memory": "512Mi", "memoryLimit": "1Gi"},
                               "rgw": {"cpu": "100m", "memory": "512Mi", "memoryLimit": "1Gi"}},
                 "buckets": [{"name": "lake", "namespace": "data-lake"}]},
+    # One controller, one broker, one copy: a dev cluster that fits the small NVMe scratch pool.
+    "kafka": {"replicationFactor": 1, "minInsyncReplicas": 1, "cruiseControl": False,
+              "controllers": {"replicas": 1, "storageSize": "10Gi", "resources": {"cpu": "250m", "memory": "1Gi"}},
+              "brokers": {"replicas": 1, "storageSize": "50Gi", "resources": {"cpu": "500m", "memory": "2Gi"}}},
+    "spark": {"standalone": {"minWorkers": 1, "maxWorkers": 3}},
 }
 
 _PROD: dict[str, Any] = {
@@ -52,6 +57,14 @@ _PROD: dict[str, Any] = {
     # 3 mons, 2 mgrs, 3 copies (one per OSD host); protected and retained, Retain reclaim on data classes.
     "storage": {"monCount": 3, "mgrCount": 2, "replicaSize": 3, "rgwInstances": 2, "protect": True,
                 "retainOnDelete": True, "buckets": [{"name": "lake", "namespace": "data-lake", "maxSize": "10Ti"}]},
+    # Three controllers (quorum survives one loss), three brokers spread over three zones, RF 3 / min ISR 2,
+    # Cruise Control to rebalance partitions when brokers are added or replaced.
+    "kafka": {"replicationFactor": 3, "minInsyncReplicas": 2, "cruiseControl": True,
+              "controllers": {"replicas": 3, "storageSize": "20Gi",
+                              "resources": {"cpu": "500m", "memory": "2Gi"}},
+              "brokers": {"replicas": 3, "storageSize": "500Gi",
+                          "resources": {"cpu": "2", "memory": "8Gi"}}},
+    "spark": {"operatorReplicas": 2, "standalone": {"minWorkers": 2, "maxWorkers": 10}},
 }
 
 PROFILES = {"dev": _DEV, "prod": _PROD}

@@ -27,7 +27,10 @@ ONPREM = {"config": {
                                {"name": "general", "role": "general", "provisioning": "declared",
                                 "capacity": {"cpu": "15", "memory": "60Gi"}, "minSize": 3, "maxSize": 3},
                                {"name": "gpu", "role": "gpu", "provisioning": "declared", "gpuModel": "NVIDIA-L4",
-                                "capacity": {"cpu": "30", "memory": "120Gi", "gpu": 2}, "minSize": 1, "maxSize": 1}]},
+                                "capacity": {"cpu": "30", "memory": "120Gi", "gpu": 2}, "minSize": 1, "maxSize": 1}],
+                           # no NVMe pool here: the components that need one are switched off
+                           "storage": {"enabled": False}, "kafka": {"enabled": False},
+                           "spark": {"enabled": False}},
     "pipeworks:kubeconfig": {"secure": KUBECONFIG_CIPHERTEXT}}}
 
 

@@ -1,0 +1,67 @@
+"""Copies Strimzi's cluster CA certificate into a Kafka client's namespace (run by a CronJob, stdlib only).
+
+Strimzi writes `<cluster>-cluster-ca-cert` only in the Kafka namespace, and pods cannot mount a Secret of
+another namespace; Strimzi's maintainers point at copying it (strimzi-kafka-operator#3304). The CA is
+renewed by the operator ahead of expiry, so the copy runs on a schedule and server-side-applies the
+current `ca.crt`. This file is shipped into a ConfigMap and runs as `python3 ca_sync.py`; it imports
+nothing from the project. Environment: SOURCE_NAMESPACE, SOURCE_SECRET, TARGET_NAMESPACE, TARGET_SECRET.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import sys
+import urllib.error
+import urllib.request
+
+SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+FIELD_MANAGER = "pipeworks-kafka-ca-sync"
+
+
+def apply_body(ca_b64: str, name: str, namespace: str, source: str) -> dict:
+    """The Secret to server-side-apply in the client namespace: only the public CA certificate."""
+    if not ca_b64:
+        raise ValueError(f"{source} has no ca.crt yet (the Kafka cluster is still being created)")
+    return {
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": name, "namespace": namespace,
+                     "labels": {"app.kubernetes.io/managed-by": FIELD_MANAGER},
+                     "annotations": {"pipeworks.io/copied-from": source}},
+        "data": {"ca.crt": ca_b64},
+    }
+
+
+def _request(method: str, path: str, token: str, ctx: ssl.SSLContext, body: dict | None = None,
+             content_type: str = "application/json") -> dict:
+    host = os.environ["KUBERNETES_SERVICE_HOST"]
+    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"https://{host}:{port}{path}", data=data, method=method,
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": content_type,
+                                          "Accept": "application/json"})
+    with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:  # noqa: S310 (in-cluster HTTPS only)
+        return json.loads(resp.read() or b"{}")
+
+
+def main() -> int:
+    src_ns, src = os.environ["SOURCE_NAMESPACE"], os.environ["SOURCE_SECRET"]
+    dst_ns, dst = os.environ["TARGET_NAMESPACE"], os.environ["TARGET_SECRET"]
+    with open(f"{SA_DIR}/token") as f:
+        token = f.read().strip()
+    ctx = ssl.create_default_context(cafile=f"{SA_DIR}/ca.crt")
+    try:
+        secret = _request("GET", f"/api/v1/namespaces/{src_ns}/secrets/{src}", token, ctx)
+        body = apply_body((secret.get("data") or {}).get("ca.crt", ""), dst, dst_ns, f"{src_ns}/{src}")
+        _request("PATCH", f"/api/v1/namespaces/{dst_ns}/secrets/{dst}?fieldManager={FIELD_MANAGER}&force=true",
+                 token, ctx, body, content_type="application/apply-patch+yaml")
+    except (urllib.error.URLError, ValueError) as e:  # HTTPError is a URLError; never print a Secret's data
+        print(f"ca-sync {src_ns}/{src} -> {dst_ns}/{dst} failed: {e}", file=sys.stderr)
+        return 1
+    print(f"ca-sync {src_ns}/{src} -> {dst_ns}/{dst} applied")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

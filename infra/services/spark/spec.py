@@ -1,0 +1,224 @@
+"""Pure builders for the Spark component: the spark-operator's Helm values, the s3a sparkConf, the
+executors' NVMe scratch, and the pod specs of the history server and the standalone master and workers.
+
+No Pulumi here; infra/services/spark/__init__.py wires these into resources."""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+from urllib.parse import urlparse
+
+from infra.config.spark import SparkConfig
+from infra.placement import NvmeMode, Role, place, spread
+
+RELEASE = "spark-operator"
+SERVICE_ACCOUNT = "spark"  # drivers (and the standalone cluster) run as this; see spark_role_rules
+CLIENT_LABEL = "spark.pipeworks.io/client"  # pods with <label>=true may reach the master and history server
+MASTER_PORT = 7077
+MASTER_UI_PORT = 8080
+WORKER_UI_PORT = 8081
+HISTORY_PORT = 18080
+SPARK_UID = 185  # the `spark` user of the apache/spark image
+# Spark's local dirs (shuffle, spills): the operator's SparkLocalDirVolumePrefix "spark-local-dir-" makes this
+# volume's mount SPARK_LOCAL_DIRS. It is an emptyDir, not a hostPath of /mnt/k8s-disks/0: on raid0 pools
+# nodeadm bind-mounts the kubelet's directory onto the RAID0 array (not switchable off, upstream.md §8), so
+# an emptyDir is on the same NVMe; it is removed with the pod instead of piling up shuffle files on the node,
+# needs no root init container, and passes Pod Security baseline (the platform's policy refuses hostPath).
+LOCAL_DIR_VOLUME = "spark-local-dir-1"
+LOCAL_DIR_MOUNT = "/var/data/spark-local-dir-1"
+EVENT_LOG_PREFIX = "events"
+
+_QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_FACTORS = {None: Decimal(1), "m": Decimal("0.001"), "k": Decimal(10**3), "M": Decimal(10**6),
+            "G": Decimal(10**9), "T": Decimal(10**12), "Ki": Decimal(2**10), "Mi": Decimal(2**20),
+            "Gi": Decimal(2**30), "Ti": Decimal(2**40)}
+
+
+def _quantity(value: str) -> Decimal:
+    m = _QUANTITY.match(value)
+    if not m:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity; valid: e.g. '2', '500m', '8Gi'")
+    return Decimal(m.group(1)) * _FACTORS[m.group(2)]
+
+
+def worker_offer(cpu: str, memory: str) -> tuple[int, str]:
+    """(cores, memory) a standalone worker offers executors: its CPU request rounded down (at least one
+    core) and 75% of its memory, in whole MiB, leaving room for the worker JVM and off-heap buffers."""
+    cores = max(1, int(_quantity(cpu).to_integral_value(rounding=ROUND_FLOOR)))
+    mib = int((_quantity(memory) * Decimal("0.75") / Decimal(2**20)).to_integral_value(rounding=ROUND_FLOOR))
+    if mib < 512:
+        raise ValueError(f"spark.standalone.workerResources.memory={memory} leaves {mib}Mi for executors; "
+                         "valid: at least 1Gi")
+    return cores, f"{mib}m"
+
+
+def sparkconf_s3a(endpoint: str, *, region: str = "us-east-1", event_log_dir: str | None = None) -> dict[str, str]:
+    """sparkConf for s3a against the in-cluster Ceph RGW: path-style (RGW serves no virtual-host buckets
+    unless hosting.dnsNames is set), a region for SigV4, TLS only when the endpoint is https. Credentials
+    come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the pod's environment (the OBC Secret via envFrom),
+    which s3a's default provider chain reads; none ever appear in the conf."""
+    url = urlparse(endpoint)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ValueError(f"sparkconf_s3a(endpoint={endpoint!r}): valid: an http(s) URL such as "
+                         "http://rook-ceph-rgw-store.rook-ceph.svc:80")
+    conf = {
+        "spark.hadoop.fs.s3a.endpoint": endpoint,
+        "spark.hadoop.fs.s3a.path.style.access": "true",
+        "spark.hadoop.fs.s3a.endpoint.region": region,
+        "spark.hadoop.fs.s3a.connection.ssl.enabled": "true" if url.scheme == "https" else "false",
+        "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+    }
+    if event_log_dir:
+        if not event_log_dir.startswith("s3a://"):
+            raise ValueError(f"sparkconf_s3a(event_log_dir={event_log_dir!r}): valid: an s3a:// URL")
+        conf.update({"spark.eventLog.enabled": "true", "spark.eventLog.dir": event_log_dir})
+    return conf
+
+
+def executor_scratch() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(volumes, volumeMounts) that put Spark's local dirs on the NVMe RAID0 array of a raid0 pool (pair
+    with executor_placement(): elsewhere the kubelet's directory is on the root EBS volume)."""
+    return [{"name": LOCAL_DIR_VOLUME, "emptyDir": {}}], [{"name": LOCAL_DIR_VOLUME, "mountPath": LOCAL_DIR_MOUNT}]
+
+
+def executor_placement() -> dict[str, Any]:
+    """nodeSelector + tolerations of executors: the NVMe RAID0 (scratch) pools."""
+    return place(Role.NVME, nvme_mode=NvmeMode.RAID0).pod_spec()
+
+
+def _chart_spread(across_zones: bool) -> list[dict[str, Any]]:
+    # The chart fills labelSelector with its own selector labels when it is left out.
+    return [{k: v for k, v in c.items() if k != "labelSelector"} for c in spread({}, across_zones=across_zones)]
+
+
+def operator_values(cfg: SparkConfig, across_zones: bool) -> dict[str, Any]:
+    """Helm values of the kubeflow spark-operator chart (charts/spark-operator-chart/values.yaml)."""
+    general = place(Role.GENERAL).pod_spec()
+    replicas = cfg.operator_replicas
+    pdb = {"enable": replicas > 1, "minAvailable": 1}
+    common = {"replicas": replicas, "resources": cfg.operator_resources.k8s(), **general,
+              "topologySpreadConstraints": _chart_spread(across_zones), "podDisruptionBudget": pdb}
+    return {
+        "controller": dict(common),
+        # The mutating webhook applies volumes, nodeSelector, tolerations and env to driver/executor pods.
+        "webhook": {**common, "enable": True},
+        "spark": {
+            "jobNamespaces": [cfg.namespace],
+            # The program declares the driver ServiceAccount and its Role itself (spark_role_rules).
+            "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
+            "rbac": {"create": False},
+        },
+        "prometheus": {"metrics": {"enable": True, "port": 8080, "portName": "metrics"},
+                       "podMonitor": {"create": True, "labels": {}}},
+    }
+
+
+def spark_role_rules() -> list[dict[str, Any]]:
+    """What a driver does with the Kubernetes API: create and watch its executors, their Services,
+    ConfigMaps and (for dynamic allocation with PVC reuse) claims — as the chart's spark Role."""
+    verbs = ["create", "get", "list", "watch", "update", "patch", "delete", "deletecollection"]
+    return [{"apiGroups": [""], "resources": ["pods", "services", "configmaps", "persistentvolumeclaims"],
+             "verbs": verbs}]
+
+
+def _security(read_only_root: bool = False) -> dict[str, Any]:
+    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": read_only_root,
+            "capabilities": {"drop": ["ALL"]}}
+
+
+def _pod_security() -> dict[str, Any]:
+    return {"runAsNonRoot": True, "runAsUser": SPARK_UID, "runAsGroup": SPARK_UID, "fsGroup": SPARK_UID,
+            "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def _http_probe(port: int, path: str = "/", delay: int = 20) -> dict[str, Any]:
+    return {"httpGet": {"path": path, "port": port}, "initialDelaySeconds": delay, "periodSeconds": 15,
+            "timeoutSeconds": 5, "failureThreshold": 4}
+
+
+def history_pod_spec(cfg: SparkConfig, s3a: dict[str, str], bucket_configmap: str, bucket_secret: str,
+                     labels: dict[str, str], across_zones: bool) -> dict[str, Any]:
+    """The history server reads event logs from s3a://$(BUCKET_NAME)/events (the OBC's bucket)."""
+    opts = {**s3a, "spark.history.fs.logDirectory": f"s3a://$(BUCKET_NAME)/{EVENT_LOG_PREFIX}",
+            "spark.history.fs.cleaner.enabled": "true",
+            "spark.history.fs.cleaner.maxAge": f"{cfg.history.retention_days}d",
+            "spark.history.ui.port": str(HISTORY_PORT)}
+    return {
+        **place(Role.GENERAL).pod_spec(),
+        "serviceAccountName": SERVICE_ACCOUNT,
+        "automountServiceAccountToken": False,
+        "securityContext": _pod_security(),
+        "topologySpreadConstraints": spread(labels, across_zones=across_zones),
+        "containers": [{
+            "name": "history-server", "image": cfg.image,
+            "command": ["/opt/spark/bin/spark-class", "org.apache.spark.deploy.history.HistoryServer"],
+            "env": [
+                {"name": "BUCKET_NAME", "valueFrom": {"configMapKeyRef": {"name": bucket_configmap,
+                                                                          "key": "BUCKET_NAME"}}},
+                {"name": "SPARK_NO_DAEMONIZE", "value": "true"},
+                # $(BUCKET_NAME) is expanded by the kubelet from the variable above.
+                {"name": "SPARK_HISTORY_OPTS", "value": " ".join(f"-D{k}={v}" for k, v in sorted(opts.items()))},
+            ],
+            "envFrom": [{"secretRef": {"name": bucket_secret}}],  # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+            "ports": [{"name": "http", "containerPort": HISTORY_PORT}],
+            "resources": cfg.history.resources.k8s(),
+            "readinessProbe": _http_probe(HISTORY_PORT, delay=15),
+            "livenessProbe": _http_probe(HISTORY_PORT, delay=60),
+            "securityContext": _security(),
+        }],
+    }
+
+
+def master_pod_spec(cfg: SparkConfig, labels: dict[str, str], across_zones: bool) -> dict[str, Any]:
+    """The standalone master: binds and advertises its pod IP; clients and workers reach it by Service."""
+    return {
+        **place(Role.GENERAL).pod_spec(),
+        "serviceAccountName": SERVICE_ACCOUNT,
+        "automountServiceAccountToken": False,
+        "securityContext": _pod_security(),
+        "topologySpreadConstraints": spread(labels, across_zones=across_zones),
+        "containers": [{
+            "name": "master", "image": cfg.image,
+            "command": ["/opt/spark/bin/spark-class", "org.apache.spark.deploy.master.Master"],
+            "args": ["--host", "$(POD_IP)", "--port", str(MASTER_PORT), "--webui-port", str(MASTER_UI_PORT)],
+            "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                    {"name": "SPARK_NO_DAEMONIZE", "value": "true"}],
+            "ports": [{"name": "spark", "containerPort": MASTER_PORT},
+                      {"name": "http", "containerPort": MASTER_UI_PORT}],
+            "resources": cfg.standalone.master_resources.k8s(),
+            "readinessProbe": _http_probe(MASTER_UI_PORT, delay=10),
+            "livenessProbe": _http_probe(MASTER_UI_PORT, delay=60),
+            "securityContext": _security(),
+        }],
+    }
+
+
+def worker_pod_spec(cfg: SparkConfig, master_url: str, labels: dict[str, str], across_zones: bool) -> dict[str, Any]:
+    """A standalone worker on an NVMe RAID0 node, its work and local dirs on the array."""
+    cores, memory = worker_offer(cfg.standalone.worker_resources.cpu, cfg.standalone.worker_resources.memory)
+    volumes, mounts = executor_scratch()
+    return {
+        **executor_placement(),
+        "serviceAccountName": SERVICE_ACCOUNT,
+        "automountServiceAccountToken": False,
+        "securityContext": _pod_security(),
+        "topologySpreadConstraints": spread(labels, across_zones=across_zones),
+        "volumes": volumes,
+        "containers": [{
+            "name": "worker", "image": cfg.image,
+            "command": ["/opt/spark/bin/spark-class", "org.apache.spark.deploy.worker.Worker"],
+            "args": [master_url, "--host", "$(POD_IP)", "--cores", str(cores), "--memory", memory,
+                     "--webui-port", str(WORKER_UI_PORT), "--work-dir", f"{LOCAL_DIR_MOUNT}/work"],
+            "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                    {"name": "SPARK_NO_DAEMONIZE", "value": "true"},
+                    {"name": "SPARK_LOCAL_DIRS", "value": f"{LOCAL_DIR_MOUNT}/local"}],
+            "ports": [{"name": "http", "containerPort": WORKER_UI_PORT}],
+            "volumeMounts": mounts,
+            "resources": cfg.standalone.worker_resources.k8s(),
+            "readinessProbe": _http_probe(WORKER_UI_PORT, delay=10),
+            "livenessProbe": _http_probe(WORKER_UI_PORT, delay=60),
+            "securityContext": _security(),
+        }],
+    }

@@ -1,0 +1,79 @@
+"""The dev and prod plans, made once per test process by the real `pipeworks plan` code, and validators
+for what they hold: custom resources against the upstream CRD schemas in ../shared/crds, core objects
+against the Kubernetes OpenAPI schema of the cluster's version (kubernetes-validate)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from kubernetes_validate.utils import schema_contents
+from referencing import Registry, Resource
+
+from pipeworks.plan import plan_stack
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared"
+CRDS = SHARED / "crds"
+K8S_VERSION = "1.34.0"  # the EKS version of the shipped stacks (cluster.eks.version)
+
+
+@functools.lru_cache(maxsize=None)
+def planned(stack: str) -> list[dict[str, Any]]:
+    """resources.json of a shipped stack, planned into a fresh temporary directory."""
+    out = Path(tempfile.mkdtemp(prefix=f"pipeworks-{stack}-"))
+    return json.loads((plan_stack(stack, out) / "resources.json").read_text())
+
+
+def k8s_objects(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Kubernetes objects (not Helm releases) of a plan, as manifests."""
+    return [r["inputs"] for r in records
+            if r["custom"] and r["type"].startswith("kubernetes:") and not r["type"].startswith("kubernetes:helm.sh/")]
+
+
+def in_namespace(records: list[dict[str, Any]], namespace: str) -> list[dict[str, Any]]:
+    return [o for o in k8s_objects(records) if (o.get("metadata") or {}).get("namespace") == namespace]
+
+
+def releases(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Helm releases by release name."""
+    return {r["inputs"]["name"]: r["inputs"] for r in records if r["type"] == "kubernetes:helm.sh/v3:Release"}
+
+
+def crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
+    """The upstream CRD schema of a kind; skips the test when ../shared is absent."""
+    if not CRDS.is_dir():
+        pytest.skip(f"upstream CRD schemas not found at {CRDS} (the shared/ folder beside the repo)")
+    return _crd_validator(api_version, kind)
+
+
+@functools.lru_cache(maxsize=None)
+def _crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
+    group, version = api_version.split("/")
+    path = CRDS / group / f"{kind}_{version}.json"
+    if not path.exists():
+        raise AssertionError(f"no upstream schema {path} for {api_version} {kind}: that version is not served")
+    schema = json.loads(path.read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+@functools.lru_cache(maxsize=None)
+def core_validator(kind: str, api_version: str) -> jsonschema.protocols.Validator:
+    """kubernetes-validate's strict schema of a core kind, built once (harness-facts §3)."""
+    d = f"v{K8S_VERSION}-local-strict"
+    av = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema = schema_contents(f"kubernetes-json-schema/{d}/{kind.lower()}-{av}.json", K8S_VERSION)
+    defs = schema_contents(f"kubernetes-json-schema/{d}/_definitions.json", K8S_VERSION)
+    registry = Resource.from_contents(defs) @ (Resource.from_contents(schema) @ Registry())
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+def errors(validator: jsonschema.protocols.Validator, obj: dict[str, Any]) -> list[str]:
+    """Every schema violation of obj, as 'path: message'."""
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)]
