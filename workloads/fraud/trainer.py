@@ -22,7 +22,7 @@ import os
 import platform
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -277,7 +277,6 @@ class TrainOutcome:
     artifact_key: str
     metadata_key: str
     current_moved: bool
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def compare(candidate_auc: float, baseline: dict[str, Any] | None, max_drop: float) -> dict[str, Any]:

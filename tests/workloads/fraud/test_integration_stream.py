@@ -94,7 +94,12 @@ def test_scorer_survives_sigkill_mid_batch_exactly_once_by_key(kafka_broker, cep
 
     # Run 1: dies by SIGKILL on its 100th object write, inside its third batch.
     first = start_scorer({**env, "FF_FAULT_KILL_AFTER_WRITES": str(KILL_AFTER)}, log)
-    first.wait(timeout=60)
+    try:
+        first.wait(timeout=60)
+    finally:
+        if first.poll() is None:  # it never reached its fault: do not leave it running
+            first.kill()
+            first.wait()
     assert first.returncode == -signal.SIGKILL, log.read_text()[-3000:]
     written_before_restart = len(list(store.list_keys("scores/"))) + len(list(store.list_keys("dead-letter/")))
     assert KILL_AFTER <= written_before_restart < len(sent)  # a partial run: the restart has work to do

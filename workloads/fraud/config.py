@@ -1,0 +1,313 @@
+"""Stack config of the fraud-detection workload (`pipeworks:workloads.fraud`): images, the trainer's schedule,
+the API's model versions, A/B split and autoscaling, the Gateway it is published on, and the stream scorer.
+
+A declaration-side module (imported by `program.py` and `deploy.py`, never by the workload's containers):
+the application modules of this package must not import it, nor pulumi or infra.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from infra.config.base import ConfigModel
+from infra.config.kafka import PodResources
+
+# The model registry's version names (workloads/fraud/registry.py VERSION_PATTERN; a test keeps the two equal).
+# Copied rather than imported: registry.py needs numpy and joblib, which the Pulumi program does not.
+VERSION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
+_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_HOSTNAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# registry[:port]/path, lowercase (the Docker reference grammar, without tag or digest: those are `tag`).
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REPOSITORY = re.compile(rf"^{_PATH_COMPONENT}(?::[0-9]+)?(?:/{_PATH_COMPONENT})*$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+_KEY_PREFIX = re.compile(r"^[A-Za-z0-9._=-]+(/[A-Za-z0-9._=-]+)*$")
+
+# Cron fields of a Kubernetes CronJob schedule: (name, lowest, highest, names allowed instead of numbers).
+_CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    ("month", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")),
+    ("day of week", 0, 7, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")),
+)
+_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+
+
+def _fail(field: str, value: object, msg: str) -> None:
+    """A cross-field error the loader renders as `pipeworks:workloads.<model path>.<field>=<value> <msg>`."""
+    raise PydanticCustomError("pipeworks_field", "{field}={value} {msg}", {"field": field, "value": value, "msg": msg})
+
+
+def cron_problem(expr: str) -> str | None:
+    """Why `expr` is not a schedule a CronJob accepts (five fields or a macro), or None when it is."""
+    text = expr.strip()
+    if text.lower() in _CRON_MACROS:
+        return None
+    if text.upper().startswith(("TZ=", "CRON_TZ=")):
+        return "must not carry a time zone; set trainer.timeZone instead"
+    fields = text.split()
+    if len(fields) != 5:
+        return (f"has {len(fields)} field(s); use five (minute hour day-of-month month day-of-week, e.g. "
+                f"'0 3 * * *') or one of {', '.join(_CRON_MACROS)}")
+    for raw, (name, low, high, names) in zip(fields, _CRON_FIELDS):
+        for part in raw.split(","):
+            problem = _cron_part_problem(part.lower(), low, high, names)
+            if problem:
+                return f"has an invalid {name} field {raw!r}: {problem}"
+    return None
+
+
+def _cron_part_problem(part: str, low: int, high: int, names: tuple[str, ...]) -> str | None:
+    base, _, step = part.partition("/")
+    if step and (not step.isdigit() or int(step) == 0):
+        return f"step {step!r} must be a positive integer"
+    if base in ("*", "?"):
+        return None
+    bounds = base.split("-")
+    if len(bounds) > 2 or not all(bounds):
+        return f"{part!r} is not a value, a range a-b, * or a step"
+    values = []
+    for b in bounds:
+        if b in names:
+            values.append(names.index(b) + low)
+        elif b.isdigit() and low <= int(b) <= high:
+            values.append(int(b))
+        else:
+            return f"{b!r} is outside {low}-{high}" + (f" (or {names[0]}..{names[-1]})" if names else "")
+    if len(values) == 2 and values[0] > values[1]:
+        return f"range {base!r} runs backwards"
+    return None
+
+
+class ImageRef(ConfigModel):
+    """A container image: repository and a pinned tag (never `latest`: a pod restart must not change code)."""
+
+    repository: str = Field(..., description="Image repository, e.g. ghcr.io/pipeworks/fraud-api (no tag).")
+    tag: str = Field(..., description="Pinned image tag (e.g. 0.1.0); `latest` is refused.")
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, v: str) -> str:
+        if not _REPOSITORY.match(v):
+            raise PydanticCustomError("pipeworks", "is not an image repository; valid: lowercase registry/path "
+                                                   "without tag, e.g. ghcr.io/pipeworks/fraud-api")
+        return v
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, v: str) -> str:
+        if not _TAG.match(v) or v == "latest":
+            raise PydanticCustomError("pipeworks", "is not a pinned tag; valid: a version tag such as 0.1.0 "
+                                                   "(letters, digits, '.', '_', '-'; never latest)")
+        return v
+
+    def ref(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+def _image(name: str) -> Any:
+    return lambda: ImageRef(repository=f"ghcr.io/pipeworks/{name}", tag="0.1.0")
+
+
+class TrainerConfig(ConfigModel):
+    """The RandomForest trainer, a CronJob that publishes a new model version when it beats the current one."""
+
+    image: ImageRef = Field(default_factory=_image("fraud-trainer"),
+                            description="Trainer image (workloads/fraud/Dockerfile.trainer).")
+    schedule: str = Field("0 3 * * *", description="Cron schedule of the training run (five fields or @daily etc.).")
+    time_zone: str = Field("Etc/UTC", description="IANA time zone the schedule is read in (CronJob timeZone).")
+    data_prefix: str = Field("training/transactions",
+                             description="Key prefix of the labelled CSV objects in the workload's bucket "
+                                         "(FF_TRAIN_DATA_PREFIX).")
+    timeout_seconds: int = Field(3600, ge=60, le=86400,
+                                 description="A run taking longer is stopped (Job activeDeadlineSeconds).")
+    resources: PodResources = Field(default_factory=lambda: PodResources(cpu="1", memory="2Gi"),
+                                    description="The trainer container; the forest is fit with one job per whole "
+                                                "CPU requested.")
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str) -> str:
+        problem = cron_problem(v)
+        if problem:
+            raise PydanticCustomError("pipeworks", "{problem}", {"problem": problem})
+        return v.strip()
+
+    @field_validator("time_zone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*", v):
+            raise PydanticCustomError("pipeworks", "is not an IANA time zone name; valid: e.g. Etc/UTC, Europe/Paris")
+        return v
+
+    @field_validator("data_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        cleaned = v.strip("/")
+        if not _KEY_PREFIX.match(cleaned):
+            raise PydanticCustomError("pipeworks", "is not an object key prefix; valid: path segments like "
+                                                   "training/transactions")
+        return cleaned
+
+
+class ApiConfig(ConfigModel):
+    """The classification API: a stable and an optional candidate model version, each its own Deployment,
+    with a weighted split between them at the Gateway."""
+
+    image: ImageRef = Field(default_factory=_image("fraud-api"), description="API image (Dockerfile.api).")
+    stable_version: str | None = Field(
+        None, description="Model version the stable Deployment serves (FF_CLF_VERSION); required when the workload "
+                          "is enabled. Rollback = set it back to the previous version.")
+    candidate_version: str | None = Field(
+        None, description="Model version of the candidate Deployment deployed beside the stable one; none: no "
+                          "candidate.")
+    candidate_weight: int = Field(0, ge=0, le=100,
+                                  description="Percent of Gateway traffic to the candidate (0-100); the stable "
+                                              "version gets the rest. Needs candidateVersion when above 0.")
+    min_replicas: int = Field(2, ge=2, le=100,
+                              description="Fewest pods per version (HPA minReplicas, also the initial replicas); at "
+                                          "least 2 so a drain never takes a version down (PDB minAvailable = this - 1).")
+    max_replicas: int = Field(4, ge=2, le=100, description="Most pods per version (HPA maxReplicas).")
+    target_cpu_percent: int = Field(70, ge=10, le=100, description="Average CPU utilisation the HPA holds.")
+    workers: int = Field(2, ge=1, le=16, description="gunicorn worker processes per pod (FF_API_WORKERS).")
+    resources: PodResources = Field(default_factory=lambda: PodResources(cpu="500m", memory="512Mi"),
+                                    description="Each API container (the HPA's utilisation is relative to the CPU "
+                                                "request).")
+
+    @field_validator("stable_version", "candidate_version")
+    @classmethod
+    def _version(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(VERSION_PATTERN, v):
+            raise PydanticCustomError("pipeworks", "is not a model version; valid: 1-100 letters, digits, '.', '_' "
+                                                   "or '-', starting with a letter or digit (e.g. "
+                                                   "20261101T030000Z-5e1f2a3b)")
+        return v
+
+    @model_validator(mode="after")
+    def _rules(self) -> "ApiConfig":
+        if self.candidate_weight > 0 and self.candidate_version is None:
+            _fail("candidateWeight", self.candidate_weight, "needs api.candidateVersion (the model version that "
+                                                            "gets this share); set it, or candidateWeight: 0")
+        if self.candidate_version is not None and self.stable_version is None:
+            _fail("stableVersion", None, "is required when api.candidateVersion is set")
+        if self.candidate_version is not None and self.candidate_version == self.stable_version:
+            _fail("candidateVersion", self.candidate_version, "is the stableVersion; a candidate must be another "
+                                                              "model version (or remove it)")
+        if self.min_replicas > self.max_replicas:
+            _fail("minReplicas", self.min_replicas, f"exceeds maxReplicas={self.max_replicas}")
+        return self
+
+
+class GatewayRef(ConfigModel):
+    """The Gateway API Gateway the API's HTTPRoute attaches to (operated outside this workload; it must allow
+    routes from the workload's namespace)."""
+
+    name: str = Field("platform", description="Name of the Gateway.")
+    namespace: str = Field("gateway", description="Namespace of the Gateway; its pods may reach the API.")
+    section_name: str | None = Field(None, description="Listener of the Gateway to attach to; none: every listener "
+                                                       "that admits the route.")
+    hostnames: list[str] = Field(default_factory=list,
+                                 description="Host names the route answers for; empty: those of the listener.")
+
+    @field_validator("name", "namespace", "section_name")
+    @classmethod
+    def _label(cls, v: str | None) -> str | None:
+        if v is not None and (not _DNS_LABEL.match(v) or len(v) > 63):
+            raise PydanticCustomError("pipeworks", "is not a DNS label (a-z, 0-9, '-', at most 63 characters)")
+        return v
+
+    @field_validator("hostnames")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        bad = [h for h in v if not _HOSTNAME.match(h) or len(h) > 253]
+        if bad:
+            raise PydanticCustomError("pipeworks", "has invalid host names {bad}; valid: lowercase DNS names, "
+                                                   "optionally *.example.com", {"bad": bad})
+        if len(set(v)) != len(v):
+            raise PydanticCustomError("pipeworks", "lists a host name twice")
+        return v
+
+
+class ScorerConfig(ConfigModel):
+    """The Kafka stream scorer: reads transactions, asks the stable API, writes scores to the bucket."""
+
+    image: ImageRef = Field(default_factory=_image("fraud-scorer"), description="Scorer image (Dockerfile.scorer).")
+    replicas: int = Field(1, ge=1, le=100,
+                          description="Scorer pods (consumers of one group); at most the topic's partitions.")
+    topic: str = Field("transactions", description="Kafka topic of incoming transactions (a KafkaTopic the "
+                                                   "workload declares).")
+    partitions: int = Field(6, ge=1, le=1000, description="Partitions of the topic: the most scorers that share "
+                                                          "the work.")
+    group: str = Field("fraud-scorer", description="Consumer group (its offsets are the scorer's progress).")
+    batch_size: int = Field(256, ge=1, le=100_000, description="Most records per committed batch (FF_BATCH_SIZE).")
+    resources: PodResources = Field(default_factory=lambda: PodResources(cpu="250m", memory="256Mi"),
+                                    description="Each scorer container.")
+
+    @field_validator("topic", "group")
+    @classmethod
+    def _kafka_name(cls, v: str) -> str:
+        if not _TOPIC.match(v) or v in (".", ".."):
+            raise PydanticCustomError("pipeworks", "is not a Kafka name; valid: 1-249 letters, digits, '.', '_', '-'")
+        return v
+
+    @model_validator(mode="after")
+    def _rules(self) -> "ScorerConfig":
+        if self.replicas > self.partitions:
+            _fail("replicas", self.replicas, f"exceeds partitions={self.partitions}: the extra consumers of the group "
+                                             "would get no partition; raise scorer.partitions or lower replicas")
+        return self
+
+
+class FraudConfig(ConfigModel):
+    """The payment fraud-detection workload (report chapter 5): trainer CronJob, A/B-split API, stream scorer."""
+
+    enabled: bool = Field(False, description="Deploy the workload (needs platform.storage and platform.kafka).")
+    namespace: str = Field("fraud", description="Namespace the workload owns (Pod Security restricted).")
+    bucket: str = Field("fraud-data", description="ObjectBucketClaim holding models (models/fraud) and scores "
+                                                  "(scores/fraud).")
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig, description="The trainer CronJob.")
+    api: ApiConfig = Field(default_factory=ApiConfig, description="The classification API.")
+    gateway: GatewayRef = Field(default_factory=GatewayRef, description="Where the API is published.")
+    scorer: ScorerConfig = Field(default_factory=ScorerConfig, description="The stream scorer.")
+
+    @field_validator("namespace", "bucket")
+    @classmethod
+    def _dns(cls, v: str) -> str:
+        if not _DNS_LABEL.match(v) or len(v) > 40:
+            raise PydanticCustomError("pipeworks", "is not a DNS label of at most 40 characters (a-z, 0-9, '-')")
+        return v
+
+    @model_validator(mode="after")
+    def _rules(self) -> "FraudConfig":
+        if self.enabled and self.api.stable_version is None:
+            _fail("api.stableVersion", None, "is required when fraud.enabled is true: name the published model "
+                                             "version to serve (the trainer prints it and writes models/fraud/CURRENT)")
+        if self.gateway.namespace == self.namespace:
+            _fail("gateway.namespace", self.gateway.namespace, "is the workload's own namespace; name the "
+                                                               "namespace of the shared Gateway")
+        return self
+
+
+def platform_problems(fraud: FraudConfig, platform: Any) -> list[str]:
+    """What the enabled workload needs from the platform section and does not get (key: message lines)."""
+    if not fraud.enabled:
+        return []
+    problems = []
+    for section in ("storage", "kafka"):
+        if not getattr(platform, section).enabled:
+            why = "the models and scores bucket" if section == "storage" else "the transactions topic and its user"
+            problems.append(f"pipeworks:workloads.fraud.enabled=true needs pipeworks:platform.{section}.enabled "
+                            f"({why}); enable it or set fraud.enabled: false")
+    owned = {getattr(platform, s).namespace: s for s in ("storage", "kafka", "spark", "monitoring", "elk",
+                                                         "jupyterhub", "gpu")
+             if hasattr(platform, s) and hasattr(getattr(platform, s), "namespace")}
+    if fraud.namespace in owned:
+        problems.append(f"pipeworks:workloads.fraud.namespace={fraud.namespace} is the namespace of "
+                        f"platform.{owned[fraud.namespace]}; choose a namespace of its own")
+    return problems
