@@ -192,6 +192,7 @@ class Context:
     pools: list["Pool"] | None = None
     pool_notes: list[Finding] = field(default_factory=list)  # pool mismatches found while reading pools
     source: str = "plan"  # plan | manifests | pack
+    pod_cache: dict[str, Any] = field(default_factory=dict)  # urn -> pod templates (rules share the walk)
 
     @property
     def prod(self) -> bool:

@@ -410,7 +410,15 @@ def pod_templates(r: Resource, ctx: Context | None = None) -> list[PodTemplate]:
     """Every pod shape the resource will run (empty for resources that run no pods)."""
     if not r.is_kubernetes:
         return []
-    ctx = ctx or Context()
+    if ctx is None:
+        return _pod_templates(r, Context())
+    cached = ctx.pod_cache.get(r.urn)
+    if cached is None:
+        cached = ctx.pod_cache[r.urn] = _pod_templates(r, ctx)
+    return cached
+
+
+def _pod_templates(r: Resource, ctx: Context) -> list[PodTemplate]:
     group = r.api_group
     if group in NATIVE_KINDS.get(r.kind, ()):
         return list(_native(r))

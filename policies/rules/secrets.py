@@ -11,6 +11,7 @@ key ids, PEM private keys, passwords embedded in URLs, `Authorization: Bearer` h
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -51,10 +52,8 @@ def name_words(name: str) -> list[str]:
     return words
 
 
-def is_credential_name(name: Any) -> bool:
-    """Whether a key/env-var name says its value is a credential."""
-    if not isinstance(name, str) or not name:
-        return False
+@functools.lru_cache(maxsize=4096)
+def _credential_name(name: str) -> bool:
     if _SPECIAL.match(name):
         return True
     words = name_words(name)
@@ -65,6 +64,11 @@ def is_credential_name(name: Any) -> bool:
     if any(w in _CRED_WORDS for w in words):
         return True
     return any(pair in _CRED_PAIRS for pair in zip(words, words[1:]))
+
+
+def is_credential_name(name: Any) -> bool:
+    """Whether a key/env-var name says its value is a credential."""
+    return isinstance(name, str) and bool(name) and _credential_name(name)
 
 
 def is_reference(value: str) -> bool:
