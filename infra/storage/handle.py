@@ -20,6 +20,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pydantic import ValidationError
 
 from infra.config.storage import BucketConfig, StorageConfig
 from infra.naming import dns_label
@@ -121,7 +122,7 @@ class StorageHandle:
         try:
             decl = BucketConfig(name=name, namespace=namespace, bucket_name=bucket_name, max_size=max_size,
                                 max_objects=max_objects)
-        except Exception as e:  # pydantic's message names the field and what is valid
+        except ValidationError as e:  # pydantic's message names the field and what is valid
             raise ValueError(f"storage.bucket({name!r}, {namespace!r}): {e}") from None
         key = (namespace, name)
         if key in self.buckets:
@@ -180,6 +181,6 @@ class StorageHandle:
         return handle
 
     def spark_scratch(self, index: int = 1) -> ScratchVolume:
-        """Spark executors' local NVMe scratch dir (hostPath /mnt/k8s-disks/0 on raid0 NVMe pools). Needs no
-        Ceph, so it works with storage switched off too."""
+        """Spark executors' local NVMe scratch dir (hostPath /mnt/k8s-disks/0 on raid0 NVMe pools). It needs no
+        Ceph: stacks without storage use `infra.storage.spark_scratch_volume()` directly."""
         return spark_scratch_volume(index)
