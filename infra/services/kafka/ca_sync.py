@@ -33,34 +33,43 @@ def apply_body(ca_b64: str, name: str, namespace: str, source: str) -> dict:
     }
 
 
-def _request(method: str, path: str, token: str, ctx: ssl.SSLContext, body: dict | None = None,
+def _request(api: str, method: str, path: str, token: str, ctx: ssl.SSLContext | None, body: dict | None = None,
              content_type: str = "application/json") -> dict:
-    host = os.environ["KUBERNETES_SERVICE_HOST"]
-    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"https://{host}:{port}{path}", data=data, method=method,
+    req = urllib.request.Request(f"{api}{path}", data=data, method=method,
                                  headers={"Authorization": f"Bearer {token}", "Content-Type": content_type,
                                           "Accept": "application/json"})
-    with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:  # noqa: S310 (in-cluster HTTPS only)
+    with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:  # noqa: S310 (the API server only)
         return json.loads(resp.read() or b"{}")
 
 
-def main() -> int:
-    src_ns, src = os.environ["SOURCE_NAMESPACE"], os.environ["SOURCE_SECRET"]
-    dst_ns, dst = os.environ["TARGET_NAMESPACE"], os.environ["TARGET_SECRET"]
-    with open(f"{SA_DIR}/token") as f:
-        token = f.read().strip()
-    ctx = ssl.create_default_context(cafile=f"{SA_DIR}/ca.crt")
+def sync(api: str, token: str, ctx: ssl.SSLContext | None, src_ns: str, src: str, dst_ns: str, dst: str) -> int:
+    """Copy ca.crt once; 0 on success, 1 (with a message that carries no Secret data) on failure."""
     try:
-        secret = _request("GET", f"/api/v1/namespaces/{src_ns}/secrets/{src}", token, ctx)
+        secret = _request(api, "GET", f"/api/v1/namespaces/{src_ns}/secrets/{src}", token, ctx)
         body = apply_body((secret.get("data") or {}).get("ca.crt", ""), dst, dst_ns, f"{src_ns}/{src}")
-        _request("PATCH", f"/api/v1/namespaces/{dst_ns}/secrets/{dst}?fieldManager={FIELD_MANAGER}&force=true",
+        _request(api, "PATCH", f"/api/v1/namespaces/{dst_ns}/secrets/{dst}?fieldManager={FIELD_MANAGER}&force=true",
                  token, ctx, body, content_type="application/apply-patch+yaml")
-    except (urllib.error.URLError, ValueError) as e:  # HTTPError is a URLError; never print a Secret's data
+    except urllib.error.HTTPError as e:  # never print the response: it could hold a Secret's data
+        print(f"ca-sync {src_ns}/{src} -> {dst_ns}/{dst} failed: HTTP {e.code} {e.reason}", file=sys.stderr)
+        return 1
+    except (urllib.error.URLError, OSError, ValueError) as e:
         print(f"ca-sync {src_ns}/{src} -> {dst_ns}/{dst} failed: {e}", file=sys.stderr)
         return 1
     print(f"ca-sync {src_ns}/{src} -> {dst_ns}/{dst} applied")
     return 0
+
+
+def main() -> int:
+    host = os.environ["KUBERNETES_SERVICE_HOST"]
+    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+    with open(f"{SA_DIR}/token") as f:
+        token = f.read().strip()
+    ctx = ssl.create_default_context(cafile=f"{SA_DIR}/ca.crt")
+    if ":" in host:  # an IPv6 service address
+        host = f"[{host}]"
+    return sync(f"https://{host}:{port}", token, ctx, os.environ["SOURCE_NAMESPACE"], os.environ["SOURCE_SECRET"],
+                os.environ["TARGET_NAMESPACE"], os.environ["TARGET_SECRET"])
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ a history server reading event logs from a Ceph bucket, and the report's interac
 
 Workloads and notebooks use the handle (`platform.spark`):
     spark.master_url                      # spark://spark-master.spark.svc:7077 (notebooks, client mode)
-    spark.sparkconf_s3a()                 # s3a against the in-cluster RGW, path-style; + event logs
+    spark.sparkconf_s3a(event_logs=True)  # s3a against the in-cluster RGW, path-style; + event logs
+    spark.event_log_env()                 # driver env: the event bucket's keys (job namespace only)
     spark.executor_scratch()              # (volumes, volumeMounts): spark-local-dir-1 on the NVMe RAID0 array
     spark.executor_placement()            # nodeSelector/tolerations of the NVMe RAID0 pools
     spark.service_account / spark.job_namespace / spark.client_labels
@@ -226,14 +227,23 @@ class Spark(pulumi.ComponentResource):
     # --- helpers workloads and notebooks use ---------------------------------------------------------------
 
     def sparkconf_s3a(self, endpoint: str | None = None, *, region: str = "us-east-1",
-                      event_logs: bool = True) -> dict[str, str]:
-        """s3a sparkConf for the in-cluster RGW (the storage component's endpoint unless given), writing
-        event logs where the history server reads them when `event_logs` and a history server exists. The
-        pod still needs the bucket's credentials (`event_bucket.secret_name` via envFrom)."""
+                      event_logs: bool = False) -> dict[str, str]:
+        """s3a sparkConf for the in-cluster RGW (the storage component's endpoint unless given). With
+        `event_logs`, also event logging to the history server's bucket: only for drivers in the job
+        namespace, which must carry `event_log_env()` (the bucket's Secret lives there)."""
         endpoint = endpoint or self._s3_endpoint
         if not endpoint:
             raise ValueError("spark.sparkconf_s3a: this stack has no object store; pass endpoint=")
+        if event_logs and not self.event_log_dir:
+            raise ValueError("spark.sparkconf_s3a(event_logs=True): this stack has no history server "
+                             "(spark.history.enabled or the object store is off)")
         return sparkconf_s3a(endpoint, region=region, event_log_dir=self.event_log_dir if event_logs else None)
+
+    def event_log_env(self) -> list[dict[str, Any]]:
+        """Driver `env` with the event bucket's keys (for sparkconf_s3a(event_logs=True))."""
+        if self.event_bucket is None:
+            raise ValueError("spark.event_log_env: this stack has no history server")
+        return spec.event_log_env(self.event_bucket.secret_name)
 
     @staticmethod
     def executor_scratch() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -73,8 +73,33 @@ def sparkconf_s3a(endpoint: str, *, region: str = "us-east-1", event_log_dir: st
     if event_log_dir:
         if not event_log_dir.startswith("s3a://"):
             raise ValueError(f"sparkconf_s3a(event_log_dir={event_log_dir!r}): valid: an s3a:// URL")
-        conf.update({"spark.eventLog.enabled": "true", "spark.eventLog.dir": event_log_dir})
+        conf.update(event_log_conf(event_log_dir))
     return conf
+
+
+# The driver writes event logs with the event bucket's own keys (each claim has its own RGW user), while
+# the job's data may sit in another bucket under AWS_ACCESS_KEY_ID/...: s3a per-bucket settings point at
+# these variables, which Hadoop 3 expands from the environment (${env.NAME}, HADOOP-9642), so no key is
+# ever written into a sparkConf.
+EVENT_LOG_ENV = ("SPARK_EVENT_LOG_ACCESS_KEY_ID", "SPARK_EVENT_LOG_SECRET_ACCESS_KEY")
+
+
+def event_log_conf(event_log_dir: str) -> dict[str, str]:
+    """Event logging to `s3a://<bucket>/<prefix>` with per-bucket credentials from EVENT_LOG_ENV."""
+    bucket = urlparse(event_log_dir).netloc
+    if not event_log_dir.startswith("s3a://") or not bucket:
+        raise ValueError(f"event_log_dir={event_log_dir!r}: valid: s3a://<bucket>/<prefix>")
+    access, secret = EVENT_LOG_ENV
+    return {"spark.eventLog.enabled": "true", "spark.eventLog.dir": event_log_dir,
+            f"spark.hadoop.fs.s3a.bucket.{bucket}.access.key": f"${{env.{access}}}",
+            f"spark.hadoop.fs.s3a.bucket.{bucket}.secret.key": f"${{env.{secret}}}"}
+
+
+def event_log_env(bucket_secret: str) -> list[dict[str, Any]]:
+    """Driver `env` entries giving EVENT_LOG_ENV from the event bucket's claim Secret."""
+    access, secret = EVENT_LOG_ENV
+    return [{"name": access, "valueFrom": {"secretKeyRef": {"name": bucket_secret, "key": "AWS_ACCESS_KEY_ID"}}},
+            {"name": secret, "valueFrom": {"secretKeyRef": {"name": bucket_secret, "key": "AWS_SECRET_ACCESS_KEY"}}}]
 
 
 def executor_scratch() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -9,6 +9,7 @@ from infra.config import load_stack_config
 from infra.config.spark import SparkConfig
 from infra.placement import LABEL_NVME_MODE, LABEL_ROLE, TAINT_NVME, NvmeMode
 from infra.services.spark.spec import (
+    event_log_env,
     executor_placement,
     executor_scratch,
     operator_values,
@@ -31,9 +32,15 @@ def test_s3a_conf_is_path_style_against_the_rgw_without_credentials():
     assert sparkconf_s3a("https://s3.example:443")["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "true"
 
 
-def test_s3a_conf_writes_event_logs_when_asked():
+def test_s3a_conf_writes_event_logs_with_the_event_buckets_own_keys_from_env():
     conf = sparkconf_s3a(RGW, event_log_dir="s3a://spark-events/events")
     assert conf["spark.eventLog.enabled"] == "true" and conf["spark.eventLog.dir"] == "s3a://spark-events/events"
+    # Hadoop expands ${env.X}; the values are variable names, never keys
+    assert conf["spark.hadoop.fs.s3a.bucket.spark-events.access.key"] == "${env.SPARK_EVENT_LOG_ACCESS_KEY_ID}"
+    assert conf["spark.hadoop.fs.s3a.bucket.spark-events.secret.key"] == "${env.SPARK_EVENT_LOG_SECRET_ACCESS_KEY}"
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in event_log_env("spark-events")}
+    assert env == {"SPARK_EVENT_LOG_ACCESS_KEY_ID": {"name": "spark-events", "key": "AWS_ACCESS_KEY_ID"},
+                   "SPARK_EVENT_LOG_SECRET_ACCESS_KEY": {"name": "spark-events", "key": "AWS_SECRET_ACCESS_KEY"}}
 
 
 @pytest.mark.parametrize("endpoint,event_dir,msg", [
@@ -92,10 +99,10 @@ def test_a_spark_application_built_from_the_helpers_is_valid_upstream():
             "mainApplicationFile": "s3a://lake/jobs/etl.py",
             "sparkConf": sparkconf_s3a(RGW, event_log_dir="s3a://spark-events/events"),
             "volumes": volumes,
-            "driver": {"cores": 1, "memory": "2g", "serviceAccount": "spark",
-                       "envFrom": [{"secretRef": {"name": "spark-events"}}]},
+            "driver": {"cores": 1, "memory": "2g", "serviceAccount": "spark", "env": event_log_env("spark-events"),
+                       "envFrom": [{"secretRef": {"name": "lake"}}]},
             "executor": {"instances": 2, "cores": 2, "memory": "4g", **executor_placement(), "volumeMounts": mounts,
-                         "envFrom": [{"secretRef": {"name": "spark-events"}}]},
+                         "envFrom": [{"secretRef": {"name": "lake"}}]},
         },
     }
     assert not errors(crd_validator(app["apiVersion"], "SparkApplication"), app)
