@@ -12,7 +12,11 @@ import pulumi
 
 from infra.cluster import PlatformCluster
 from infra.config import ClusterKind, Environment, StackConfig
+from infra.services.elk import Elk, ElkArgs
+from infra.services.gpu import GpuOperator, GpuOperatorArgs
+from infra.services.jupyterhub import JupyterHub, JupyterHubArgs
 from infra.services.kafka import Kafka, KafkaArgs
+from infra.services.monitoring import Monitoring, MonitoringArgs
 from infra.services.spark import Spark, SparkArgs
 from infra.storage import RookCeph, RookCephArgs, StorageHandle
 
@@ -25,6 +29,10 @@ class Platform:
     storage: StorageHandle | None = None  # classes, s3_endpoint, bucket(), object_user(), spark_scratch(); None: off
     kafka: Kafka | None = None  # topics, users, bootstrap address, CA Secret
     spark: Spark | None = None  # master_url, sparkconf_s3a(), executor scratch and placement
+    monitoring: Monitoring | None = None  # namespace; dependencies (CRD owners) for ServiceMonitors/PodMonitors/rules
+    elk: Elk | None = None  # logstash_beats, elasticsearch_url
+    gpu: GpuOperator | None = None  # driver/toolkit choice, namespace
+    jupyterhub: JupyterHub | None = None
 
 
 def build_platform(cfg: StackConfig, cluster: PlatformCluster) -> Platform:
@@ -40,8 +48,13 @@ def build_platform(cfg: StackConfig, cluster: PlatformCluster) -> Platform:
     # Without Rook, stateful services fall back to the EKS gp3 class (or the existing cluster's default).
     block_class = storage.block_class if storage is not None else ("gp3-encrypted" if eks else None)
     storage_ready = tuple(storage.ready) if storage is not None else ()
-    monitoring_ns = "monitoring"
-    monitoring_deps: tuple = ()
+    # Monitoring comes before the services: their ServiceMonitors/PodMonitors need its CRDs.
+    if p.monitoring.enabled:
+        platform.monitoring = Monitoring("monitoring", MonitoringArgs(
+            cfg=p.monitoring, provider=cluster.provider, eks=eks, across_zones=across_zones,
+            storage_class=block_class, storage_ready=storage_ready))
+    monitoring_ns = p.monitoring.namespace
+    monitoring_deps = tuple(platform.monitoring.dependencies) if platform.monitoring is not None else ()
     nvme_modes = frozenset(pool.nvme_mode for pool in p.node_pools if pool.nvme_mode is not None)
     if p.kafka.enabled:
         platform.kafka = Kafka("kafka", KafkaArgs(
@@ -53,5 +66,21 @@ def build_platform(cfg: StackConfig, cluster: PlatformCluster) -> Platform:
         platform.spark = Spark("spark", SparkArgs(
             cfg=p.spark, provider=cluster.provider, across_zones=across_zones, storage=storage, nvme_modes=nvme_modes,
             monitoring_namespace=monitoring_ns, monitoring_dependencies=monitoring_deps))
+    if p.elk.enabled:
+        platform.elk = Elk("elk", ElkArgs(
+            cfg=p.elk, provider=cluster.provider, across_zones=across_zones, pools=list(p.node_pools),
+            hot_data_class=storage.hot_data_class if storage is not None else block_class,
+            block_class=block_class, cluster_name=cluster.name,
+            region=p.cluster.eks.region if eks else None, irsa_role=cluster.irsa_role if eks else None,
+            monitoring_namespace=monitoring_ns, monitoring_dependencies=monitoring_deps, storage_ready=storage_ready))
+    if p.gpu.enabled:
+        platform.gpu = GpuOperator("gpu", GpuOperatorArgs(
+            cfg=p.gpu, provider=cluster.provider, cluster_kind=p.cluster.kind, pools=list(p.node_pools),
+            monitoring_namespace=monitoring_ns, monitoring_dependencies=monitoring_deps))
+    # JupyterHub last: notebooks use Spark, a Ceph bucket and the GPU pool.
+    if p.jupyterhub.enabled:
+        platform.jupyterhub = JupyterHub("jupyterhub", JupyterHubArgs(
+            cfg=p.jupyterhub, provider=cluster.provider, storage=storage, spark=platform.spark,
+            block_class=block_class, gpu_profile=p.jupyterhub.gpu_offered(p)))
     pulumi.log.debug(f"platform composed for {cfg.stack}")
     return platform

@@ -10,7 +10,11 @@ from pydantic_core import PydanticCustomError
 
 from infra.config.base import ConfigModel
 from infra.config.cluster import ClusterConfig, ClusterKind
+from infra.config.elk import ElkConfig
+from infra.config.gpu import GpuConfig
+from infra.config.jupyterhub import JupyterHubConfig
 from infra.config.kafka import KafkaConfig
+from infra.config.monitoring import MonitoringConfig
 from infra.config.nodepools import CapacityType, NodePoolConfig, Provisioning
 from infra.config.spark import SparkConfig
 from infra.config.storage import StorageConfig
@@ -50,6 +54,12 @@ class PlatformConfig(ConfigModel):
     kafka: KafkaConfig = Field(default_factory=KafkaConfig, description="Strimzi and the KRaft Kafka cluster.")
     spark: SparkConfig = Field(default_factory=SparkConfig, description="The spark-operator, history server and "
                                                                         "standalone Spark cluster.")
+
+    elk: ElkConfig = Field(default_factory=ElkConfig, description="ECK: Elasticsearch, Kibana, Logstash, Filebeat.")
+    gpu: GpuConfig = Field(default_factory=GpuConfig, description="The NVIDIA GPU operator and NFD.")
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig,
+                                         description="kube-prometheus-stack, alert rules and dashboards.")
+    jupyterhub: JupyterHubConfig = Field(default_factory=JupyterHubConfig, description="JupyterHub for notebooks.")
 
     def pools(self, role: Role) -> list[NodePoolConfig]:
         return [p for p in self.node_pools if p.role is role]
@@ -96,7 +106,7 @@ class PlatformConfig(ConfigModel):
             if self.cluster.eks.endpoint_public_access:
                 fail("cluster.eks.endpointPublicAccess", True, "must be false in prod (private API endpoint)")
         # Sections that need the rest of the stack (pools, cluster kind, environment) check it themselves.
-        for section in (self.storage, self.kafka, self.spark):
+        for section in (self.elk, self.gpu, self.monitoring, self.jupyterhub, self.storage, self.kafka, self.spark):
             for path, value, msg in section.stack_problems(self):
                 fail(path, value, msg)
         return self

@@ -65,6 +65,20 @@ _PROD: dict[str, Any] = {
               "brokers": {"replicas": 3, "storageSize": "500Gi",
                           "resources": {"cpu": "2", "memory": "8Gi"}}},
     "spark": {"operatorReplicas": 2, "standalone": {"minWorkers": 2, "maxWorkers": 10}},
+    # Three masters (quorum), three hot nodes over three zones, two warm; one replica of every shard.
+    "elk": {"elasticsearch": {
+        "master": {"count": 3, "storageSize": "20Gi", "resources": {"cpu": "500m", "memory": "4Gi"}},
+        "hot": {"count": 3, "storageSize": "500Gi", "resources": {"cpu": "2", "memory": "16Gi"}},
+        "warm": {"count": 2, "storageSize": "1Ti", "resources": {"cpu": "1", "memory": "8Gi"}},
+        "indexReplicas": 1},
+        "ilm": {"deleteAfterDays": 90},
+        "kibana": {"count": 2, "resources": {"cpu": "500m", "memory": "2Gi"}},
+        "logstash": {"count": 2, "resources": {"cpu": "1", "memory": "4Gi"}}},
+    # An HA Prometheus pair with a month of samples and a three-node Alertmanager cluster.
+    "monitoring": {"prometheus": {"replicas": 2, "retention": "30d", "storageSize": "200Gi",
+                                  "resources": {"cpu": "1", "memory": "8Gi"}},
+                   "alertmanagerReplicas": 3},
+    "jupyterhub": {"storageSize": "50Gi", "hubResources": {"cpu": "250m", "memory": "1Gi"}},
 }
 
 PROFILES = {"dev": _DEV, "prod": _PROD}

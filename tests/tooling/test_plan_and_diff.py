@@ -30,7 +30,7 @@ ONPREM = {"config": {
                                 "capacity": {"cpu": "30", "memory": "120Gi", "gpu": 2}, "minSize": 1, "maxSize": 1}],
                            # no NVMe pool here: the components that need one are switched off
                            "storage": {"enabled": False}, "kafka": {"enabled": False},
-                           "spark": {"enabled": False}},
+                           "spark": {"enabled": False}, "elk": {"enabled": False}},
     "pipeworks:kubeconfig": {"secure": KUBECONFIG_CIPHERTEXT}}}
 
 

@@ -1,0 +1,85 @@
+"""Stack config of the JupyterHub section (`pipeworks:platform.jupyterhub`): zero-to-jupyterhub for data
+scientists (the report's figure 2-2), with a CPU profile and a GPU profile, reaching Spark and a Ceph bucket."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from infra.config.base import ConfigModel
+from infra.config.kafka import PodResources
+from infra.placement import Role
+
+if TYPE_CHECKING:
+    from infra.config.platform import PlatformConfig
+
+_IMAGE = re.compile(r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$")
+_QUANTITY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti)$")
+
+
+class NotebookProfile(ConfigModel):
+    """One entry of the spawner's profile list."""
+
+    image: str = Field(..., description="Notebook image with a pinned tag or digest (never latest).")
+    resources: PodResources = Field(..., description="Guarantees (requests) and memory limit of the notebook.")
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, v: str) -> str:
+        if not _IMAGE.match(v) or v.endswith(":latest"):
+            raise PydanticCustomError(
+                "pipeworks", "is not an image reference with a pinned tag; valid: registry/repo:tag (not latest)")
+        return v
+
+
+class JupyterHubConfig(ConfigModel):
+    """zero-to-jupyterhub (https://hub.jupyter.org/helm-chart/ jupyterhub)."""
+
+    enabled: bool = Field(True, description="Install JupyterHub.")
+    namespace: str = Field("jupyterhub", description="Namespace of the hub, proxy and user notebooks.")
+    chart_version: str = Field(
+        "4.4.0", description="zero-to-jupyterhub chart version. 4.4.0 (June 2026, JupyterHub 5.5.0) is the release "
+                             "current at the platform's August 2026 pin date; 4.3.3 was the March 2026 security release.")
+    bucket: str = Field("notebooks", description="ObjectBucketClaim of the notebooks' shared Ceph bucket.")
+    storage_size: str = Field("10Gi", description="Home volume per user.")
+    cpu_profile: NotebookProfile = Field(
+        default_factory=lambda: NotebookProfile(image="quay.io/jupyter/pyspark-notebook:spark-4.0.1",
+                                                resources=PodResources(cpu="500m", memory="4Gi", cpu_limit="2")),
+        description="The default profile: PySpark (same Spark minor as the cluster) on the general pool.")
+    gpu_profile: NotebookProfile | None = Field(
+        default_factory=lambda: NotebookProfile(image="quay.io/jupyter/pytorch-notebook:cuda12-2025-08-18",
+                                                resources=PodResources(cpu="2", memory="16Gi", cpu_limit="4")),
+        description="The GPU profile (one whole GPU, on the GPU pool); null to offer none.")
+    hub_resources: PodResources = Field(
+        default_factory=lambda: PodResources(cpu="100m", memory="512Mi"), description="The hub.")
+    proxy_resources: PodResources = Field(
+        default_factory=lambda: PodResources(cpu="100m", memory="256Mi"), description="The proxy.")
+    cull_after_seconds: int = Field(3600, ge=600, le=7 * 86400, description="Idle notebooks are stopped after this.")
+
+    @field_validator("storage_size")
+    @classmethod
+    def _size(cls, v: str) -> str:
+        if not _QUANTITY.match(v):
+            raise PydanticCustomError("pipeworks", "is not a binary quantity; valid: e.g. '10Gi'")
+        return v
+
+    def stack_problems(self, platform: "PlatformConfig") -> list[tuple[str, object, str]]:
+        if not self.enabled:
+            return []
+        problems: list[tuple[str, object, str]] = []
+        if "gpu_profile" not in self.model_fields_set:
+            return problems  # the default GPU profile is offered only where there is a GPU pool (gpu_offered)
+        if self.gpu_profile is not None and not platform.pools(Role.GPU):
+            problems.append(("jupyterhub.gpuProfile", "set", "needs a node pool with role gpu; declare one or set "
+                                                             "jupyterhub.gpuProfile: null"))
+        if self.gpu_profile is not None and not platform.gpu.enabled:
+            problems.append(("jupyterhub.gpuProfile", "set", "needs gpu.enabled: true (the device plugin advertises "
+                                                             "nvidia.com/gpu)"))
+        return problems
+
+    def gpu_offered(self, platform: "PlatformConfig") -> bool:
+        """Whether notebooks get the GPU profile: configured, a GPU pool to land on and the GPU operator on."""
+        return self.gpu_profile is not None and bool(platform.pools(Role.GPU)) and platform.gpu.enabled

@@ -1,0 +1,207 @@
+"""JupyterHub (zero-to-jupyterhub) for data scientists, as in the report's figure 2-2: notebooks reach the
+standalone Spark cluster (client mode) and a shared Ceph bucket whose credentials come from the bucket
+claim's Secret; a CPU (PySpark) profile on the general pool and a GPU profile that lands on the GPU pool.
+
+Chart pin: zero-to-jupyterhub 4.4.0 (see infra/config/jupyterhub.py `chart_version`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.config.jupyterhub import JupyterHubConfig, NotebookProfile
+from infra.placement import Role, gpu_limits, place
+
+__all__ = ["JupyterHub", "JupyterHubArgs", "hub_values", "spark_defaults"]
+
+CHART = "jupyterhub"
+CHART_REPO = "https://hub.jupyter.org/helm-chart/"
+RELEASE = "jupyterhub"
+SPARK_DEFAULTS_CM = "spark-defaults"
+# SPARK_HOME of the jupyter docker-stacks pyspark image
+SPARK_CONF_PATH = "/usr/local/spark/conf/spark-defaults.conf"
+NOTEBOOK_PORT = 8888
+
+
+def _ns_peer(namespace: str) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+
+
+def spark_defaults(conf: dict[str, str]) -> str:
+    """spark-defaults.conf text: one `key value` line per setting, sorted for stable diffs."""
+    for k, v in conf.items():
+        if "\n" in k or "\n" in v or " " in k:
+            raise ValueError(f"spark conf {k!r}: keys may not contain spaces and values no newlines")
+    return "".join(f"{k} {v}\n" for k, v in sorted(conf.items()))
+
+
+def _profile(slug: str, display: str, description: str, p: NotebookProfile, *, default: bool,
+             role: Role) -> dict[str, Any]:
+    placement = place(role)
+    limits = p.resources.k8s()["limits"]
+    override: dict[str, Any] = {
+        "image": p.image,
+        "cpu_guarantee": _cpu(p.resources.cpu),
+        "mem_guarantee": p.resources.memory,
+        "mem_limit": limits["memory"],
+        "node_selector": placement.node_selector,
+    }
+    if "cpu" in limits:
+        override["cpu_limit"] = _cpu(limits["cpu"])
+    if role is Role.GPU:
+        override["extra_resource_limits"] = gpu_limits(1)
+        override["extra_resource_guarantees"] = gpu_limits(1)
+        override["tolerations"] = placement.toleration_list()
+    return {"display_name": display, "slug": slug, "description": description, "default": default,
+            "kubespawner_override": override}
+
+
+def _cpu(q: str) -> float:
+    """KubeSpawner takes CPU as a float of cores."""
+    return float(q[:-1]) / 1000 if q.endswith("m") else float(q)
+
+
+def hub_values(cfg: JupyterHubConfig, *, gpu_profile: bool, block_class: str | None, env: dict[str, Any],
+               extra_labels: dict[str, str],
+               egress_namespaces: list[str], ingress_namespaces: list[str],
+               spark_conf_mounted: bool) -> dict[str, Any]:
+    """zero-to-jupyterhub values (jupyterhub/values.yaml of the 4.x chart)."""
+    general = place(Role.GENERAL)
+    cpu_image, cpu_tag = cfg.cpu_profile.image.rsplit(":", 1)
+    profiles = [_profile("cpu", "CPU (PySpark)", "PySpark notebook on the general pool; Spark and the shared "
+                         "bucket are preconfigured.", cfg.cpu_profile, default=True, role=Role.GENERAL)]
+    if gpu_profile and cfg.gpu_profile is not None:
+        profiles.append(_profile("gpu", "GPU (PyTorch, 1 GPU)", "PyTorch/CUDA notebook with one whole GPU on the "
+                                 "GPU pool.", cfg.gpu_profile, default=False, role=Role.GPU))
+    storage: dict[str, Any] = {"capacity": cfg.storage_size, "dynamic": {"storageClass": block_class}}
+    if spark_conf_mounted:
+        storage["extraVolumes"] = [{"name": "spark-defaults", "configMap": {"name": SPARK_DEFAULTS_CM}}]
+        storage["extraVolumeMounts"] = [{"name": "spark-defaults", "mountPath": SPARK_CONF_PATH,
+                                         "subPath": "spark-defaults.conf", "readOnly": True}]
+    hub_db: dict[str, Any] = {"type": "sqlite-pvc", "pvc": {"storage": "1Gi"}}
+    if block_class:
+        hub_db["pvc"]["storageClassName"] = block_class
+    return {
+        "hub": {
+            "resources": cfg.hub_resources.k8s(),
+            "nodeSelector": general.node_selector,
+            "networkPolicy": {"enabled": True},
+            "db": hub_db,
+            # Sign-up with admin approval; passwords are stored hashed in the hub database. Swap for an
+            # OAuthenticator once the organisation's identity provider is known.
+            "config": {"JupyterHub": {"authenticator_class": "nativeauthenticator.NativeAuthenticator"},
+                       "NativeAuthenticator": {"open_signup": False},
+                       "Authenticator": {"admin_users": ["admin"], "allow_all": False}},
+        },
+        "proxy": {
+            "service": {"type": "ClusterIP"},
+            "chp": {"resources": cfg.proxy_resources.k8s(), "nodeSelector": general.node_selector,
+                    "networkPolicy": {"enabled": True}},
+        },
+        "singleuser": {
+            "image": {"name": cpu_image, "tag": cpu_tag},
+            "defaultUrl": "/lab",
+            "nodeSelector": general.node_selector,
+            "cpu": {"guarantee": _cpu(cfg.cpu_profile.resources.cpu)},
+            "memory": {"guarantee": cfg.cpu_profile.resources.memory, "limit": cfg.cpu_profile.resources.memory},
+            # The chart's iptables init container is privileged; the NetworkPolicy below blocks the
+            # metadata server instead (egressAllowRules.cloudMetadataServer: false).
+            "cloudMetadata": {"blockWithIptables": False},
+            "networkPolicy": {
+                "enabled": True,
+                "egressAllowRules": {"cloudMetadataServer": False, "privateIPs": False, "nonPrivateIPs": True,
+                                     "dnsPortsKubeSystemNamespace": True, "dnsPortsPrivateIPs": True},
+                # Spark master/workers and the object store; Spark executors call back into the driver.
+                "egress": [{"to": [_ns_peer(ns) for ns in egress_namespaces]}] if egress_namespaces else [],
+                "ingress": [{"from": [_ns_peer(ns) for ns in ingress_namespaces]}] if ingress_namespaces else [],
+            },
+            "extraLabels": {"hub.jupyter.org/network-access-hub": "true", **extra_labels},
+            "extraEnv": env,
+            "storage": storage,
+            "profileList": profiles,
+        },
+        # The user scheduler and placeholders pin a kube-scheduler binary and keep idle capacity: the
+        # cluster-autoscaler is enough here. Pre-pullers would start pods on every node, GPU nodes included.
+        "scheduling": {"userScheduler": {"enabled": False}, "userPlaceholder": {"enabled": False},
+                       "podPriority": {"enabled": False}},
+        "prePuller": {"hook": {"enabled": False}, "continuous": {"enabled": False}},
+        "cull": {"enabled": True, "timeout": cfg.cull_after_seconds, "every": 600},
+    }
+
+
+def notebook_env(*, bucket: Any | None, spark_master: str | None) -> dict[str, Any]:
+    """Notebook environment: bucket credentials and location from the claim's Secret and ConfigMap (never
+    inlined), the Spark master, and the pod IP Spark executors must call back to (client mode)."""
+    env: dict[str, Any] = {}
+    if bucket is not None:
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            env[key] = {"name": key, "valueFrom": {"secretKeyRef": {"name": bucket.secret_name, "key": key}}}
+        for key in ("BUCKET_HOST", "BUCKET_PORT", "BUCKET_NAME"):
+            env[key] = {"name": key, "valueFrom": {"configMapKeyRef": {"name": bucket.configmap_name, "key": key}}}
+        env["S3_ENDPOINT_URL"] = bucket.endpoint
+    if spark_master:
+        env["SPARK_MASTER"] = spark_master
+        env["SPARK_DRIVER_HOST"] = {"name": "SPARK_DRIVER_HOST",
+                                    "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+    return env
+
+
+@dataclass(frozen=True)
+class JupyterHubArgs:
+    cfg: JupyterHubConfig
+    provider: k8s.Provider
+    storage: Any | None  # StorageHandle: bucket(), s3_endpoint, namespace; None when storage is off
+    spark: Any | None  # Spark: master_url, sparkconf_s3a(), client_labels, namespace; None when Spark is off
+    block_class: str | None
+    gpu_profile: bool = True  # JupyterHubConfig.gpu_offered(platform): a GPU pool and the GPU operator exist
+
+
+class JupyterHub(pulumi.ComponentResource):
+    """pipeworks:services:JupyterHub"""
+
+    def __init__(self, name: str, args: JupyterHubArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("pipeworks:services:JupyterHub", name, None, opts)
+        cfg = args.cfg
+        ns = self.namespace = cfg.namespace
+        base = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": ns, "labels": {
+            "pod-security.kubernetes.io/enforce": "baseline",
+            "pod-security.kubernetes.io/warn": "restricted",
+            "pod-security.kubernetes.io/audit": "restricted"}}, opts=base)
+        after_ns = pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[self.ns]))
+        deps: list[pulumi.Resource] = [self.ns]
+        self.bucket = None
+        egress: list[str] = []
+        ingress: list[str] = []
+        if args.storage is not None:
+            self.bucket = args.storage.bucket(cfg.bucket, ns, parent=self, depends_on=[self.ns])
+            deps.append(self.bucket.claim)
+            egress.append(args.storage.namespace)
+        spark_master = None
+        extra_labels: dict[str, str] = {}
+        spark_conf_mounted = False
+        if args.spark is not None:
+            spark_master = args.spark.master_url
+            extra_labels.update(args.spark.client_labels)
+            egress.append(args.spark.namespace)
+            ingress.append(args.spark.namespace)
+            conf = {"spark.master": spark_master}
+            if args.storage is not None:
+                conf.update(args.spark.sparkconf_s3a(args.storage.s3_endpoint))
+            deps.append(k8s.core.v1.ConfigMap(
+                f"{name}-spark-defaults", metadata={"name": SPARK_DEFAULTS_CM, "namespace": ns},
+                data={"spark-defaults.conf": spark_defaults(conf)}, opts=after_ns))
+            spark_conf_mounted = True
+        values = hub_values(cfg, gpu_profile=args.gpu_profile, block_class=args.block_class,
+                            env=notebook_env(bucket=self.bucket, spark_master=spark_master),
+                            extra_labels=extra_labels, egress_namespaces=egress, ingress_namespaces=ingress,
+                            spark_conf_mounted=spark_conf_mounted)
+        self.release = k8s.helm.v3.Release(
+            f"{name}-hub", name=RELEASE, chart=CHART, version=cfg.chart_version, namespace=ns,
+            repository_opts={"repo": CHART_REPO}, values=values,
+            opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=deps)))
+        self.register_outputs({"namespace": ns, "release": self.release.name,
+                               "profiles": [p["slug"] for p in values["singleuser"]["profileList"]]})

@@ -1,0 +1,204 @@
+"""Plans and validators shared by the tests of the ELK, GPU, monitoring and JupyterHub components.
+
+Plans are made once per test process by the real `pipeworks plan` code: the shipped dev and prod stacks,
+and `onprem`, an existing-cluster stack written to a temporary project directory (the GPU operator's
+driver/toolkit choice and the control-plane scrape targets differ there). Schemas: custom resources against
+the upstream CRDs in ../shared/crds, core objects and ECK pod templates against kubernetes-validate's strict
+schema of the cluster's Kubernetes version."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import jsonschema
+import pytest
+import yaml
+from kubernetes_validate.utils import schema_contents
+from referencing import Registry, Resource
+
+from pipeworks.plan import plan_stack
+
+REPO = Path(__file__).resolve().parents[2]
+CRDS = REPO.parent / "shared" / "crds"
+K8S_VERSION = "1.34.0"  # cluster.eks.version of the shipped stacks
+
+ONPREM_KUBECONFIG = "v1:b25wcmVt:a3ViZWNvbmZpZw=="  # ciphertext stand-in; never decrypted offline
+ONPREM: dict[str, Any] = {"config": {
+    "pipeworks:platform": {
+        "environment": "dev",
+        "cluster": {"kind": "existing", "existing": {"context": "lab"}},
+        "nodePools": [
+            {"name": "general", "role": "general", "provisioning": "declared", "minSize": 3, "maxSize": 3,
+             "capacity": {"cpu": "15", "memory": "60Gi"}},
+            {"name": "nvme-osd", "role": "nvme", "nvmeMode": "raw", "provisioning": "declared", "minSize": 1,
+             "maxSize": 1, "capacity": {"cpu": "15", "memory": "60Gi"}},
+            {"name": "nvme-scratch", "role": "nvme", "nvmeMode": "raid0", "provisioning": "declared", "minSize": 1,
+             "maxSize": 1, "capacity": {"cpu": "15", "memory": "60Gi"}},
+            {"name": "gpu", "role": "gpu", "provisioning": "declared", "gpuModel": "NVIDIA-L4", "minSize": 1,
+             "maxSize": 1, "capacity": {"cpu": "30", "memory": "120Gi", "gpu": 2}},
+        ],
+        "storage": {"devicePathFilter": "^/dev/disk/by-id/nvme-Samsung_SSD_.*"},
+    },
+    "pipeworks:kubeconfig": {"secure": ONPREM_KUBECONFIG},
+}}
+
+# The namespaces of these components in the shipped stacks (their config defaults).
+NAMESPACES = {"elk": "logging", "gpu": "gpu-operator", "monitoring": "monitoring", "jupyterhub": "jupyterhub"}
+
+
+def plan_in_tmp(stack: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Plan a stack file written to a temporary project directory."""
+    project = Path(tempfile.mkdtemp(prefix=f"pipeworks-{stack}-"))
+    (project / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(doc))
+    return json.loads((plan_stack(stack, project / "out", project_dir=project) / "resources.json").read_text())
+
+
+@functools.lru_cache(maxsize=None)
+def planned(stack: str) -> list[dict[str, Any]]:
+    """resources.json of dev, prod or onprem."""
+    if stack == "onprem":
+        return plan_in_tmp("onprem", copy.deepcopy(ONPREM))
+    out = Path(tempfile.mkdtemp(prefix=f"pipeworks-{stack}-"))
+    return json.loads((plan_stack(stack, out) / "resources.json").read_text())
+
+
+def shipped_stack(stack: str) -> dict[str, Any]:
+    return yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())
+
+
+def of_type(records: list[dict[str, Any]], typ: str) -> list[dict[str, Any]]:
+    return [r for r in records if r["type"] == typ]
+
+
+def k8s_objects(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r["inputs"] for r in records
+            if r["custom"] and r["type"].startswith("kubernetes:") and not r["type"].startswith("kubernetes:helm.sh/")]
+
+
+def in_namespace(records: list[dict[str, Any]], namespace: str) -> list[dict[str, Any]]:
+    return [o for o in k8s_objects(records) if (o.get("metadata") or {}).get("namespace") == namespace]
+
+
+def release(records: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    found = [r["inputs"] for r in of_type(records, "kubernetes:helm.sh/v3:Release") if r["inputs"]["name"] == name]
+    assert len(found) == 1, f"expected one Helm release {name}, found {len(found)}"
+    return found[0]
+
+
+def component_records(records: list[dict[str, Any]], component_type: str) -> list[dict[str, Any]]:
+    """Every resource whose parent chain reaches the component of this type token."""
+    by_urn = {r["urn"]: r for r in records}
+    roots = {r["urn"] for r in records if r["type"] == component_type}
+    out = []
+    for r in records:
+        p = r.get("parent")
+        while p and p not in roots:
+            p = (by_urn.get(p) or {}).get("parent")
+        if p:
+            out.append(r)
+    return out
+
+
+def depends_transitively(records: list[dict[str, Any]], urn: str, target: str) -> bool:
+    """Whether `urn` depends on `target` through dependencies (what depends_on and Outputs record)."""
+    by_urn = {r["urn"]: r for r in records}
+    seen: set[str] = set()
+    todo = list(by_urn[urn]["dependencies"])
+    while todo:
+        d = todo.pop()
+        if d == target:
+            return True
+        if d in seen or d not in by_urn:
+            continue
+        seen.add(d)
+        todo.extend(by_urn[d]["dependencies"])
+    return False
+
+
+# --- schemas -----------------------------------------------------------------------------------------------
+
+def crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
+    if not CRDS.is_dir():
+        pytest.skip(f"upstream CRD schemas not found at {CRDS} (../shared beside the repo)")
+    return _crd_validator(api_version, kind)
+
+
+@functools.lru_cache(maxsize=None)
+def _crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
+    group, version = api_version.split("/")
+    path = CRDS / group / f"{kind}_{version}.json"
+    assert path.exists(), f"no upstream schema {path}: {api_version} {kind} is not served by the pinned operator"
+    return jsonschema.Draft202012Validator(json.loads(path.read_text()))
+
+
+def crd_schema(group: str, kind: str, version: str) -> dict[str, Any]:
+    if not CRDS.is_dir():
+        pytest.skip(f"upstream CRD schemas not found at {CRDS} (../shared beside the repo)")
+    return json.loads((CRDS / group / f"{kind}_{version}.json").read_text())
+
+
+@functools.lru_cache(maxsize=None)
+def core_validator(kind: str, api_version: str) -> jsonschema.protocols.Validator:
+    """kubernetes-validate's strict schema, built once (reloading it per object costs ~12 ms)."""
+    d = f"v{K8S_VERSION}-local-strict"
+    av = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema = schema_contents(f"kubernetes-json-schema/{d}/{kind.lower()}-{av}.json", K8S_VERSION)
+    defs = schema_contents(f"kubernetes-json-schema/{d}/_definitions.json", K8S_VERSION)
+    registry = Resource.from_contents(defs) @ (Resource.from_contents(schema) @ Registry())
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+def errors(validator: jsonschema.protocols.Validator, obj: dict[str, Any]) -> list[str]:
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)]
+
+
+def pod_template_errors(template: dict[str, Any]) -> list[str]:
+    """A CR's podTemplate (free-form in the CRD) checked as a core PodTemplate's `template`."""
+    obj = {"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "t"}, "template": template}
+    return errors(core_validator("PodTemplate", "v1"), obj)
+
+
+# --- pod specs ------------------------------------------------------------------------------------------
+
+def pod_specs(obj: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, pod spec) of every pod an object declares: workloads, Jobs and ECK pod templates."""
+    kind = obj.get("kind")
+    spec = obj.get("spec") or {}
+    name = f"{kind}/{(obj.get('metadata') or {}).get('name')}"
+    if kind in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+        yield name, spec["template"]["spec"]
+    elif kind == "Elasticsearch":
+        for ns in spec["nodeSets"]:
+            yield f"{name}/{ns['name']}", ns["podTemplate"]["spec"]
+    elif kind in ("Kibana", "Logstash"):
+        yield name, spec["podTemplate"]["spec"]
+    elif kind == "Beat":
+        for mode in ("daemonSet", "deployment"):
+            if mode in spec:
+                yield name, spec[mode]["podTemplate"]["spec"]
+
+
+def label_selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    """Kubernetes LabelSelector semantics (an empty selector matches everything; None matches nothing)."""
+    if selector is None:
+        return False
+    for k, v in (selector.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for e in selector.get("matchExpressions") or []:
+        key, op, values = e["key"], e["operator"], e.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and labels.get(key) in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
