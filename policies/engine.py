@@ -48,8 +48,8 @@ class Enforcement:
             raise EnforcementError(f"{origin}: environment={env!r}; valid: dev, prod")
         policy = as_dict(stack.get("policy"))
         default = policy.get("enforcement")
-        if default is not None and default not in ("advisory", "mandatory"):
-            raise EnforcementError(f"{origin}: policy.enforcement={default!r}; valid: advisory, mandatory")
+        if default is not None and default not in LEVELS:
+            raise EnforcementError(f"{origin}: policy.enforcement={default!r}; valid: {', '.join(LEVELS)}")
         overrides = as_dict(policy.get("overrides"))
         for name, level in overrides.items():
             if level not in LEVELS:

@@ -78,8 +78,36 @@ def is_reference(value: str) -> bool:
             or s.startswith(("/", "./", "file://", "secret://", "vault:", "arn:aws:secretsmanager", "ref+")))
 
 
+_K8S_NAME = re.compile(r"^[a-z0-9]([a-z0-9.]*-[a-z0-9.-]*)?[a-z0-9]$")
+_SECRET_NOUNS = {"secret", "secrets"}
+
+
+def names_a_secret_object(name: str, value: str) -> bool:
+    """SOURCE_SECRET=events-cluster-ca-cert: a name ending in "secret" whose value is a Kubernetes
+    object name (lower-case, dashed) points at a Secret object rather than holding a credential."""
+    words = name_words(name)
+    return bool(words) and words[-1] in _SECRET_NOUNS and "-" in value and bool(_K8S_NAME.match(value))
+
+
 def literal_under_credential_name(name: Any, value: Any) -> bool:
-    return is_credential_name(name) and isinstance(value, str) and not is_reference(value)
+    return (is_credential_name(name) and isinstance(value, str) and not is_reference(value)
+            and not names_a_secret_object(name, value))
+
+
+_NOT_LITERALS = {"none", "null", "nil", "true", "false", "undefined", "str", "string", "bytes", "int", "bool",
+                 "dict", "list", "object", "any", "self", "this"}
+_IDENTIFIER_CHAIN = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+
+
+def _kv_literal(value: str, quoted: bool) -> bool:
+    """Whether the value of a `key=value` / `key: value` pair inside text is a literal: in code, an
+    unquoted right-hand side is usually an expression (`token = f.read()`, `token: str`)."""
+    if is_reference(value):
+        return False
+    if quoted:
+        return True
+    return (len(value) >= 4 and not any(c in value for c in "()[]{}<>")
+            and value.lower() not in _NOT_LITERALS and not _IDENTIFIER_CHAIN.match(value))
 
 
 def value_problems(value: Any) -> list[str]:
@@ -102,7 +130,7 @@ def value_problems(value: Any) -> list[str]:
             found.append("a bearer token")
             break
     for m in KV_PAIR.finditer(value):
-        if is_credential_name(m.group("key")) and not is_reference(m.group("value")):
+        if is_credential_name(m.group("key")) and _kv_literal(m.group("value"), bool(m.group("q"))):
             found.append(f"a literal {m.group('key')!r}")
             break
     return found

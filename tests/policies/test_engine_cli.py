@@ -77,6 +77,11 @@ def test_stack_json_policy_section() -> None:
         "mandatory", False, "advisory", "mandatory")
     with pytest.raises(EnforcementError, match="policy.overrides.image-tags names no policy"):
         Enforcement.from_stack_json({"environment": "dev", "policy": {"overrides": {"image-tags": "advisory"}}})
+    off = Enforcement.from_stack_json({"environment": "dev", "policy": {"enforcement": "disabled",
+                                                                        "overrides": {"image-tag": "advisory"}}})
+    assert off.level("gpu-placement") == "disabled" and off.level("image-tag") == "advisory"
+    with pytest.raises(EnforcementError, match="policy.enforcement='strict'"):
+        Enforcement.from_stack_json({"environment": "dev", "policy": {"enforcement": "strict"}})
     with pytest.raises(EnforcementError, match="environment='staging'"):
         Enforcement.from_stack_json({"environment": "staging"})
 

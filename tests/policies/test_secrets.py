@@ -163,3 +163,16 @@ def test_stack_file_lint() -> None:
         "pipeworks:apiToken": {"secure": "v1:abc"}, "pipeworks:platform": {"environment": "prod"}}}
     assert lint_stack_file("Pulumi.prod.yaml", ok, "prod", None) == []
     assert lint_stack_file("Pulumi.dev.yaml", {"config": {}}, "dev", None) == []
+
+
+def test_code_and_secret_names_are_not_credentials() -> None:
+    script = ('def sync(api: str, token: str) -> int:\n    with open(f"{SA_DIR}/token") as f:\n'
+              '        token = f.read().strip()\n    headers = {"Authorization": f"Bearer {token}"}\n'
+              '    password = settings.DB_PASSWORD\n')
+    assert value_problems(script) == []
+    assert value_problems('password = "hunter2"') == ["a literal 'password'"]
+    env = env_pod({"name": "SOURCE_SECRET", "value": "events-cluster-ca-cert"},
+                  {"name": "TARGET_SECRETS", "value": "ca-copy"})
+    assert messages(RULE, [env]) == []
+    (msg,) = messages(RULE, [env_pod({"name": "CLIENT_SECRET", "value": "s3cr3tvalue"})])
+    assert "CLIENT_SECRET" in msg
