@@ -181,7 +181,8 @@ class Kafka(pulumi.ComponentResource):
         cr = k8s.apiextensions.CustomResource(
             f"{self._name}-topic-{res_name}", api_version=API_VERSION, kind="KafkaTopic",
             metadata={"name": res_name, "namespace": self.namespace, "labels": labels_for(self.cfg)}, spec=spec,
-            opts=pulumi.ResourceOptions(parent=parent or self, provider=self._args.provider, depends_on=[self.kafka]))
+            opts=pulumi.ResourceOptions(parent=parent or self, provider=self._args.provider,
+                                        depends_on=[self.operator, self.kafka]))
         return KafkaTopicHandle(name=name, resource=cr)
 
     def user(self, name: str, namespace: str, acls: Iterable[Acl], parent: pulumi.Resource | None = None,
@@ -205,7 +206,7 @@ class Kafka(pulumi.ComponentResource):
             f"{self._name}-user-{name}", api_version=API_VERSION, kind="KafkaUser",
             metadata={"name": name, "namespace": self.namespace, "labels": labels_for(self.cfg)},
             spec=user_spec(pw_secret, acls),
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[self.kafka, pw])))
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[self.operator, self.kafka, pw])))
         if namespace != self.namespace:
             # The User Operator already writes Secret <name> (same keys) in the Kafka namespace itself.
             k8s.core.v1.Secret(f"{self._name}-user-{name}-client", metadata={"name": name, "namespace": namespace},
