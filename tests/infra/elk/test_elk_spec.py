@@ -198,3 +198,19 @@ def test_hot_nodes_need_a_matching_nvme_pool():
              {"name": "osd", "role": "nvme", "nvmeMode": "raw", "instanceTypes": ["i4i.xlarge"], "minSize": 1, "maxSize": 1}]
     text = problems(platform_with({}, pools=pools) | {"kafka": {"enabled": False}, "spark": {"enabled": False}})
     assert "elk.elasticsearch.hot.nvmeMode=raid0 matches no nvme node pool" in text
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(warm=st.integers(1, 365), delete=st.integers(2, 3650))
+def test_ilm_ages_accepted_exactly_when_delete_follows_warm(warm, delete):
+    data = {"ilm": {"warmAfterDays": warm, "deleteAfterDays": delete}}
+    if delete > warm:
+        phases = spec.ilm_policy(ElkConfig.model_validate(data))["policy"]["phases"]
+        assert int(phases["warm"]["min_age"][:-1]) < int(phases["delete"]["min_age"][:-1])
+    else:
+        with pytest.raises(Exception, match="elk.ilm.deleteAfterDays"):
+            ElkConfig.model_validate(data)
