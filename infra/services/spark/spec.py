@@ -43,14 +43,28 @@ def _quantity(value: str) -> Decimal:
     return Decimal(m.group(1)) * _FACTORS[m.group(2)]
 
 
+WORKER_DAEMON_MIB = 512  # the worker JVM itself (SPARK_DAEMON_MEMORY); executors are separate JVMs
+
+
+def _mib(memory: str) -> int:
+    return int((_quantity(memory) / Decimal(2**20)).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def daemon_memory(memory: str) -> str:
+    """The heap of a master or history server JVM: half its container's memory limit, so heap plus
+    metaspace, threads and buffers stay under the limit (Spark's default 1g would not in 1Gi)."""
+    return f"{max(256, _mib(memory) // 2)}m"
+
+
 def worker_offer(cpu: str, memory: str) -> tuple[int, str]:
     """(cores, memory) a standalone worker offers executors: its CPU request rounded down (at least one
-    core) and 75% of its memory, in whole MiB, leaving room for the worker JVM and off-heap buffers."""
+    core), and 75% of its memory less the worker daemon's own heap, in whole MiB — executors are child
+    JVMs of the same container, so their heaps, the worker's and the JVMs' off-heap must fit its limit."""
     cores = max(1, int(_quantity(cpu).to_integral_value(rounding=ROUND_FLOOR)))
-    mib = int((_quantity(memory) * Decimal("0.75") / Decimal(2**20)).to_integral_value(rounding=ROUND_FLOOR))
+    mib = _mib(memory) * 3 // 4 - WORKER_DAEMON_MIB
     if mib < 512:
         raise ValueError(f"spark.standalone.workerResources.memory={memory} leaves {mib}Mi for executors; "
-                         "valid: at least 1Gi")
+                         "valid: at least 1536Mi")
     return cores, f"{mib}m"
 
 
@@ -183,6 +197,7 @@ def history_pod_spec(cfg: SparkConfig, s3a: dict[str, str], bucket_configmap: st
                 {"name": "BUCKET_NAME", "valueFrom": {"configMapKeyRef": {"name": bucket_configmap,
                                                                           "key": "BUCKET_NAME"}}},
                 {"name": "SPARK_NO_DAEMONIZE", "value": "true"},
+                {"name": "SPARK_DAEMON_MEMORY", "value": daemon_memory(cfg.history.resources.memory)},
                 # $(BUCKET_NAME) is expanded by the kubelet from the variable above.
                 {"name": "SPARK_HISTORY_OPTS", "value": " ".join(f"-D{k}={v}" for k, v in sorted(opts.items()))},
             ],
@@ -209,7 +224,8 @@ def master_pod_spec(cfg: SparkConfig, labels: dict[str, str], across_zones: bool
             "command": ["/opt/spark/bin/spark-class", "org.apache.spark.deploy.master.Master"],
             "args": ["--host", "$(POD_IP)", "--port", str(MASTER_PORT), "--webui-port", str(MASTER_UI_PORT)],
             "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-                    {"name": "SPARK_NO_DAEMONIZE", "value": "true"}],
+                    {"name": "SPARK_NO_DAEMONIZE", "value": "true"},
+                    {"name": "SPARK_DAEMON_MEMORY", "value": daemon_memory(cfg.standalone.master_resources.memory)}],
             "ports": [{"name": "spark", "containerPort": MASTER_PORT},
                       {"name": "http", "containerPort": MASTER_UI_PORT}],
             "resources": cfg.standalone.master_resources.k8s(),
@@ -238,6 +254,7 @@ def worker_pod_spec(cfg: SparkConfig, master_url: str, labels: dict[str, str], a
                      "--webui-port", str(WORKER_UI_PORT), "--work-dir", f"{LOCAL_DIR_MOUNT}/work"],
             "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
                     {"name": "SPARK_NO_DAEMONIZE", "value": "true"},
+                    {"name": "SPARK_DAEMON_MEMORY", "value": f"{WORKER_DAEMON_MIB}m"},
                     {"name": "SPARK_LOCAL_DIRS", "value": f"{LOCAL_DIR_MOUNT}/local"}],
             "ports": [{"name": "http", "containerPort": WORKER_UI_PORT}],
             "volumeMounts": mounts,

@@ -9,6 +9,7 @@ from infra.config import load_stack_config
 from infra.config.spark import SparkConfig
 from infra.placement import LABEL_NVME_MODE, LABEL_ROLE, TAINT_NVME, NvmeMode
 from infra.services.spark.spec import (
+    daemon_memory,
     event_log_env,
     executor_placement,
     executor_scratch,
@@ -62,15 +63,23 @@ def test_executor_scratch_is_a_spark_local_dir_on_nvme_raid0():
     assert any(t["key"] == TAINT_NVME for t in placement["tolerations"])
 
 
-@pytest.mark.parametrize("cpu,memory,offer", [("2", "8Gi", (2, "6144m")), ("1500m", "4Gi", (1, "3072m")),
-                                              ("250m", "2Gi", (1, "1536m"))])
-def test_worker_offers_whole_cores_and_three_quarters_of_memory(cpu, memory, offer):
-    assert worker_offer(cpu, memory) == offer
+@pytest.mark.parametrize("cpu,memory,offer", [("2", "8Gi", (2, "5632m")), ("1500m", "4Gi", (1, "2560m")),
+                                              ("250m", "2Gi", (1, "1024m"))])
+def test_worker_offers_whole_cores_and_memory_that_fits_beside_its_daemon(cpu, memory, offer):
+    cores, mem = worker_offer(cpu, memory)
+    assert (cores, mem) == offer
+    limit_mib = {"8Gi": 8192, "4Gi": 4096, "2Gi": 2048}[memory]
+    assert int(mem[:-1]) + 512 <= limit_mib * 3 // 4  # executors + worker heap leave a quarter for off-heap
 
 
 def test_worker_too_small_is_refused():
-    with pytest.raises(ValueError, match="workerResources.memory=512Mi leaves 384Mi"):
-        worker_offer("1", "512Mi")
+    with pytest.raises(ValueError, match="workerResources.memory=1Gi leaves 256Mi"):
+        worker_offer("1", "1Gi")
+
+
+@pytest.mark.parametrize("memory,heap", [("1Gi", "512m"), ("2Gi", "1024m"), ("256Mi", "256m")])
+def test_daemon_heap_is_half_the_container(memory, heap):
+    assert daemon_memory(memory) == heap
 
 
 def test_operator_keeps_the_webhook_and_its_job_namespace():
