@@ -110,12 +110,13 @@ def test_helm_values_size_every_pod_they_set(stack):
     recs = planned(stack)
     expected = {  # the pods each release's values size (paths of their `resources` blocks)
         "elastic-operator": {".resources"},
-        "gpu-operator": {".operator.resources", ".devicePlugin.resources", ".gfd.resources", ".dcgmExporter.resources",
+        "gpu-operator": {".operator.resources", ".validator.resources", ".migManager.resources", ".devicePlugin.resources", ".gfd.resources", ".dcgmExporter.resources",
                          ".node-feature-discovery.master.resources", ".node-feature-discovery.gc.resources",
                          ".node-feature-discovery.worker.resources"},
         "kube-prometheus-stack": {".prometheusOperator.resources", ".prometheusOperator.admissionWebhooks.patch.resources",
                                   ".prometheus.prometheusSpec.resources", ".alertmanager.alertmanagerSpec.resources",
-                                  ".grafana.resources", ".kube-state-metrics.resources",
+                                  ".prometheusOperator.prometheusConfigReloader.resources",
+                                  ".grafana.resources", ".grafana.sidecar.resources", ".kube-state-metrics.resources",
                                   ".prometheus-node-exporter.resources"},
         "jupyterhub": {".hub.resources", ".proxy.chp.resources"},
     }

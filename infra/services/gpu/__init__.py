@@ -81,6 +81,7 @@ def gpu_operator_values(cfg: GpuConfig, kind: ClusterKind, pools: Sequence[NodeP
                      # replaces the chart's preference for control-plane nodes (EKS has none we can use)
                      "affinity": general.node_affinity()},
         "daemonsets": {"tolerations": gpu_node_tolerations(pools)},
+        "validator": {"resources": small},
         "devicePlugin": {"enabled": True, "resources": small},
         "gfd": {"enabled": True, "resources": small},
         "dcgmExporter": {"enabled": True, "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
@@ -88,8 +89,12 @@ def gpu_operator_values(cfg: GpuConfig, kind: ClusterKind, pools: Sequence[NodeP
                          # Prometheus selects every ServiceMonitor (monitoring component), so no release label.
                          "serviceMonitor": {"enabled": True, "interval": "15s", "honorLabels": False}},
         "mig": {"strategy": cfg.mig_strategy.value},
-        "migManager": {"enabled": cfg.sharing is GpuSharing.MIG},
+        "migManager": {"enabled": cfg.sharing is GpuSharing.MIG, "resources": small},
     }
+    if driver:  # the driver container compiles and loads kernel modules: it needs room
+        values["driver"]["resources"] = {"requests": {"cpu": "200m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}}
+    if toolkit:
+        values["toolkit"]["resources"] = small
     if cfg.sharing is GpuSharing.TIME_SLICING:
         values["devicePlugin"]["config"] = {"create": True, "name": TIME_SLICING_CONFIG, "default": "any",
                                             "data": {"any": time_slicing_config(cfg.time_slicing_replicas)}}

@@ -43,6 +43,9 @@ def prometheus_values(cfg: MonitoringConfig, *, storage_class: str | None, eks: 
         "crds": {"enabled": True},
         "prometheusOperator": {
             "resources": cfg.operator_resources.k8s(), **general.pod_spec(),
+            # the reloader sidecar the operator adds to every Prometheus and Alertmanager pod
+            "prometheusConfigReloader": {"resources": {"requests": {"cpu": "10m", "memory": "32Mi"},
+                                                       "limits": {"memory": "64Mi"}}},
             "admissionWebhooks": {"patch": {**general.pod_spec(),
                                             "resources": {"requests": {"cpu": "10m", "memory": "32Mi"},
                                                           "limits": {"memory": "128Mi"}}}},
@@ -81,7 +84,8 @@ def prometheus_values(cfg: MonitoringConfig, *, storage_class: str | None, eks: 
             "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
             "resources": cfg.grafana_resources.k8s(),
             **general.pod_spec(),
-            "sidecar": {"dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "labelValue": "1",
+            "sidecar": {"resources": {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+                        "dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "labelValue": "1",
                                        "searchNamespace": "ALL"}},
         },
         "kube-state-metrics": {**general.pod_spec(),

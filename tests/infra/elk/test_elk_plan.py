@@ -62,6 +62,8 @@ def test_prod_is_sized_for_availability_dev_is_small():
                               for c in n["podTemplate"]["spec"]["topologySpreadConstraints"]) for n in es["nodeSets"])
         assert zone_spread is (stack == "prod")
     assert sizes == {"dev": {"master": 1, "hot": 1, "warm": 1}, "prod": {"master": 3, "hot": 3, "warm": 2}}
+    # ECK's default PDB (one pod down only while green) covers Elasticsearch; an empty one would disable it
+    assert "podDisruptionBudget" not in cr(planned("prod"), "Elasticsearch")[0]["inputs"]["spec"]
     prod = planned("prod")
     assert cr(prod, "Kibana")[0]["inputs"]["spec"]["count"] == 2
     pdbs = {r["inputs"]["metadata"]["name"]: r["inputs"]["spec"] for r in of_type(prod, "kubernetes:policy/v1:PodDisruptionBudget")

@@ -26,7 +26,8 @@ POOLS = [
 ]
 
 # Chart values that the chart copies into ClusterPolicy.spec under the same keys (templates/clusterpolicy.yaml).
-CLUSTERPOLICY_KEYS = ("driver", "toolkit", "devicePlugin", "dcgmExporter", "gfd", "mig", "migManager", "daemonsets")
+CLUSTERPOLICY_KEYS = ("driver", "toolkit", "devicePlugin", "dcgmExporter", "gfd", "mig", "migManager", "daemonsets",
+                      "validator")
 
 
 @pytest.mark.parametrize("kind,driver,toolkit,expected", [
@@ -55,7 +56,7 @@ def test_operands_reach_gpu_nodes_including_edge_but_no_other_pools():
 
 def test_sharing_modes():
     plain = gpu_operator_values(GpuConfig(), ClusterKind.EKS, POOLS)
-    assert "config" not in plain["devicePlugin"] and plain["migManager"] == {"enabled": False}
+    assert "config" not in plain["devicePlugin"] and plain["migManager"]["enabled"] is False
     ts = gpu_operator_values(GpuConfig(sharing="time-slicing", time_slicing_replicas=6), ClusterKind.EKS, POOLS)
     cfg = ts["devicePlugin"]["config"]
     assert cfg["create"] is True and cfg["default"] == "any" and "replicas: 6" in cfg["data"]["any"]
@@ -63,7 +64,7 @@ def test_sharing_modes():
     mig = gpu_operator_values(GpuConfig(sharing="mig", mig_strategy="mixed", mig_profile="all-balanced"),
                               ClusterKind.EXISTING, POOLS)
     assert mig["mig"] == {"strategy": "mixed"}
-    assert mig["migManager"] == {"enabled": True, "config": {"default": "all-balanced"}}
+    assert mig["migManager"]["enabled"] is True and mig["migManager"]["config"] == {"default": "all-balanced"}
 
 
 def unknown_keys(obj: Any, schema: dict[str, Any], path: str = "") -> list[str]:
