@@ -11,7 +11,8 @@ USAGE = """pipeworks plan STACK [--out DIR]      offline plan of a stack (defaul
 pipeworks diff BASE_DIR HEAD_DIR        Markdown diff of two plan outputs (plan dirs or their STACK subdirs)
 pipeworks check STACK|PLAN_DIR|--manifests PATH...   policy checks
 pipeworks capacity STACK                per pool: the pods that land there and their share of its capacity
-pipeworks config-docs [--check]         the stack config reference (docs/CONFIG.md) from the models"""
+pipeworks config-docs [--check]         the stack config reference (docs/CONFIG.md) from the models
+pipeworks policy-config STACK           the policy-pack config (levels per policy) of a stack"""
 
 # Subcommands implemented in their own modules, each with main(argv) -> exit code.
 DELEGATED = {"check": "pipeworks.check", "capacity": "pipeworks.capacity", "policy-config": "pipeworks.check",

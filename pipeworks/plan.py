@@ -29,7 +29,7 @@ class InvalidStack(Exception):
 def scrub(value: Any) -> Any:
     """Inputs as an analyzer sees them, with every secret replaced by "[secret]"."""
     if rpc.is_rpc_secret(value):
-        return SECRET
+        return _redact(rpc.unwrap_rpc_secret(value))
     if value == rpc.UNKNOWN:
         return UNKNOWN
     if isinstance(value, dict):
@@ -39,6 +39,18 @@ def scrub(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)  # the SDK sends every number as a float; Kubernetes wants integers back
     return value
+
+
+def _redact(value: Any) -> Any:
+    """A secret keeps its shape (the keys of a Secret's stringData are no secret, and a manifest must stay
+    a valid object), every leaf becomes "[secret]"."""
+    if rpc.is_rpc_secret(value):
+        value = rpc.unwrap_rpc_secret(value)
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact(v) for v in value]
+    return SECRET
 
 
 def validate(project_dir: Path, stack: str) -> tuple[StackFile, StackConfig]:

@@ -127,3 +127,13 @@ def test_diff_reports_changes_per_component_without_secrets(tmp_path):
 def test_changed_paths_hides_secret_values():
     paths = changed_paths({"a": {"b": "[secret]", "c": 1}}, {"a": {"b": "[secret]", "c": 2}, "d": [1]})
     assert paths == [("a.c", 1, 2), ("d", None, [1])]
+
+
+def test_scrub_keeps_the_shape_of_secrets_but_no_value():
+    from pulumi.runtime import rpc
+
+    from pipeworks.plan import scrub
+    wrapped = {"kind": "Secret", "stringData": rpc.wrap_rpc_secret({"password": "hunter2", "nested": {"n": 3}}),
+               "replicas": 2.0, "token": rpc.wrap_rpc_secret("abc")}
+    assert scrub(wrapped) == {"kind": "Secret", "stringData": {"password": "[secret]", "nested": {"n": "[secret]"}},
+                              "replicas": 2, "token": "[secret]"}
