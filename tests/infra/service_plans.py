@@ -202,3 +202,11 @@ def label_selector_matches(selector: dict[str, Any] | None, labels: dict[str, st
         if op == "DoesNotExist" and key in labels:
             return False
     return True
+
+
+def all_secret(value: Any) -> bool:
+    """Whether a Secret's data came only from Pulumi secret outputs: the plan writes "[secret]" for each
+    (for the whole map, or per key)."""
+    if value == "[secret]":
+        return True
+    return isinstance(value, dict) and bool(value) and all(v == "[secret]" for v in value.values())
