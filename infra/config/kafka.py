@@ -88,6 +88,9 @@ class KafkaConfig(ConfigModel):
     cruise_control: bool = Field(False, description="Deploy Cruise Control (partition rebalancing).")
     cruise_control_resources: PodResources = Field(
         default_factory=lambda: PodResources(cpu="200m", memory="768Mi"), description="Cruise Control's container.")
+    exporter: bool = Field(True, description="Deploy Strimzi's Kafka Exporter (consumer-group lag per topic).")
+    exporter_resources: PodResources = Field(
+        default_factory=lambda: PodResources(cpu="50m", memory="128Mi"), description="The Kafka Exporter's container.")
     operator_resources: PodResources = Field(
         default_factory=lambda: PodResources(cpu="200m", memory="384Mi"), description="The cluster operator's container.")
     entity_operator_resources: PodResources = Field(

@@ -135,6 +135,14 @@ def kafka_spec(cfg: KafkaConfig, across_zones: bool) -> dict[str, Any]:
             "template": {"pod": _general_pod(across_zones, {"strimzi.io/name": f"{cfg.cluster_name}-entity-operator"})},
         },
     }
+    if cfg.exporter:
+        # Consumer-group lag (kafka_consumergroup_lag) for the scorer's dashboards; scraped on 9404 by the
+        # kafka-resources PodMonitor (its pods carry strimzi.io/kind=Kafka).
+        spec["kafkaExporter"] = {
+            "topicRegex": ".*", "groupRegex": ".*",
+            "resources": cfg.exporter_resources.k8s(),
+            "template": {"pod": _general_pod(across_zones, {"strimzi.io/name": f"{cfg.cluster_name}-kafka-exporter"})},
+        }
     if cfg.cruise_control:
         spec["cruiseControl"] = {
             "resources": cfg.cruise_control_resources.k8s(),

@@ -80,6 +80,8 @@ def test_prod_cluster_replication_listener_rack_and_cruise_control():
 def test_dev_cluster_has_no_cruise_control_and_one_copy():
     spec = kafka_spec(DEV, across_zones=False)
     assert "cruiseControl" not in spec
+    assert spec["kafkaExporter"]["resources"]["limits"]["memory"]  # consumer lag for the dashboards
+    assert "kafkaExporter" not in kafka_spec(DEV.model_copy(update={"exporter": False}), across_zones=False)
     assert spec["kafka"]["config"]["default.replication.factor"] == 1
 
 
