@@ -51,8 +51,9 @@ class JupyterHubConfig(ConfigModel):
         description="The default profile: PySpark (same Spark minor as the cluster) on the general pool.")
     gpu_profile: NotebookProfile | None = Field(
         default_factory=lambda: NotebookProfile(image="quay.io/jupyter/pytorch-notebook:cuda12-2025-08-18",
-                                                resources=PodResources(cpu="2", memory="16Gi", cpu_limit="4")),
-        description="The GPU profile (one whole GPU, on the GPU pool); null to offer none.")
+                                                resources=PodResources(cpu="1", memory="8Gi", cpu_limit="3")),
+        description="The GPU profile (one whole GPU, on the GPU pool); null to offer none. The default fits a "
+                    "g5.xlarge beside the GPU node agents.")
     hub_resources: PodResources = Field(
         default_factory=lambda: PodResources(cpu="100m", memory="512Mi"), description="The hub.")
     proxy_resources: PodResources = Field(

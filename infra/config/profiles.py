@@ -78,7 +78,10 @@ _PROD: dict[str, Any] = {
     "monitoring": {"prometheus": {"replicas": 2, "retention": "30d", "storageSize": "200Gi",
                                   "resources": {"cpu": "1", "memory": "8Gi"}},
                    "alertmanagerReplicas": 3},
-    "jupyterhub": {"storageSize": "50Gi", "hubResources": {"cpu": "250m", "memory": "1Gi"}},
+    # g5.2xlarge GPU nodes: notebooks get most of one.
+    "jupyterhub": {"storageSize": "50Gi", "hubResources": {"cpu": "250m", "memory": "1Gi"},
+                   "gpuProfile": {"image": "quay.io/jupyter/pytorch-notebook:cuda12-2025-08-18",
+                                  "resources": {"cpu": "4", "memory": "20Gi", "cpuLimit": "7"}}},
 }
 
 PROFILES = {"dev": _DEV, "prod": _PROD}

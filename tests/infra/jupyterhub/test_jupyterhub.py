@@ -111,3 +111,30 @@ def test_plan_wires_spark_bucket_and_profiles(stack):
     mount = su["storage"]["extraVolumeMounts"][0]
     assert mount["mountPath"] == "/usr/local/spark/conf/spark-defaults.conf" and mount["readOnly"] is True
     assert su["storage"]["dynamic"]["storageClass"] == "ceph-block"
+
+
+def _bytes(q: str) -> float:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+    for u, f in units.items():
+        if q.endswith(u):
+            return float(q[: -len(u)]) * f
+    return float(q)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_profiles_fit_the_smallest_node_of_their_pool(stack):
+    """A notebook that asks more than a node offers would wait forever (the autoscaler cannot help)."""
+    from pipeworks.plan import validate
+    from policies.rules.instances import shape
+    from tests.infra.service_plans import REPO
+
+    cfg = validate(REPO, stack)[1].platform
+    profiles = {p["slug"]: p["kubespawner_override"] for p in
+                release(planned(stack), "jupyterhub")["values"]["singleuser"]["profileList"]}
+    for slug, role in (("cpu", "general"), ("gpu", "gpu")):
+        nodes = [shape(t) for p in cfg.node_pools if p.role.value == role for t in p.instance_types]
+        smallest = min((n for n in nodes if n), key=lambda n: (n.cpu, n.memory))
+        o = profiles[slug]
+        # room for the node agents (Filebeat, node-exporter, GPU operands) beside the notebook
+        assert o["cpu_guarantee"] + 0.5 <= smallest.cpu, (slug, smallest.source)
+        assert _bytes(o["mem_guarantee"]) + 1.5 * 2**30 <= smallest.memory, (slug, smallest.source)
