@@ -116,6 +116,8 @@ class Kafka(pulumi.ComponentResource):
         self.client_labels = {CLIENT_LABEL: cfg.cluster_name}
         self._k8s = pulumi.ResourceOptions(parent=self, provider=args.provider)
         self._ca_synced: dict[str, k8s.batch.v1.CronJob] = {}
+        self._topics: dict[str, str] = {}  # KafkaTopic name -> Kafka topic name
+        self._users: set[str] = set()
         self._ca_sync_base: tuple[k8s.core.v1.ServiceAccount, k8s.core.v1.ConfigMap] | None = None
 
         self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": cfg.namespace, "labels": {
@@ -178,6 +180,10 @@ class Kafka(pulumi.ComponentResource):
         """Declare a topic (KafkaTopic). replicas default to the environment's replication factor."""
         spec = topic_spec(name, partitions, replicas, config, self.cfg)
         res_name = topic_resource_name(name)
+        if res_name in self._topics:
+            raise ValueError(f"kafka.topic({name!r}): KafkaTopic {res_name!r} is already declared for topic "
+                             f"{self._topics[res_name]!r}; declare each topic once and share its handle")
+        self._topics[res_name] = name
         cr = k8s.apiextensions.CustomResource(
             f"{self._name}-topic-{res_name}", api_version=API_VERSION, kind="KafkaTopic",
             metadata={"name": res_name, "namespace": self.namespace, "labels": labels_for(self.cfg)}, spec=spec,
@@ -191,6 +197,9 @@ class Kafka(pulumi.ComponentResource):
 
         `depends_on` should hold the namespace's own resource when the workload creates it."""
         check_user_name(name)
+        if name in self._users:
+            raise ValueError(f"kafka.user({name!r}): already declared; a user has one set of ACLs and one password")
+        self._users.add(name)
         acls = list(acls)
         owner = parent or self
         opts = pulumi.ResourceOptions(parent=owner, provider=self._args.provider)

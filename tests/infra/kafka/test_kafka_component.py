@@ -35,6 +35,11 @@ def declared() -> dict[str, Any]:
         handles["second"] = kafka.user("fraud-api", "fraud", acls=Acl.produce("Payments_v1"), depends_on=[ns])
         handles["local"] = kafka.user("ops", "kafka", acls=[Acl("cluster", None, ("Describe",))])
         handles["kafka"] = kafka
+        for again in (lambda: kafka.topic("payments-v1", partitions=1), lambda: kafka.user("ops", "x", acls=[])):
+            try:
+                again()
+            except ValueError as e:
+                handles.setdefault("duplicates", []).append(str(e))
 
     program()
     return {"regs": monitor.registrations, **handles}
@@ -106,3 +111,10 @@ def test_topics_and_users_wait_for_the_cluster(declared):
     for r in declared["regs"]:
         if r.inputs.get("kind") in ("KafkaTopic", "KafkaUser"):
             assert cluster_urn in r.dependencies, r.name
+
+
+def test_a_topic_or_user_declared_twice_is_refused(declared):
+    assert declared["duplicates"] == [
+        "kafka.topic('payments-v1'): KafkaTopic 'payments-v1' is already declared for topic 'Payments_v1'; "
+        "declare each topic once and share its handle",
+        "kafka.user('ops'): already declared; a user has one set of ACLs and one password"]
