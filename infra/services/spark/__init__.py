@@ -9,6 +9,7 @@ Workloads and notebooks use the handle (`platform.spark`):
     spark.executor_scratch()              # (volumes, volumeMounts): spark-local-dir-1 on the NVMe RAID0 array
     spark.executor_placement()            # nodeSelector/tolerations of the NVMe RAID0 pools
     spark.service_account / spark.job_namespace / spark.client_labels
+    spark.ready                           # depends_on of a SparkApplication (operator, CRDs, webhook)
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ class Spark(pulumi.ComponentResource):
             values=spec.operator_values(cfg, args.across_zones),
             # The chart's PodMonitor needs the Prometheus Operator CRDs first.
             opts=self._opts(depends_on=[self.ns, sa, *args.monitoring_dependencies]))
+        # What a SparkApplication must wait for: the operator's CRDs and webhook, and the driver's RBAC.
+        self.ready: list[pulumi.Resource] = [self.operator]
 
         if cfg.history.enabled and args.storage is not None:
             self._history(name, cfg, args)
