@@ -116,3 +116,14 @@ def test_healthy_platform_raises_nothing(tmp_path):
     }]
     result = run_tests(tmp_path, rules, tests)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dashboard_queries_parse(tmp_path):
+    """Every Grafana panel's query, wrapped as a recording rule so promtool's parser checks it."""
+    rules = [{"record": f"pipeworks_dashboard:{board.removesuffix('.json')}:{p['id']}", "expr": p["targets"][0]["expr"]}
+             for board, d in spec.dashboards().items() for p in d["panels"]]
+    path = tmp_path / "dashboards.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
+    result = subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{len(rules)} rules found" in result.stdout
