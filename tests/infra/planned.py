@@ -16,12 +16,12 @@ import pytest
 from kubernetes_validate.utils import schema_contents
 from referencing import Registry, Resource
 
-from pipeworks.plan import plan_stack
+from pipeworks.plan import plan_stack, validate
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
 CRDS = SHARED / "crds"
-K8S_VERSION = "1.34.0"  # the EKS version of the shipped stacks (cluster.eks.version)
+K8S_VERSION = "1.34.0"  # the default EKS version (cluster.eks.version); cluster_version(stack) reads a stack's
 
 
 @functools.lru_cache(maxsize=None)
@@ -64,12 +64,20 @@ def _crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validato
 
 
 @functools.lru_cache(maxsize=None)
-def core_validator(kind: str, api_version: str) -> jsonschema.protocols.Validator:
-    """kubernetes-validate's strict schema of a core kind, built once (harness-facts §3)."""
-    d = f"v{K8S_VERSION}-local-strict"
+def cluster_version(stack: str) -> str:
+    """The Kubernetes version of a shipped stack's cluster (cluster.eks.version), as kubernetes-validate
+    names its schema directories ("1.34.0")."""
+    _, cfg = validate(REPO, stack)
+    return f"{cfg.platform.cluster.eks.version}.0"
+
+
+@functools.lru_cache(maxsize=None)
+def core_validator(kind: str, api_version: str, version: str = K8S_VERSION) -> jsonschema.protocols.Validator:
+    """kubernetes-validate's strict schema of a core kind at a cluster version, built once (harness-facts §3)."""
+    d = f"v{version}-local-strict"
     av = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
-    schema = schema_contents(f"kubernetes-json-schema/{d}/{kind.lower()}-{av}.json", K8S_VERSION)
-    defs = schema_contents(f"kubernetes-json-schema/{d}/_definitions.json", K8S_VERSION)
+    schema = schema_contents(f"kubernetes-json-schema/{d}/{kind.lower()}-{av}.json", version)
+    defs = schema_contents(f"kubernetes-json-schema/{d}/_definitions.json", version)
     registry = Resource.from_contents(defs) @ (Resource.from_contents(schema) @ Registry())
     return jsonschema.Draft202012Validator(schema, registry=registry)
 

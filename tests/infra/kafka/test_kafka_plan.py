@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from infra.placement import LABEL_ROLE, TAINT_NVME
-from tests.infra.planned import core_validator, crd_validator, errors, in_namespace, planned, releases
+from tests.infra.planned import cluster_version, core_validator, crd_validator, errors, in_namespace, planned, releases
 
 STACKS = ("dev", "prod")
 
@@ -62,7 +62,7 @@ def test_core_objects_are_valid_kubernetes(stack):
     objs = [o for o in in_namespace(planned(stack), "kafka") + mine if _is_core(o)]
     assert {"Namespace", "NetworkPolicy"} <= {o["kind"] for o in objs}
     for obj in objs:
-        problems = errors(core_validator(obj["kind"], obj["apiVersion"]), _schema_view(obj))
+        problems = errors(core_validator(obj["kind"], obj["apiVersion"], cluster_version(stack)), _schema_view(obj))
         assert not problems, f"{obj['kind']}/{obj['metadata']['name']}: {problems}"
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from infra.placement import LABEL_NVME_MODE, LABEL_ROLE
-from tests.infra.planned import core_validator, crd_validator, errors, in_namespace, planned, releases
+from tests.infra.planned import cluster_version, core_validator, crd_validator, errors, in_namespace, planned, releases
 
 STACKS = ("dev", "prod")
 
@@ -39,7 +39,7 @@ def test_every_object_is_schema_valid(stack):
     for obj in objs:
         group = obj["apiVersion"].split("/")[0] if "/" in obj["apiVersion"] else ""
         validator = (crd_validator(obj["apiVersion"], obj["kind"]) if "." in group and not group.endswith(".k8s.io")
-                     else core_validator(obj["kind"], obj["apiVersion"]))
+                     else core_validator(obj["kind"], obj["apiVersion"], cluster_version(stack)))
         problems = errors(validator, obj)
         assert not problems, f"{obj['kind']}/{obj['metadata']['name']}: {problems}"
         checked.add(obj["kind"])
