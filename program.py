@@ -5,19 +5,43 @@ under mocks."""
 from __future__ import annotations
 
 import pulumi
+from pydantic import Field
 
 from infra.cluster import PlatformCluster
-from infra.config import PROJECT, ClusterKind, StackConfig, StackConfigError, from_pulumi
+from infra.config import PROJECT, ClusterKind, ConfigModel, Environment, StackConfig, StackConfigError, from_pulumi
 from infra.platform import build_platform
+from workloads.fraud.config import FraudConfig, platform_problems
+from workloads.fraud.deploy import FraudDetection, FraudDetectionArgs
+
+
+class WorkloadsConfig(ConfigModel):
+    """`pipeworks:workloads`: one section per workload (the models live with the workloads, so `infra/` never
+    imports `workloads/`)."""
+
+    fraud: FraudConfig = Field(default_factory=FraudConfig,
+                               description="The payment fraud-detection workload (workloads/fraud).")
+
+
+WORKLOADS_MODEL = WorkloadsConfig
 
 
 def load_config() -> StackConfig:
     """The validated stack config; an invalid stack stops the program before any resource exists."""
     try:
-        return from_pulumi()
+        cfg = from_pulumi(workloads_model=WORKLOADS_MODEL)
     except StackConfigError as e:
         # RunError prints the message without a Python traceback.
         raise pulumi.RunError(f"invalid stack configuration:\n{e}") from None
+    # Rules between a workload and the platform sections it needs (each model alone cannot see the other).
+    problems = platform_problems(workloads(cfg).fraud, cfg.platform)
+    if problems:
+        raise pulumi.RunError("invalid stack configuration:\n" + "\n".join(f"{cfg.file}: {p}" for p in problems))
+    return cfg
+
+
+def workloads(cfg: StackConfig) -> WorkloadsConfig:
+    """The stack's workloads section (defaults when the stack file has none)."""
+    return cfg.workloads if isinstance(cfg.workloads, WorkloadsConfig) else WorkloadsConfig()
 
 
 def build() -> None:
@@ -27,7 +51,12 @@ def build() -> None:
     if platform.cluster.kind is ClusterKind.EXISTING:
         kubeconfig = pulumi.Config(PROJECT).require_secret("kubeconfig")
     cluster = PlatformCluster(f"{PROJECT}-{cfg.stack}", platform, project=PROJECT, stack=cfg.stack, kubeconfig=kubeconfig)
-    build_platform(cfg, cluster)
+    handles = build_platform(cfg, cluster)
+    fraud = workloads(cfg).fraud
+    if fraud.enabled:
+        FraudDetection("fraud", FraudDetectionArgs(
+            cfg=fraud, platform=handles, across_zones=platform.environment is Environment.PROD,
+            monitoring_namespace=platform.monitoring.namespace))
     pulumi.export("clusterName", cluster.name)
     pulumi.export("environment", platform.environment.value)
     pulumi.export("nodePools", [p.name for p in cluster.pools])

@@ -1,0 +1,134 @@
+"""Pure tests of the fraud workload's Kubernetes renderers (workloads/fraud/manifests.py), without Pulumi."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from infra.placement import LABEL_ROLE
+from workloads.fraud import manifests as m
+from workloads.fraud.config import ApiConfig, FraudConfig
+
+BUCKET = m.BucketRefs(configmap="fraud-data", secret="fraud-data", endpoint="http://rgw.rook-ceph.svc:80")
+KAFKA = m.KafkaRefs(bootstrap="events-kafka-bootstrap.kafka.svc:9093", secret="fraud-scorer",
+                    ca_secret="events-cluster-ca-cert", kafka_namespace="kafka",
+                    client_labels={"kafka.pipeworks.io/client": "events"})
+RGW = m.RgwRefs(namespace="rook-ceph", pod_labels={"app": "rook-ceph-rgw"}, pod_port=8080)
+
+
+def ab(weight: int = 10, **api: Any) -> FraudConfig:
+    return FraudConfig(enabled=True, api=ApiConfig(stable_version="v1", candidate_version="v2",
+                                                   candidate_weight=weight, **api))
+
+
+@given(st.integers(0, 100))
+def test_weights_always_sum_to_100(weight: int) -> None:
+    got = m.backends(ab(weight).api)
+    assert [(b.track, b.version, b.weight) for b in got] == [("stable", "v1", 100 - weight), ("candidate", "v2", weight)]
+
+
+def test_without_candidate_stable_takes_everything() -> None:
+    assert [(b.name, b.weight) for b in m.backends(ApiConfig(stable_version="v1"))] == [("fraud-api-stable", 100)]
+    with pytest.raises(ValueError, match="api.stableVersion is required"):
+        m.backends(ApiConfig())
+
+
+@pytest.mark.parametrize(("q", "cpus"), [("500m", 1), ("1", 1), ("2", 2), ("2500m", 2), ("0.5", 1), ("4000m", 4)])
+def test_whole_cpus(q: str, cpus: int) -> None:
+    assert m.whole_cpus(q) == cpus
+
+
+@given(st.integers(2, 100))
+def test_pdb_leaves_one_eviction_and_keeps_one_pod(min_replicas: int) -> None:
+    n = m.pdb_min_available(min_replicas)
+    assert 1 <= n < min_replicas
+
+
+def test_pdb_refuses_a_single_pod() -> None:
+    with pytest.raises(ValueError, match="blocks every eviction"):
+        m.pdb_min_available(1)
+
+
+def test_api_pod_versions_credentials_probes_and_placement() -> None:
+    cfg = ab()
+    stable, candidate = m.backends(cfg.api)
+    spec = m.api_deployment_spec(cfg, candidate, BUCKET, across_zones=True)
+    pod = spec["template"]["spec"]
+    (c,) = pod["containers"]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["FF_CLF_VERSION"]["value"] == "v2"
+    assert env["AWS_SECRET_ACCESS_KEY"] == {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {
+        "secretKeyRef": {"name": "fraud-data", "key": "AWS_SECRET_ACCESS_KEY"}}}
+    assert c["envFrom"] == [{"configMapRef": {"name": "fraud-data"}}]
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz" and c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert pod["nodeSelector"] == {LABEL_ROLE: "general"}
+    assert {t["topologyKey"] for t in pod["topologySpreadConstraints"]} == {"kubernetes.io/hostname",
+                                                                           "topology.kubernetes.io/zone"}
+    assert spec["selector"]["matchLabels"] == {"app.kubernetes.io/name": "fraud-api", "track": "candidate"}
+    # the two versions' pods never match each other's selector (their Services, HPAs and PDBs stay apart)
+    other = m.api_deployment_spec(cfg, stable, BUCKET, across_zones=False)["selector"]["matchLabels"]
+    assert other["track"] == "stable" and other != spec["selector"]["matchLabels"]
+
+
+def test_route_sends_only_public_paths_to_weighted_versions() -> None:
+    cfg = FraudConfig(enabled=True, api=ApiConfig(stable_version="v1", candidate_version="v2", candidate_weight=30),
+                      gateway={"name": "edge", "namespace": "gw", "sectionName": "https",
+                               "hostnames": ["fraud.example.com"]})
+    spec = m.http_route_spec(cfg)
+    assert spec["parentRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "edge",
+                                   "namespace": "gw", "sectionName": "https"}]
+    assert spec["hostnames"] == ["fraud.example.com"]
+    (rule,) = spec["rules"]
+    assert {x["path"]["value"] for x in rule["matches"]} == {"/classify", "/model", "/openapi.json"}
+    assert [(b["name"], b["weight"]) for b in rule["backendRefs"]] == [("fraud-api-stable", 70),
+                                                                       ("fraud-api-candidate", 30)]
+
+
+def test_trainer_cronjob_never_overlaps_and_gets_whole_cpus() -> None:
+    cfg = FraudConfig(enabled=True, api=ApiConfig(stable_version="v1"),
+                      trainer={"schedule": "15 2 * * *", "resources": {"cpu": "3", "memory": "4Gi"}})
+    spec = m.trainer_cronjob_spec(cfg, BUCKET)
+    assert spec["schedule"] == "15 2 * * *" and spec["concurrencyPolicy"] == "Forbid"
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["FF_TRAIN_JOBS"] == "3" and env["FF_TRAIN_DATA_PREFIX"] == "training/transactions"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+
+
+def test_scorer_kafka_credentials_by_reference_and_client_labels() -> None:
+    cfg = FraudConfig(enabled=True, api=ApiConfig(stable_version="v1"), scorer={"replicas": 2})
+    spec = m.scorer_deployment_spec(cfg, BUCKET, KAFKA, across_zones=False)
+    pod = spec["template"]["spec"]
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["FF_KAFKA_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": "fraud-scorer", "key": "password"}}
+    assert env["FF_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
+    assert env["FF_API_URL"]["value"] == "http://fraud-api-stable.fraud.svc:8080"
+    assert pod["volumes"][0]["secret"]["secretName"] == "events-cluster-ca-cert"
+    assert spec["template"]["metadata"]["labels"]["kafka.pipeworks.io/client"] == "events"
+    assert pod["topologySpreadConstraints"][0]["topologyKey"] == "kubernetes.io/hostname"
+    single = m.scorer_deployment_spec(cfg.model_copy(update={"scorer": cfg.scorer.model_copy(update={"replicas": 1})}),
+                                      BUCKET, KAFKA, across_zones=True)
+    assert "topologySpreadConstraints" not in single["template"]["spec"]
+
+
+def test_network_policies_admit_only_the_clients() -> None:
+    cfg = ab()
+    pols = m.network_policies(cfg, monitoring_namespace="monitoring", kafka=KAFKA, rgw=RGW)
+    assert pols["default-deny-ingress"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    sources = [peer for rule in pols["fraud-api-ingress"]["ingress"] for peer in rule["from"]]
+    namespaces = {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for p in sources
+                  if "namespaceSelector" in p}
+    assert namespaces == {cfg.gateway.namespace, "monitoring"}
+    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "fraud-scorer"}}} in sources
+    egress = pols["fraud-scorer-egress"]["egress"]
+    ports = {(p["protocol"], p["port"]) for rule in egress for p in rule["ports"]}
+    assert ports == {("UDP", 53), ("TCP", 53), ("TCP", 8080), ("TCP", 9093)}
+    kafka_rule = next(r for r in egress if ("TCP", 9093) in {(p["protocol"], p["port"]) for p in r["ports"]})
+    assert kafka_rule["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kafka"}}}]
+
+
+def test_namespace_is_restricted() -> None:
+    assert m.namespace_labels()["pod-security.kubernetes.io/enforce"] == "restricted"

@@ -1,0 +1,299 @@
+"""The fraud workload as the shipped dev and prod stacks declare it (the real program under the plan's mocks):
+the A/B weights follow the stack file, both versions run side by side, credentials arrive only by reference,
+probes, HPAs and PDBs are sane, objects validate against the Kubernetes and upstream CRD schemas, ordering
+holds, and the platform's policies find nothing wrong with any of its resources."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from pipeworks.plan import REPO_ROOT, validate
+from policies.engine import Enforcement, evaluate
+from policies.rules.model import Resource
+from policies.rules.reliability import selector_matches_labels
+from tests.infra.planned import core_validator, crd_validator, errors, planned
+from workloads.fraud.config import FraudConfig
+
+STACKS = ("dev", "prod")
+COMPONENT = "pipeworks:workloads:FraudDetection"
+# Custom resources of the workload with an upstream schema in ../shared/crds (HTTPRoute has none there).
+CRD_GROUPS = {"kafka.strimzi.io", "monitoring.coreos.com", "objectbucket.io"}
+
+
+@functools.lru_cache(maxsize=None)
+def fraud_config(stack: str) -> FraudConfig:
+    _, cfg = validate(REPO_ROOT, stack)
+    return cfg.workloads.fraud  # type: ignore[union-attr]
+
+
+def records(stack: str) -> list[dict[str, Any]]:
+    return planned(stack)
+
+
+def objects(stack: str, kind: str | None = None) -> list[dict[str, Any]]:
+    """The workload's Kubernetes objects in its namespace (and the Kafka CRs it declares), as manifests."""
+    ns = fraud_config(stack).namespace
+    out = []
+    for r in records(stack):
+        if not (r["custom"] and r["type"].startswith("kubernetes:") and "helm.sh" not in r["type"]):
+            continue
+        obj = r["inputs"]
+        mine = (obj.get("metadata") or {}).get("namespace") == ns or COMPONENT in r["urn"]
+        if mine and (kind is None or obj["kind"] == kind):
+            out.append(obj)
+    return out
+
+
+def by_name(stack: str, kind: str) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in objects(stack, kind)}
+
+
+def pod_specs(stack: str) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for o in objects(stack):
+        if o["kind"] == "Deployment":
+            out.append((o["metadata"]["name"], o["spec"]["template"]["spec"]))
+        elif o["kind"] == "CronJob":
+            out.append((o["metadata"]["name"], o["spec"]["jobTemplate"]["spec"]["template"]["spec"]))
+    return out
+
+
+def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def stack(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def test_stack_files_enable_the_workload(stack: str) -> None:
+    assert fraud_config(stack).enabled
+    comps = [r for r in records(stack) if r["type"] == COMPONENT]
+    assert [c["name"] for c in comps] == ["fraud"]
+    ns = by_name(stack, "Namespace")[fraud_config(stack).namespace]
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_route_weights_match_the_stack_config(stack: str) -> None:
+    cfg = fraud_config(stack)
+    (route,) = objects(stack, "HTTPRoute")
+    assert route["apiVersion"] == "gateway.networking.k8s.io/v1"
+    (rule,) = route["spec"]["rules"]
+    weights = {b["name"]: b["weight"] for b in rule["backendRefs"]}
+    expected = {"fraud-api-stable": 100 - cfg.api.candidate_weight}
+    if cfg.api.candidate_version:
+        expected["fraud-api-candidate"] = cfg.api.candidate_weight
+    assert weights == expected and sum(weights.values()) == 100
+    assert route["spec"]["parentRefs"][0]["name"] == cfg.gateway.name
+    assert route["spec"]["parentRefs"][0]["namespace"] == cfg.gateway.namespace
+
+
+def test_dev_runs_stable_and_candidate_side_by_side() -> None:
+    cfg = fraud_config("dev")
+    assert cfg.api.candidate_version and 0 < cfg.api.candidate_weight < 100, "dev ships an A/B split"
+    deployments = by_name("dev", "Deployment")
+    versions = {name: env_of(d["spec"]["template"]["spec"]["containers"][0])["FF_CLF_VERSION"]["value"]
+                for name, d in deployments.items() if name.startswith("fraud-api-")}
+    assert versions == {"fraud-api-stable": cfg.api.stable_version, "fraud-api-candidate": cfg.api.candidate_version}
+
+
+def test_prod_serves_its_stable_version_only() -> None:
+    cfg = fraud_config("prod")
+    api = {n: d for n, d in by_name("prod", "Deployment").items() if n.startswith("fraud-api-")}
+    assert list(api) == ["fraud-api-stable"]
+    assert env_of(api["fraud-api-stable"]["spec"]["template"]["spec"]["containers"][0])["FF_CLF_VERSION"]["value"] \
+        == cfg.api.stable_version
+
+
+def test_route_backends_are_services_of_the_api_port(stack: str) -> None:
+    services = by_name(stack, "Service")
+    (route,) = objects(stack, "HTTPRoute")
+    deployments = by_name(stack, "Deployment")
+    for ref in route["spec"]["rules"][0]["backendRefs"]:
+        svc = services[ref["name"]]
+        port = next(p for p in svc["spec"]["ports"] if p["port"] == ref["port"])
+        pod_labels = deployments[ref["name"]]["spec"]["template"]["metadata"]["labels"]
+        # each backend Service selects exactly its own version's pods
+        assert selector_matches_labels({"matchLabels": svc["spec"]["selector"]}, pod_labels)
+        others = [d for n, d in deployments.items() if n != ref["name"]]
+        assert not any(selector_matches_labels({"matchLabels": svc["spec"]["selector"]},
+                                               d["spec"]["template"]["metadata"]["labels"]) for d in others)
+        container = deployments[ref["name"]]["spec"]["template"]["spec"]["containers"][0]
+        assert port["targetPort"] in {p["name"] for p in container["ports"]}
+
+
+CREDENTIAL_VARS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "FF_KAFKA_USERNAME", "FF_KAFKA_PASSWORD"}
+
+
+def test_credentials_only_by_reference(stack: str) -> None:
+    cfg = fraud_config(stack)
+    bucket_secret, kafka_secret = cfg.bucket, "fraud-scorer"
+    seen = set()
+    for name, pod in pod_specs(stack):
+        for c in pod["containers"]:
+            env = env_of(c)
+            for var, e in env.items():
+                assert var not in CREDENTIAL_VARS or "value" not in e, f"{name}: {var} is a literal"
+                ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+                if ref:
+                    assert ref["name"] in {bucket_secret, kafka_secret} and ref["key"], (name, var, ref)
+                    seen.add(var)
+            for src in c.get("envFrom", []):
+                assert set(src) == {"configMapRef"}, f"{name}: envFrom {src} (credentials come by secretKeyRef)"
+            assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {"name": bucket_secret,
+                                                                                   "key": "AWS_SECRET_ACCESS_KEY"}
+    assert seen == CREDENTIAL_VARS
+    # the Kafka credentials in the namespace come from the program's secret outputs, never a literal
+    secret = by_name(stack, "Secret")[kafka_secret]
+    data = secret.get("stringData")
+    assert "data" not in secret and data, secret
+    # the plan scrubs secret outputs to "[secret]" (the whole map, or each value)
+    assert data == "[secret]" or (set(data) == {"username", "password", "sasl.jaas.config"}
+                                  and set(data.values()) == {"[secret]"}), data
+
+
+def test_long_running_pods_have_probes_resources_and_restricted_security(stack: str) -> None:
+    for name, pod in pod_specs(stack):
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["nodeSelector"] == {"pipeworks.io/role": "general"}
+        for c in pod["containers"]:
+            assert c["securityContext"]["allowPrivilegeEscalation"] is False
+            assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+            assert {"cpu", "memory"} <= set(c["resources"]["requests"]) and "memory" in c["resources"]["limits"]
+            assert not c["image"].endswith(":latest") and ":" in c["image"].rsplit("/", 1)[-1]
+    for name, d in by_name(stack, "Deployment").items():
+        c = d["spec"]["template"]["spec"]["containers"][0]
+        assert c["livenessProbe"]["httpGet"]["path"] in ("/healthz", "/metrics"), name
+        assert c["readinessProbe"]["httpGet"]["path"] in ("/readyz", "/metrics"), name
+        if name.startswith("fraud-api-"):
+            assert (c["livenessProbe"]["httpGet"]["path"], c["readinessProbe"]["httpGet"]["path"]) == ("/healthz",
+                                                                                                       "/readyz")
+
+
+def test_trainer_cronjob_follows_the_config(stack: str) -> None:
+    cfg = fraud_config(stack)
+    cron = by_name(stack, "CronJob")["fraud-trainer"]
+    assert cron["spec"]["schedule"] == cfg.trainer.schedule
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+
+
+def test_hpa_and_pdb_are_sane(stack: str) -> None:
+    cfg = fraud_config(stack)
+    deployments = by_name(stack, "Deployment")
+    hpas = by_name(stack, "HorizontalPodAutoscaler")
+    pdbs = by_name(stack, "PodDisruptionBudget")
+    api = [n for n in deployments if n.startswith("fraud-api-")]
+    assert set(hpas) == set(api)
+    for name in api:
+        hpa, dep = hpas[name], deployments[name]
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        assert hpa["spec"]["minReplicas"] == cfg.api.min_replicas == dep["spec"]["replicas"]
+        assert hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"] == cfg.api.max_replicas
+        assert hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == cfg.api.target_cpu_percent
+    for d_name, dep in deployments.items():
+        labels = dep["spec"]["template"]["metadata"]["labels"]
+        covering = [p for p in pdbs.values() if selector_matches_labels(p["spec"]["selector"], labels)]
+        if dep["spec"]["replicas"] < 2:
+            continue
+        assert len(covering) == 1, d_name
+        spec = covering[0]["spec"]
+        if "minAvailable" in spec:
+            # at least one pod stays, and a drain can still evict one (at the HPA's floor too)
+            assert 1 <= spec["minAvailable"] < dep["spec"]["replicas"], d_name
+        else:
+            assert spec["maxUnavailable"] >= 1, d_name
+
+
+def test_replicated_pods_spread_over_hosts_and_prod_zones(stack: str) -> None:
+    for name, d in by_name(stack, "Deployment").items():
+        if d["spec"]["replicas"] < 2:
+            continue
+        keys = {t["topologyKey"] for t in d["spec"]["template"]["spec"]["topologySpreadConstraints"]}
+        assert "kubernetes.io/hostname" in keys, name
+        assert ("topology.kubernetes.io/zone" in keys) == (stack == "prod"), name
+
+
+def test_scorer_has_its_topic_and_consume_acls(stack: str) -> None:
+    cfg = fraud_config(stack)
+    topics = [r["inputs"] for r in records(stack) if r["type"].endswith("KafkaTopic") and COMPONENT in r["urn"]]
+    assert [(t["metadata"]["name"], t["spec"]["partitions"]) for t in topics] == [(cfg.scorer.topic,
+                                                                                   cfg.scorer.partitions)]
+    (user,) = [r["inputs"] for r in records(stack) if r["type"].endswith("KafkaUser") and COMPONENT in r["urn"]]
+    acls = {(a["resource"]["type"], a["resource"]["name"], op) for a in user["spec"]["authorization"]["acls"]
+            for op in a["operations"]}
+    assert {("topic", cfg.scorer.topic, "Read"), ("group", cfg.scorer.group, "Read")} <= acls
+    assert not {op for (_, _, op) in acls} & {"Write", "Alter", "Delete", "All"}, "the scorer only consumes"
+    scorer = by_name(stack, "Deployment")["fraud-scorer"]
+    assert scorer["spec"]["replicas"] == cfg.scorer.replicas <= cfg.scorer.partitions
+    assert scorer["spec"]["template"]["metadata"]["labels"]["kafka.pipeworks.io/client"]  # the listener admits it
+
+
+def test_service_monitors_wait_for_the_monitoring_crds(stack: str) -> None:
+    monitors = [r for r in records(stack) if r["type"].endswith(":ServiceMonitor") and COMPONENT in r["urn"]]
+    assert sorted(r["inputs"]["metadata"]["name"] for r in monitors) == ["fraud-api", "fraud-scorer"]
+    release = next(r["urn"] for r in records(stack) if r["type"] == "kubernetes:helm.sh/v3:Release"
+                   and "pipeworks:services:Monitoring" in r["urn"])
+    assert all(release in r["dependencies"] for r in monitors)
+    services = by_name(stack, "Service")
+    for r in monitors:
+        sel = r["inputs"]["spec"]["selector"]
+        ports = {r["inputs"]["spec"]["endpoints"][0]["port"]}
+        matched = [s for s in services.values() if selector_matches_labels(sel, s["metadata"]["labels"])]
+        assert matched and all(ports <= {p["name"] for p in s["spec"]["ports"]} for s in matched)
+
+
+def test_network_policies(stack: str) -> None:
+    cfg = fraud_config(stack)
+    pols = by_name(stack, "NetworkPolicy")
+    assert pols["default-deny-ingress"]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    api_from = {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                for rule in pols["fraud-api-ingress"]["spec"]["ingress"] for p in rule["from"] if "namespaceSelector" in p}
+    assert api_from == {cfg.gateway.namespace, "monitoring"}
+    egress_ns = {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                 for rule in pols["fraud-scorer-egress"]["spec"]["egress"] for p in rule["to"] if "namespaceSelector" in p}
+    assert egress_ns == {"kafka", "rook-ceph", "kube-system"}
+
+
+def test_objects_validate_against_their_schemas(stack: str) -> None:
+    checked = set()
+    for obj in objects(stack):
+        kind, av = obj["kind"], obj["apiVersion"]
+        if kind == "HTTPRoute":
+            continue  # no Gateway API schema in ../shared/crds: its structure is tested above
+        if av.split("/")[0] in CRD_GROUPS:
+            validator = crd_validator(av, kind)
+        elif kind == "Secret":
+            continue  # its stringData is the scrubbed "[secret]" placeholder, not a map
+        else:
+            validator = core_validator(kind, av)
+        assert errors(validator, obj) == [], f"{kind}/{obj['metadata']['name']}"
+        checked.add(kind)
+    assert checked >= {"Namespace", "Deployment", "CronJob", "Service", "HorizontalPodAutoscaler",
+                       "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "ObjectBucketClaim", "KafkaUser",
+                       "KafkaTopic"}
+
+
+def test_deployment_validates_with_kubernetes_validate_directly() -> None:
+    # the cached validator above is kubernetes-validate's own schema; one direct call keeps the two honest
+    dep = by_name("prod", "Deployment")["fraud-api-stable"]
+    assert kubernetes_validate.validate(dep, "1.34", strict=True) == "1.34"
+    broken = {**dep, "spec": {**dep["spec"], "replicaz": 2}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, "1.34", strict=True)
+
+
+def test_policies_find_nothing_wrong_with_the_workload(stack: str) -> None:
+    resources = [Resource(urn=r["urn"], type=r["type"], name=r["name"], props=r["inputs"], parent=r["parent"],
+                          dependencies=tuple(r["dependencies"])) for r in records(stack)]
+    report = evaluate(resources, Enforcement.for_environment(stack))
+    mine = [f"{v.policy}: {v.resource}: {v.message}" for v in report.violations if COMPONENT in v.resource]
+    assert mine == []
+    # the evaluation did look at the workload's pods (a policy that sees nothing would pass vacuously)
+    assert any(COMPONENT in r.urn and r.kind == "Deployment" for r in resources)

@@ -1,0 +1,130 @@
+"""The fraud workload's Kubernetes declaration: `FraudDetection` (`pipeworks:workloads:FraudDetection`) wires
+the pure specs of `manifests.py` to resources through the platform's storage, Kafka and monitoring handles.
+
+    namespace (PSS restricted) -> bucket claim (models + scores) -> trainer CronJob
+    API: one Deployment + Service + HPA + PDB per model version (stable, candidate) -> weighted HTTPRoute
+    KafkaTopic + KafkaUser (consume ACLs) -> scorer Deployment (+ headless metrics Service, PDB when replicated)
+    ServiceMonitors (after the monitoring CRDs), NetworkPolicies
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from infra.platform import Platform
+from infra.services.kafka import Acl
+from infra.storage.specs import RGW_POD_PORT
+from workloads.fraud import manifests as m
+from workloads.fraud.config import FraudConfig
+
+__all__ = ["FraudDetection", "FraudDetectionArgs"]
+
+KAFKA_USER = "fraud-scorer"
+
+
+@dataclass(frozen=True)
+class FraudDetectionArgs:
+    """What the workload needs from the stack."""
+
+    cfg: FraudConfig
+    platform: Platform  # storage (bucket), kafka (topic, user), monitoring (CRD owners), cluster (provider)
+    across_zones: bool  # prod spreads replicated pods over zones as well as hosts
+    monitoring_namespace: str  # Prometheus scrapes from here (NetworkPolicies admit it)
+
+
+class FraudDetection(pulumi.ComponentResource):
+    """pipeworks:workloads:FraudDetection — trainer, A/B-split API and stream scorer in their own namespace."""
+
+    def __init__(self, name: str, args: FraudDetectionArgs, opts: pulumi.ResourceOptions | None = None):
+        # Default providers are disabled for the project; the Kafka user's generated password (a RandomPassword
+        # parented here) takes its provider from this component's providers. It must exist before the component.
+        random_provider = random.Provider(f"{name}-random")
+        super().__init__("pipeworks:workloads:FraudDetection", name, None, pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(providers={"random": random_provider})))
+        cfg, platform = args.cfg, args.platform
+        storage, kafka = platform.storage, platform.kafka
+        # program.py refuses such a stack first (config.platform_problems); this guards other callers.
+        if storage is None or kafka is None:
+            raise pulumi.RunError("pipeworks:workloads.fraud.enabled=true needs platform.storage and platform.kafka")
+        ns = cfg.namespace
+        base = pulumi.ResourceOptions(parent=self, provider=platform.cluster.provider)
+
+        def after(*deps: pulumi.Resource, **extra: object) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=list(deps), **extra))
+
+        def meta(obj_name: str, component: str | None = None, track: str | None = None) -> dict:
+            labels = m.labels(component, track) if component else {"app.kubernetes.io/part-of": "fraud"}
+            return {"name": obj_name, "namespace": ns, "labels": labels}
+
+        self.namespace = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": ns, "labels": m.namespace_labels()},
+                                               opts=base)
+        bucket = storage.bucket(cfg.bucket, ns, parent=self, depends_on=[self.namespace])
+        refs = m.BucketRefs(configmap=bucket.configmap_name, secret=bucket.secret_name, endpoint=bucket.endpoint)
+        # Pods start after the claim exists; its ConfigMap/Secret follow once Rook provisions the bucket (the
+        # kubelet retries until they do).
+        in_ns = after(self.namespace, bucket.claim)
+
+        k8s.batch.v1.CronJob(f"{name}-trainer", metadata=meta("fraud-trainer", "trainer"),
+                             spec=m.trainer_cronjob_spec(cfg, refs), opts=in_ns)
+
+        services: list[pulumi.Resource] = []
+        for backend in m.backends(cfg.api):
+            deployment = k8s.apps.v1.Deployment(
+                f"{name}-api-{backend.track}", metadata=meta(backend.name, "api", backend.track),
+                spec=m.api_deployment_spec(cfg, backend, refs, args.across_zones),
+                # The HPA owns the replica count once the Deployment exists; re-applying the initial count on
+                # every update would undo its scaling.
+                opts=after(self.namespace, bucket.claim, ignore_changes=["spec.replicas"]))
+            services.append(k8s.core.v1.Service(f"{name}-api-{backend.track}", metadata=meta(backend.name, "api",
+                                                                                             backend.track),
+                                                spec=m.api_service_spec(backend), opts=after(self.namespace)))
+            k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                f"{name}-api-{backend.track}", metadata=meta(backend.name, "api", backend.track),
+                spec=m.hpa_spec(cfg.api, backend.name), opts=after(deployment))
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-api-{backend.track}", metadata=meta(backend.name, "api", backend.track),
+                spec=m.api_pdb_spec(cfg.api, backend), opts=after(self.namespace))
+        self.route = k8s.apiextensions.CustomResource(
+            f"{name}-api-route", api_version="gateway.networking.k8s.io/v1", kind="HTTPRoute",
+            metadata=meta("fraud-api", "api"), spec=m.http_route_spec(cfg), opts=after(*services))
+
+        scorer = cfg.scorer
+        topic = kafka.topic(scorer.topic, partitions=scorer.partitions, parent=self)
+        user = kafka.user(KAFKA_USER, ns, acls=Acl.consume(topic.name, scorer.group), parent=self,
+                          depends_on=[self.namespace])
+        kafka_refs = m.KafkaRefs(bootstrap=user.bootstrap, secret=user.secret_name, ca_secret=user.ca_secret,
+                                 kafka_namespace=kafka.namespace, client_labels=user.client_labels)
+        k8s.apps.v1.Deployment(f"{name}-scorer", metadata=meta("fraud-scorer", "scorer"),
+                               spec=m.scorer_deployment_spec(cfg, refs, kafka_refs, args.across_zones),
+                               opts=after(self.namespace, bucket.claim, topic.resource))
+        k8s.core.v1.Service(f"{name}-scorer-metrics", metadata=meta("fraud-scorer-metrics", "scorer"),
+                            spec=m.scorer_service_spec(), opts=after(self.namespace))
+        if scorer.replicas > 1:
+            k8s.policy.v1.PodDisruptionBudget(f"{name}-scorer", metadata=meta("fraud-scorer", "scorer"),
+                                              spec=m.scorer_pdb_spec(), opts=after(self.namespace))
+
+        if platform.monitoring is not None:
+            for sm_name, sm_spec in m.service_monitor_specs(ns).items():
+                k8s.apiextensions.CustomResource(
+                    f"{name}-{sm_name}-monitor", api_version="monitoring.coreos.com/v1", kind="ServiceMonitor",
+                    metadata=meta(sm_name), spec=sm_spec,
+                    opts=after(self.namespace, *platform.monitoring.dependencies))
+        else:
+            pulumi.log.warn("fraud: platform.monitoring is disabled, so the API and scorer get no ServiceMonitors",
+                            resource=self)
+
+        rgw = m.RgwRefs(namespace=storage.namespace, pod_port=RGW_POD_PORT,
+                        pod_labels={"app": "rook-ceph-rgw", "rook_object_store": storage.object_store})
+        for pol_name, pol_spec in m.network_policies(cfg, monitoring_namespace=args.monitoring_namespace,
+                                                     kafka=kafka_refs, rgw=rgw).items():
+            k8s.networking.v1.NetworkPolicy(f"{name}-{pol_name}", metadata=meta(pol_name), spec=pol_spec,
+                                            opts=after(self.namespace))
+
+        self.register_outputs({
+            "namespace": ns, "bucket": bucket.name, "route": self.route.metadata["name"],
+            "weights": {b.version: b.weight for b in m.backends(cfg.api)}, "topic": topic.name,
+            "kafkaUser": user.username})

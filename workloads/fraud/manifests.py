@@ -1,0 +1,383 @@
+"""Pure renderers of the fraud workload's Kubernetes objects (specs as plain dicts): the trainer CronJob, the
+API's per-version Deployments, Services, HPAs and PDBs, the weighted HTTPRoute, the scorer, ServiceMonitors
+and NetworkPolicies. `deploy.py` wires them to resources; tests call them without Pulumi.
+
+A declaration-side module: it uses the platform's placement vocabulary (`infra.placement`) and never runs in
+the workload's containers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from infra.placement import Role, place, spread
+from workloads.fraud.config import ApiConfig, FraudConfig
+
+API_PORT = 8080  # gunicorn's FF_API_PORT default (workloads/fraud/gunicorn.conf.py)
+SCORER_METRICS_PORT = 9100  # the scorer's FF_METRICS_PORT default
+MODEL_PREFIX = "models/fraud"  # FF_MODEL_PREFIX of trainer and API: where versions are published
+SCORES_PREFIX = "scores/fraud"
+UID = 10001  # the images' USER (Dockerfile.*): runAsNonRoot can verify a numeric uid without a name lookup
+TRACK = "track"  # pod/Service label naming the API version's role; Prometheus keeps it (podTargetLabels)
+STABLE, CANDIDATE = "stable", "candidate"
+NAME_LABEL = "app.kubernetes.io/name"
+VERSION_ANNOTATION = "fraud.pipeworks.io/model-version"  # model versions may exceed a label's 63 characters
+CA_DIR = "/etc/kafka-ca"
+DNS_SELECTOR = {"namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}}  # CoreDNS on EKS and kubeadm
+
+# Only the public endpoints go through the Gateway; /metrics, /healthz and /readyz stay in the cluster.
+PUBLIC_PATHS = ("/classify", "/model", "/openapi.json")
+
+
+@dataclass(frozen=True)
+class BucketRefs:
+    """The bucket claim's ConfigMap (BUCKET_*) and Secret (AWS_*) names in the workload's namespace."""
+
+    configmap: str
+    secret: str
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class KafkaRefs:
+    """What the scorer needs of its KafkaUser: the Secret (username, password) and the CA Secret (ca.crt), both
+    in the workload's namespace, the TLS bootstrap address and the pod labels the listener admits."""
+
+    bootstrap: str
+    secret: str
+    ca_secret: str
+    kafka_namespace: str  # where the brokers run (the scorer's egress target)
+    client_labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def port(self) -> int:
+        return int(self.bootstrap.rsplit(":", 1)[1])
+
+
+@dataclass(frozen=True)
+class RgwRefs:
+    """Where the object store's gateway pods run (the egress rules' target) and their pod port."""
+
+    namespace: str
+    pod_labels: dict[str, str]
+    pod_port: int
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One model version of the API behind the HTTPRoute."""
+
+    track: str
+    version: str
+    weight: int
+
+    @property
+    def name(self) -> str:
+        return f"fraud-api-{self.track}"
+
+
+def backends(api: ApiConfig) -> list[Backend]:
+    """The API versions to deploy and their share of Gateway traffic (the weights always sum to 100).
+
+    A candidate with weight 0 is still deployed: it is warm and verified before it takes traffic, and turning
+    the weight back to 0 is an instant rollback that needs no new pods."""
+    if api.stable_version is None:
+        raise ValueError("pipeworks:workloads.fraud.api.stableVersion is required to deploy the API")
+    if api.candidate_version is None:
+        return [Backend(STABLE, api.stable_version, 100)]
+    return [Backend(STABLE, api.stable_version, 100 - api.candidate_weight),
+            Backend(CANDIDATE, api.candidate_version, api.candidate_weight)]
+
+
+def labels(component: str, track: str | None = None) -> dict[str, str]:
+    out = {NAME_LABEL: f"fraud-{component}", "app.kubernetes.io/part-of": "fraud",
+           "app.kubernetes.io/managed-by": "pipeworks"}
+    if track:
+        out[TRACK] = track
+    return out
+
+
+def selector(component: str, track: str | None = None) -> dict[str, str]:
+    out = {NAME_LABEL: f"fraud-{component}"}
+    if track:
+        out[TRACK] = track
+    return out
+
+
+def whole_cpus(quantity: str) -> int:
+    """Whole CPUs in a Kubernetes CPU quantity, at least 1 ('500m' -> 1, '2' -> 2, '2500m' -> 2)."""
+    q = quantity.strip()
+    value = Decimal(q[:-1]) / 1000 if q.endswith("m") else Decimal(q)
+    return max(1, math.floor(value))
+
+
+def pdb_min_available(min_replicas: int) -> int:
+    """One pod fewer than the HPA's floor: a drain can always evict one pod, and never all of them."""
+    if min_replicas < 2:
+        raise ValueError(f"min_replicas={min_replicas}: a budget over fewer than 2 pods blocks every eviction")
+    return min_replicas - 1
+
+
+# --- pod building blocks --------------------------------------------------------------------------------
+
+def _pod_security() -> dict[str, Any]:
+    return {"runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID, "fsGroup": UID,
+            "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def _container_security() -> dict[str, Any]:
+    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]}}
+
+
+def _tmp() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A small emptyDir at /tmp: the root filesystem is read-only (gunicorn heartbeats, Prometheus multiprocess
+    files, joblib temporaries)."""
+    return {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}, {"name": "tmp", "mountPath": "/tmp"}
+
+
+def _env(values: dict[str, str]) -> list[dict[str, Any]]:
+    return [{"name": k, "value": v} for k, v in values.items()]
+
+
+def bucket_env(bucket: BucketRefs) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(env, envFrom) for the object store: BUCKET_* from the claim's ConfigMap, the keys by secretKeyRef from
+    its Secret (so a manifest names exactly which credentials a pod gets), the endpoint URL as a value."""
+    env = [{"name": key, "valueFrom": {"secretKeyRef": {"name": bucket.secret, "key": key}}}
+           for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")]
+    env.append({"name": "S3_ENDPOINT_URL", "value": bucket.endpoint})
+    return env, [{"configMapRef": {"name": bucket.configmap}}]
+
+
+def _http_probe(path: str, port: str, *, period: int, failures: int, delay: int = 0) -> dict[str, Any]:
+    return {"httpGet": {"path": path, "port": port}, "initialDelaySeconds": delay, "periodSeconds": period,
+            "timeoutSeconds": 3, "failureThreshold": failures}
+
+
+def _placed(pod: dict[str, Any], match: dict[str, str] | None, across_zones: bool) -> dict[str, Any]:
+    """The general pool (no taints to tolerate) and, for replicated pods, a hard spread over hosts/zones."""
+    pod.update(place(Role.GENERAL).pod_spec())
+    if match is not None:
+        pod["topologySpreadConstraints"] = spread(match, across_zones=across_zones)
+    return pod
+
+
+# --- the API ---------------------------------------------------------------------------------------------
+
+def api_deployment_spec(cfg: FraudConfig, backend: Backend, bucket: BucketRefs, across_zones: bool) -> dict[str, Any]:
+    api = cfg.api
+    env, env_from = bucket_env(bucket)
+    env = _env({"FF_CLF_VERSION": backend.version, "FF_MODEL_PREFIX": MODEL_PREFIX, "FF_API_PORT": str(API_PORT),
+                "FF_API_WORKERS": str(api.workers), "FF_METRICS_DIR": "/tmp/fraud-api-metrics"}) + env
+    tmp_volume, tmp_mount = _tmp()
+    container = {
+        "name": "api", "image": api.image.ref(), "imagePullPolicy": "IfNotPresent",
+        "ports": [{"name": "http", "containerPort": API_PORT, "protocol": "TCP"}],
+        "env": env, "envFrom": env_from, "resources": api.resources.k8s(),
+        # liveness: the process answers; readiness: the model is loaded and its sha256 verified (503 until then),
+        # so a version that is not published never receives traffic and a rollout to it stalls safely.
+        "livenessProbe": _http_probe("/healthz", "http", period=10, failures=3, delay=5),
+        "readinessProbe": _http_probe("/readyz", "http", period=5, failures=2),
+        "securityContext": _container_security(), "volumeMounts": [tmp_mount],
+    }
+    match = selector("api", backend.track)
+    pod = _placed({"automountServiceAccountToken": False, "securityContext": _pod_security(),
+                   "terminationGracePeriodSeconds": 30,  # gunicorn's graceful_timeout is 20 s
+                   "containers": [container], "volumes": [tmp_volume]}, match, across_zones)
+    return {
+        # The HPA owns the count after creation (deploy.py ignores later changes to it).
+        "replicas": api.min_replicas,
+        "selector": {"matchLabels": match},
+        # Never fewer ready pods than wanted during a rollout: a new pod must pass /readyz first.
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "template": {"metadata": {"labels": labels("api", backend.track),
+                                  "annotations": {VERSION_ANNOTATION: backend.version}},
+                     "spec": pod},
+    }
+
+
+def api_service_spec(backend: Backend) -> dict[str, Any]:
+    return {"type": "ClusterIP", "selector": selector("api", backend.track),
+            "ports": [{"name": "http", "port": API_PORT, "targetPort": "http", "protocol": "TCP"}]}
+
+
+def hpa_spec(api: ApiConfig, deployment: str) -> dict[str, Any]:
+    return {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
+        "minReplicas": api.min_replicas, "maxReplicas": api.max_replicas,
+        "metrics": [{"type": "Resource", "resource": {
+            "name": "cpu", "target": {"type": "Utilization", "averageUtilization": api.target_cpu_percent}}}],
+        # Scale up at once, down slowly: traffic bursts are short and a cold pod must load its model first.
+        "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300,
+                                   "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]}},
+    }
+
+
+def api_pdb_spec(api: ApiConfig, backend: Backend) -> dict[str, Any]:
+    return {"minAvailable": pdb_min_available(api.min_replicas), "selector": {"matchLabels": selector("api", backend.track)}}
+
+
+def http_route_spec(cfg: FraudConfig) -> dict[str, Any]:
+    """The weighted split between the versions at the Gateway (gateway.networking.k8s.io/v1 HTTPRoute)."""
+    gw = cfg.gateway
+    parent: dict[str, Any] = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gw.name,
+                              "namespace": gw.namespace}
+    if gw.section_name:
+        parent["sectionName"] = gw.section_name
+    spec: dict[str, Any] = {
+        "parentRefs": [parent],
+        "rules": [{
+            "matches": [{"path": {"type": "Exact", "value": p}} for p in PUBLIC_PATHS],
+            "backendRefs": [{"group": "", "kind": "Service", "name": b.name, "port": API_PORT, "weight": b.weight}
+                            for b in backends(cfg.api)],
+        }],
+    }
+    if gw.hostnames:
+        spec["hostnames"] = list(gw.hostnames)
+    return spec
+
+
+# --- the trainer -----------------------------------------------------------------------------------------
+
+def trainer_cronjob_spec(cfg: FraudConfig, bucket: BucketRefs) -> dict[str, Any]:
+    t = cfg.trainer
+    env, env_from = bucket_env(bucket)
+    env = _env({"FF_TRAIN_DATA_PREFIX": t.data_prefix, "FF_MODEL_PREFIX": MODEL_PREFIX,
+                "FF_TRAIN_JOBS": str(whole_cpus(t.resources.cpu))}) + env
+    tmp_volume, tmp_mount = _tmp()
+    pod = _placed({
+        "restartPolicy": "Never",  # a failed run is a new pod (backoffLimit), its logs kept for diagnosis
+        "automountServiceAccountToken": False, "securityContext": _pod_security(),
+        "containers": [{"name": "trainer", "image": t.image.ref(), "imagePullPolicy": "IfNotPresent", "env": env,
+                        "envFrom": env_from, "resources": t.resources.k8s(),
+                        "securityContext": _container_security(), "volumeMounts": [tmp_mount]}],
+        "volumes": [tmp_volume]}, None, False)
+    return {
+        "schedule": t.schedule, "timeZone": t.time_zone,
+        # Two runs at once would race to publish; a run that misses its slot by an hour waits for the next one.
+        "concurrencyPolicy": "Forbid", "startingDeadlineSeconds": 3600,
+        "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
+        "jobTemplate": {"spec": {
+            "backoffLimit": 2, "activeDeadlineSeconds": t.timeout_seconds, "ttlSecondsAfterFinished": 7 * 86400,
+            "template": {"metadata": {"labels": labels("trainer")}, "spec": pod}}},
+    }
+
+
+# --- the scorer ------------------------------------------------------------------------------------------
+
+def scorer_deployment_spec(cfg: FraudConfig, bucket: BucketRefs, kafka: KafkaRefs, across_zones: bool) -> dict[str, Any]:
+    s = cfg.scorer
+    bucket_vars, env_from = bucket_env(bucket)
+    secret_ref = lambda key: {"secretKeyRef": {"name": kafka.secret, "key": key}}  # noqa: E731
+    env = _env({
+        # The durable score record comes from the stable version only; the candidate is judged on live traffic.
+        "FF_API_URL": f"http://fraud-api-{STABLE}.{cfg.namespace}.svc:{API_PORT}",
+        "FF_KAFKA_BOOTSTRAP": kafka.bootstrap, "FF_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "FF_KAFKA_CA_FILE": f"{CA_DIR}/ca.crt", "FF_KAFKA_TOPIC": s.topic, "FF_KAFKA_GROUP": s.group,
+        "FF_RESULTS_PREFIX": SCORES_PREFIX, "FF_BATCH_SIZE": str(s.batch_size),
+        "FF_METRICS_PORT": str(SCORER_METRICS_PORT)})
+    env += [{"name": "FF_KAFKA_USERNAME", "valueFrom": secret_ref("username")},
+            {"name": "FF_KAFKA_PASSWORD", "valueFrom": secret_ref("password")}]
+    container = {
+        "name": "scorer", "image": s.image.ref(), "imagePullPolicy": "IfNotPresent",
+        "ports": [{"name": "metrics", "containerPort": SCORER_METRICS_PORT, "protocol": "TCP"}],
+        "env": env + bucket_vars, "envFrom": env_from, "resources": s.resources.k8s(),
+        # The metrics server starts after the settings are read and checked; it is the scorer's only endpoint.
+        "livenessProbe": _http_probe("/metrics", "metrics", period=20, failures=3, delay=10),
+        "readinessProbe": _http_probe("/metrics", "metrics", period=10, failures=3),
+        "securityContext": _container_security(),
+        "volumeMounts": [{"name": "kafka-ca", "mountPath": CA_DIR, "readOnly": True}],
+    }
+    match = selector("scorer")
+    pod = _placed({
+        "automountServiceAccountToken": False, "securityContext": _pod_security(),
+        # room to finish the batch in flight and commit its offsets before the group rebalances
+        "terminationGracePeriodSeconds": 60,
+        "containers": [container],
+        "volumes": [{"name": "kafka-ca", "secret": {"secretName": kafka.ca_secret,
+                                                    "items": [{"key": "ca.crt", "path": "ca.crt"}]}}],
+    }, match if s.replicas > 1 else None, across_zones)
+    return {
+        "replicas": s.replicas, "selector": {"matchLabels": match},
+        "template": {"metadata": {"labels": {**labels("scorer"), **kafka.client_labels}}, "spec": pod},
+    }
+
+
+def scorer_service_spec() -> dict[str, Any]:
+    """Headless: it exists only so a ServiceMonitor can find the scorer pods' metrics port."""
+    return {"clusterIP": "None", "selector": selector("scorer"),
+            "ports": [{"name": "metrics", "port": SCORER_METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"}]}
+
+
+def scorer_pdb_spec() -> dict[str, Any]:
+    return {"maxUnavailable": 1, "selector": {"matchLabels": selector("scorer")}}
+
+
+# --- monitoring and network ------------------------------------------------------------------------------
+
+def service_monitor_specs(namespace: str) -> dict[str, dict[str, Any]]:
+    """ServiceMonitors by name: every API version (labelled by track, for A/B comparison) and the scorer."""
+    return {
+        "fraud-api": {"selector": {"matchLabels": selector("api")}, "namespaceSelector": {"matchNames": [namespace]},
+                      "podTargetLabels": [TRACK],
+                      "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}]},
+        "fraud-scorer": {"selector": {"matchLabels": selector("scorer")},
+                         "namespaceSelector": {"matchNames": [namespace]},
+                         "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "30s",
+                                        "scrapeTimeout": "10s"}]},
+    }
+
+
+def _ns(name: str) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+
+def _tcp(*ports: int | str) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": p} for p in ports]
+
+
+def _dns_egress() -> dict[str, Any]:
+    return {"to": [{**_ns(DNS_SELECTOR["namespace"]), "podSelector": {"matchLabels": DNS_SELECTOR["labels"]}}],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+
+
+def _rgw_egress(rgw: RgwRefs) -> dict[str, Any]:
+    # NetworkPolicies see the pod port after the Service's DNAT, not the Service's port 80.
+    return {"to": [{**_ns(rgw.namespace), "podSelector": {"matchLabels": dict(rgw.pod_labels)}}],
+            "ports": _tcp(rgw.pod_port)}
+
+
+def network_policies(cfg: FraudConfig, *, monitoring_namespace: str, kafka: KafkaRefs,
+                     rgw: RgwRefs) -> dict[str, dict[str, Any]]:
+    """NetworkPolicy specs by name: nothing enters the namespace unless admitted below, and each pod talks
+    only to what it needs (DNS, the object store, Kafka, the API)."""
+    api, scorer, trainer = ({"matchLabels": selector(c)} for c in ("api", "scorer", "trainer"))
+    return {
+        "default-deny-ingress": {"podSelector": {}, "policyTypes": ["Ingress"]},
+        "fraud-api-ingress": {"podSelector": api, "policyTypes": ["Ingress"], "ingress": [
+            {"from": [_ns(cfg.gateway.namespace)], "ports": _tcp(API_PORT)},  # the Gateway's data plane
+            {"from": [{"podSelector": scorer}], "ports": _tcp(API_PORT)},
+            {"from": [_ns(monitoring_namespace)], "ports": _tcp(API_PORT)},  # /metrics on the same port
+        ]},
+        "fraud-scorer-ingress": {"podSelector": scorer, "policyTypes": ["Ingress"], "ingress": [
+            {"from": [_ns(monitoring_namespace)], "ports": _tcp(SCORER_METRICS_PORT)}]},
+        "fraud-api-egress": {"podSelector": api, "policyTypes": ["Egress"],
+                             "egress": [_dns_egress(), _rgw_egress(rgw)]},
+        "fraud-trainer-egress": {"podSelector": trainer, "policyTypes": ["Egress"],
+                                 "egress": [_dns_egress(), _rgw_egress(rgw)]},
+        "fraud-scorer-egress": {"podSelector": scorer, "policyTypes": ["Egress"], "egress": [
+            _dns_egress(), _rgw_egress(rgw),
+            {"to": [_ns(kafka.kafka_namespace)], "ports": _tcp(kafka.port)},  # bootstrap and brokers, TLS listener
+            {"to": [{"podSelector": api}], "ports": _tcp(API_PORT)},
+        ]},
+    }
+
+
+def namespace_labels() -> dict[str, str]:
+    """Pod Security restricted, enforced: every pod here is non-root, drops all capabilities, no host access."""
+    return {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")} | {
+        "app.kubernetes.io/part-of": "fraud"}
+
