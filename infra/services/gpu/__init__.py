@@ -77,6 +77,10 @@ def gpu_operator_values(cfg: GpuConfig, kind: ClusterKind, pools: Sequence[NodeP
         "nfd": {"enabled": cfg.nfd},
         "driver": {"enabled": driver},
         "toolkit": {"enabled": toolkit},
+        # CDI specs are written by the operator's toolkit container; where the AMI brings the toolkit instead
+        # (EKS), the device plugin falls back to the nvidia default runtime's env-var injection, which the
+        # AL2023 NVIDIA AMI configures (upstream.md §6; CDI without the toolkit is unverified, §10).
+        "cdi": {"enabled": toolkit},
         "operator": {"resources": cfg.operator_resources.k8s(),
                      # replaces the chart's preference for control-plane nodes (EKS has none we can use)
                      "affinity": general.node_affinity()},

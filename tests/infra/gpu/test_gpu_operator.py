@@ -27,7 +27,7 @@ POOLS = [
 
 # Chart values that the chart copies into ClusterPolicy.spec under the same keys (templates/clusterpolicy.yaml).
 CLUSTERPOLICY_KEYS = ("driver", "toolkit", "devicePlugin", "dcgmExporter", "gfd", "mig", "migManager", "daemonsets",
-                      "validator")
+                      "validator", "cdi")
 
 
 @pytest.mark.parametrize("kind,driver,toolkit,expected", [
@@ -41,6 +41,7 @@ def test_driver_and_toolkit_per_cluster_kind(kind, driver, toolkit, expected):
     assert driver_and_toolkit(cfg, kind) == expected
     values = gpu_operator_values(cfg, kind, POOLS)
     assert (values["driver"]["enabled"], values["toolkit"]["enabled"]) == expected
+    assert values["cdi"]["enabled"] is expected[1], "CDI specs come from the operator's toolkit"
 
 
 def test_operands_reach_gpu_nodes_including_edge_but_no_other_pools():
