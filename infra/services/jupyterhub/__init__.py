@@ -94,7 +94,7 @@ def hub_values(cfg: JupyterHubConfig, *, gpu_profile: bool, block_class: str | N
             # OAuthenticator once the organisation's identity provider is known.
             "config": {"JupyterHub": {"authenticator_class": "nativeauthenticator.NativeAuthenticator"},
                        "NativeAuthenticator": {"open_signup": False},
-                       "Authenticator": {"admin_users": ["admin"], "allow_all": False}},
+                       "Authenticator": {"admin_users": ["admin"]}},
         },
         "proxy": {
             "service": {"type": "ClusterIP"},
