@@ -9,7 +9,7 @@ The handle (`platform.elk`) gives `logstash_beats` (host:port other shippers may
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -20,7 +20,9 @@ from infra.cluster.nodepools import taints_for
 from infra.placement import Role
 from infra.services.elk import spec
 
-__all__ = ["Elk", "ElkArgs"]
+__all__ = ["Elk", "ElkArgs", "filebeat_tolerations"]
+
+_OptsAfter = Callable[..., pulumi.ResourceOptions]  # resource options with depends_on the given resources
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class ElkArgs:
     block_class: str | None  # storage class of master and warm nodes (storage.block_class)
     cluster_name: str
     region: str | None = None  # EKS region; None on existing clusters
-    irsa_role: object | None = None  # PlatformCluster.irsa_role (bound method) on EKS
+    irsa_role: Callable[..., Any] | None = None  # PlatformCluster.irsa_role on EKS (returns an aws.iam.Role)
     monitoring_namespace: str = "monitoring"
     monitoring_dependencies: Sequence[pulumi.Resource] = field(default_factory=tuple)
     storage_ready: Sequence[pulumi.Resource] = field(default_factory=tuple)
@@ -113,37 +115,37 @@ class Elk(pulumi.ComponentResource):
         self.register_outputs({"namespace": ns_name, "elasticsearch": self.elasticsearch_url,
                                "logstashBeats": self.logstash_beats})
 
-    def _filebeat(self, name: str, args: ElkArgs, opts_after, custom) -> None:
+    def _filebeat(self, name: str, args: ElkArgs, opts_after: _OptsAfter, custom: Callable[..., Any]) -> None:
         cfg = args.cfg
         ns = cfg.namespace
         sa = k8s.core.v1.ServiceAccount(f"{name}-filebeat-sa", metadata={"name": spec.FILEBEAT, "namespace": ns},
                                         opts=opts_after(self.ns))
-        role = k8s.rbac.v1.ClusterRole(f"{name}-filebeat", metadata={"name": f"{ns}-filebeat"},
-                                       rules=spec.FILEBEAT_RULES, opts=opts_after())
+        cluster_role = k8s.rbac.v1.ClusterRole(f"{name}-filebeat", metadata={"name": f"{ns}-filebeat"},
+                                               rules=spec.FILEBEAT_RULES, opts=opts_after())
         binding = k8s.rbac.v1.ClusterRoleBinding(
             f"{name}-filebeat", metadata={"name": f"{ns}-filebeat"},
             role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": f"{ns}-filebeat"},
-            subjects=[{"kind": "ServiceAccount", "name": spec.FILEBEAT, "namespace": ns}], opts=opts_after(role))
+            subjects=[{"kind": "ServiceAccount", "name": spec.FILEBEAT, "namespace": ns}], opts=opts_after(cluster_role))
         self.filebeat = custom("filebeat", "beat.k8s.elastic.co/v1beta1", "Beat", spec.FILEBEAT,
                                spec.filebeat_daemonset_spec(cfg, filebeat_tolerations(args.pools)),
                                deps=[self.logstash, sa, binding])
         self.filebeat_cloudwatch = None
         if not (cfg.filebeat.cloudwatch and args.irsa_role is not None and args.region):
             return  # existing clusters have no CloudWatch control-plane logs (and no IRSA)
-        role_arn = args.irsa_role(f"{name}-cloudwatch", ns, spec.FILEBEAT_CLOUDWATCH,  # type: ignore[operator]
-                                  inline_policy=spec.cloudwatch_read_policy(args.cluster_name), parent=self)
-        if role_arn is None:
+        role = args.irsa_role(f"{name}-cloudwatch", ns, spec.FILEBEAT_CLOUDWATCH,
+                              inline_policy=spec.cloudwatch_read_policy(args.cluster_name), parent=self)
+        if role is None:
             return
         cw_sa = k8s.core.v1.ServiceAccount(
             f"{name}-filebeat-cloudwatch-sa",
             metadata={"name": spec.FILEBEAT_CLOUDWATCH, "namespace": ns,
-                      "annotations": {"eks.amazonaws.com/role-arn": role_arn.arn}},
+                      "annotations": {"eks.amazonaws.com/role-arn": role.arn}},
             opts=opts_after(self.ns))
         self.filebeat_cloudwatch = custom(
             "filebeat-cloudwatch", "beat.k8s.elastic.co/v1beta1", "Beat", spec.FILEBEAT_CLOUDWATCH,
             spec.filebeat_cloudwatch_spec(cfg, args.cluster_name, args.region), deps=[self.logstash, cw_sa])
 
-    def _ilm(self, name: str, cfg: ElkConfig, opts_after) -> None:
+    def _ilm(self, name: str, cfg: ElkConfig, opts_after: _OptsAfter) -> None:
         cm_name = "elasticsearch-ilm"
         cm = k8s.core.v1.ConfigMap(f"{name}-ilm", metadata={"name": cm_name, "namespace": cfg.namespace},
                                    data=spec.ilm_files(cfg), opts=opts_after(self.ns))
@@ -153,7 +155,7 @@ class Elk(pulumi.ComponentResource):
                                          "namespace": cfg.namespace},
             spec=spec.ilm_job_spec(cfg, cm_name), opts=opts_after(cm, self.elasticsearch))
 
-    def _exporter(self, name: str, cfg: ElkConfig, args: ElkArgs, opts_after) -> None:
+    def _exporter(self, name: str, cfg: ElkConfig, args: ElkArgs, opts_after: _OptsAfter) -> None:
         labels = {"app.kubernetes.io/name": spec.EXPORTER}
         ns = cfg.namespace
         k8s.apps.v1.Deployment(
@@ -173,7 +175,7 @@ class Elk(pulumi.ComponentResource):
                   "endpoints": [{"port": "metrics", "interval": "30s", "scrapeTimeout": "20s"}]},
             opts=opts_after(svc, *args.monitoring_dependencies))
 
-    def _disruption_budgets(self, name: str, cfg: ElkConfig, opts_after) -> None:
+    def _disruption_budgets(self, name: str, cfg: ElkConfig, opts_after: _OptsAfter) -> None:
         """Kibana and Logstash when replicated (ECK gives Elasticsearch its own health-aware PDB)."""
         for svc, count, label in ((spec.KIBANA, cfg.kibana.count, "kibana.k8s.elastic.co/name"),
                                   (spec.LOGSTASH, cfg.logstash.count, "logstash.k8s.elastic.co/name")):
