@@ -23,7 +23,6 @@ RELEASE = "jupyterhub"
 SPARK_DEFAULTS_CM = "spark-defaults"
 # SPARK_HOME of the jupyter docker-stacks pyspark image
 SPARK_CONF_PATH = "/usr/local/spark/conf/spark-defaults.conf"
-NOTEBOOK_PORT = 8888
 
 
 def _ns_peer(namespace: str) -> dict[str, Any]:
