@@ -154,7 +154,7 @@ class EksCluster(pulumi.ComponentResource):
 
 class EksAddons(pulumi.ComponentResource):
     """EKS managed add-ons. vpc-cni, kube-proxy and the pod identity agent must exist before nodes can
-    become Ready (`before_nodes`); CoreDNS and the EBS CSI driver need Ready nodes (`after_nodes`)."""
+    become Ready (`before_nodes`); CoreDNS, the EBS CSI driver and metrics-server need Ready nodes (`after_nodes`)."""
 
     def __init__(self, name: str, eks: EksCluster, opts: pulumi.ResourceOptions | None = None):
         super().__init__("pipeworks:cluster:EksAddons", name, None, opts)
@@ -180,7 +180,9 @@ class EksAddons(pulumi.ComponentResource):
                                        [f"{AWS_MANAGED}/service-role/AmazonEBSCSIDriverPolicy"], parent=self)
         coredns = self._addon("coredns", depends_on=node_groups)
         ebs = self._addon("aws-ebs-csi-driver", depends_on=node_groups, service_account_role_arn=ebs_role.arn)
-        self.after_nodes = [coredns, ebs]
+        # HorizontalPodAutoscalers (Spark workers, model APIs) read CPU from the metrics API.
+        metrics = self._addon("metrics-server", depends_on=node_groups)
+        self.after_nodes = [coredns, ebs, metrics]
         self.default_storage_class = k8s.storage.v1.StorageClass(
             f"{self._name}-gp3",
             metadata={"name": "gp3-encrypted", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},

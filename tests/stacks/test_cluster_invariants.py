@@ -85,7 +85,7 @@ def test_control_plane_encryption_logs_and_oidc(resources, stack):
     assert of_type(recs, "aws:kms/key:Key")[0]["inputs"]["enableKeyRotation"] is True
     assert of_type(recs, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
     addons = {a["inputs"]["addonName"] for a in of_type(recs, "aws:eks/addon:Addon")}
-    assert addons == {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "eks-pod-identity-agent"}
+    assert addons == {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "eks-pod-identity-agent", "metrics-server"}
     sc = [r for r in of_type(recs, "kubernetes:storage.k8s.io/v1:StorageClass") if r["inputs"]["provisioner"] == "ebs.csi.aws.com"]
     assert sc[0]["inputs"]["parameters"] == {"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"}
     assert sc[0]["inputs"]["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
