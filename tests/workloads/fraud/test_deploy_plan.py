@@ -11,7 +11,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from pipeworks.plan import REPO_ROOT, validate
+from pipeworks.plan import REPO_ROOT, InvalidStack, validate
 from policies.engine import Enforcement, evaluate
 from policies.rules.model import Resource
 from policies.rules.reliability import selector_matches_labels
@@ -297,3 +297,39 @@ def test_policies_find_nothing_wrong_with_the_workload(stack: str) -> None:
     assert mine == []
     # the evaluation did look at the workload's pods (a policy that sees nothing would pass vacuously)
     assert any(COMPONENT in r.urn and r.kind == "Deployment" for r in resources)
+
+
+def test_pipeworks_plan_refuses_a_bad_split_naming_the_key(tmp_path) -> None:
+    # the loader `pipeworks plan` runs before the program: a weight without a candidate stops it, with the key
+    text = (REPO_ROOT / "Pulumi.dev.yaml").read_text()
+    assert "candidateVersion: " in text
+    bad = "\n".join(line for line in text.splitlines() if "candidateVersion:" not in line) + "\n"
+    (tmp_path / "Pulumi.dev.yaml").write_text(bad)
+    (tmp_path / "Pulumi.yaml").write_text((REPO_ROOT / "Pulumi.yaml").read_text())
+    with pytest.raises(InvalidStack) as info:
+        validate(tmp_path, "dev")
+    weight = fraud_config("dev").api.candidate_weight
+    assert f"Pulumi.dev.yaml: pipeworks:workloads.fraud.api.candidateWeight={weight} needs api.candidateVersion" \
+        in str(info.value)
+
+
+def test_program_refuses_the_workload_without_kafka() -> None:
+    # program.load_config adds the rules between the workload and the platform sections it needs
+    import pulumi
+
+    import program
+    from pipeworks.mocks import install
+    from pipeworks.stackfile import read_stack_file
+
+    sf = read_stack_file(REPO_ROOT, "dev")
+    values = dict(sf.values)
+    values["pipeworks:platform"] = {**values["pipeworks:platform"], "kafka": {"enabled": False}}
+    try:
+        install("pipeworks", "dev", values, sorted(sf.secret_keys))
+        with pytest.raises(pulumi.RunError) as info:
+            program.load_config()
+    finally:  # leave the runtime with the shipped stack's config for whoever runs next in this process
+        install("pipeworks", "dev", dict(sf.values), sorted(sf.secret_keys))
+    assert "Pulumi.dev.yaml: pipeworks:workloads.fraud.enabled=true needs pipeworks:platform.kafka.enabled" \
+        in str(info.value)
+    assert program.load_config().workloads.fraud.enabled  # type: ignore[union-attr]
