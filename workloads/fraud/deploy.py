@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from infra.platform import Platform
 from infra.services.kafka import Acl
@@ -40,11 +39,7 @@ class FraudDetection(pulumi.ComponentResource):
     """pipeworks:workloads:FraudDetection — trainer, A/B-split API and stream scorer in their own namespace."""
 
     def __init__(self, name: str, args: FraudDetectionArgs, opts: pulumi.ResourceOptions | None = None):
-        # Default providers are disabled for the project; the Kafka user's generated password (a RandomPassword
-        # parented here) takes its provider from this component's providers. It must exist before the component.
-        random_provider = random.Provider(f"{name}-random")
-        super().__init__("pipeworks:workloads:FraudDetection", name, None, pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(providers={"random": random_provider})))
+        super().__init__("pipeworks:workloads:FraudDetection", name, None, opts)
         cfg, platform = args.cfg, args.platform
         storage, kafka = platform.storage, platform.kafka
         # program.py refuses such a stack first (config.platform_problems); this guards other callers.

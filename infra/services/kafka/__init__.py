@@ -115,6 +115,8 @@ class Kafka(pulumi.ComponentResource):
         self.ca_secret = ca_secret_name(cfg)
         self.client_labels = {CLIENT_LABEL: cfg.cluster_name}
         self._k8s = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        # Default providers are disabled for the whole project (Pulumi.yaml): user passwords need an explicit one.
+        self._random = random.Provider(f"{name}-random", opts=pulumi.ResourceOptions(parent=self))
         self._ca_synced: dict[str, k8s.batch.v1.CronJob] = {}
         self._topics: dict[str, str] = {}  # KafkaTopic name -> Kafka topic name
         self._users: set[str] = set()
@@ -204,7 +206,7 @@ class Kafka(pulumi.ComponentResource):
         owner = parent or self
         opts = pulumi.ResourceOptions(parent=owner, provider=self._args.provider)
         password = random.RandomPassword(f"{self._name}-user-{name}-password", length=32, special=False,
-                                         opts=pulumi.ResourceOptions(parent=owner))
+                                         opts=pulumi.ResourceOptions(parent=owner, provider=self._random))
         secret_pw = pulumi.Output.secret(password.result)
         pw_secret = f"{name}-scram-password"
         pw = k8s.core.v1.Secret(f"{self._name}-user-{name}-scram", metadata={
