@@ -66,8 +66,13 @@ def render() -> str:
            "stack files (`Pulumi.<stack>.yaml`) hold only what differs. Unknown keys are errors.", "",
            "## Credentials (top-level `secure:` values only)", "", "| key | what |", "|---|---|"]
     out += [f"| `pipeworks:{k}` | {v} |" for k, v in SECRET_KEYS.items()]
-    for title, model, prefix in (("pipeworks:platform", PlatformConfig, "pipeworks:platform"),
-                                 ("pipeworks:policy", PolicySettings, "pipeworks:policy")):
+    import program  # the program owns the workloads model (infra/ never imports workloads/)
+
+    sections = [("pipeworks:platform", PlatformConfig), ("pipeworks:policy", PolicySettings)]
+    if getattr(program, "WORKLOADS_MODEL", None) is not None:
+        sections.append(("pipeworks:workloads", program.WORKLOADS_MODEL))
+    for title, model in sections:
+        prefix = title
         out += ["", f"## `{title}`", "", "| key | type | default | description |", "|---|---|---|---|"]
         out += _rows(model, prefix)
     out += ["", "## Environment profiles", ""]
