@@ -128,3 +128,21 @@ def test_namespace_policies(stack):
     allow = pols["allow-prometheus"]["ingress"][0]
     assert {p["port"] for p in allow["ports"]} == {9400, 8080}
     assert allow["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "onprem"])
+def test_driver_is_installed_exactly_where_no_ami_brings_one(stack):
+    """Whole stack: GPU node groups on the AL2023 NVIDIA AMI (driver and toolkit built in) means the operator
+    must not install them; declared GPU nodes of an existing cluster get them from the operator."""
+    from tests.infra.service_plans import of_type
+
+    recs = planned(stack)
+    groups = [g["inputs"] for g in of_type(recs, "aws:eks/nodeGroup:NodeGroup")
+              if g["inputs"]["labels"].get("pipeworks.io/role") == "gpu"]
+    values = release(recs, "gpu-operator")["values"]
+    if groups:
+        assert all(g["amiType"].endswith("_NVIDIA") for g in groups)
+        assert values["driver"]["enabled"] is False and values["toolkit"]["enabled"] is False
+    else:
+        assert stack == "onprem"
+        assert values["driver"]["enabled"] is True and values["toolkit"]["enabled"] is True
