@@ -13,7 +13,7 @@ from infra.config.gpu import GpuConfig
 from infra.config.nodepools import NodePoolConfig
 from infra.placement import Role
 from infra.services.gpu import driver_and_toolkit, gpu_node_tolerations, gpu_operator_values, time_slicing_config
-from tests.infra.service_plans import NAMESPACES, crd_schema, in_namespace, planned, release
+from tests.infra.service_plans import NAMESPACES, crd_schema, in_namespace, of_type, planned, release
 
 POOLS = [
     NodePoolConfig(name="general", role=Role.GENERAL, instance_types=["m6i.large"]),
@@ -134,8 +134,6 @@ def test_namespace_policies(stack):
 def test_driver_is_installed_exactly_where_no_ami_brings_one(stack):
     """Whole stack: GPU node groups on the AL2023 NVIDIA AMI (driver and toolkit built in) means the operator
     must not install them; declared GPU nodes of an existing cluster get them from the operator."""
-    from tests.infra.service_plans import of_type
-
     recs = planned(stack)
     groups = [g["inputs"] for g in of_type(recs, "aws:eks/nodeGroup:NodeGroup")
               if g["inputs"]["labels"].get("pipeworks.io/role") == "gpu"]

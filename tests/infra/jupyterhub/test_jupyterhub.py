@@ -12,7 +12,9 @@ from infra.config.jupyterhub import JupyterHubConfig
 from infra.placement import GPU_RESOURCE, LABEL_ROLE, TAINT_GPU
 from infra.services.jupyterhub import hub_values, notebook_env, spark_defaults
 from infra.services.spark.spec import CLIENT_LABEL
-from tests.infra.service_plans import NAMESPACES, in_namespace, planned, release
+from pipeworks.plan import validate
+from policies.rules.instances import shape
+from tests.infra.service_plans import NAMESPACES, REPO, in_namespace, planned, release
 
 NS = NAMESPACES["jupyterhub"]
 
@@ -124,10 +126,6 @@ def _bytes(q: str) -> float:
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_profiles_fit_the_smallest_node_of_their_pool(stack):
     """A notebook that asks more than a node offers would wait forever (the autoscaler cannot help)."""
-    from pipeworks.plan import validate
-    from policies.rules.instances import shape
-    from tests.infra.service_plans import REPO
-
     cfg = validate(REPO, stack)[1].platform
     profiles = {p["slug"]: p["kubespawner_override"] for p in
                 release(planned(stack), "jupyterhub")["values"]["singleuser"]["profileList"]}
