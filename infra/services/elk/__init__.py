@@ -104,7 +104,7 @@ class Elk(pulumi.ComponentResource):
         # never get the lifecycle policy: Logstash waits for the ILM Job (Pulumi awaits a Job's completion).
         self._ilm(name, cfg, opts_after)
         self.logstash = custom("logstash", "logstash.k8s.elastic.co/v1alpha1", "Logstash", spec.LOGSTASH,
-                               spec.logstash_spec(cfg, args.across_zones),
+                               spec.logstash_spec(cfg, args.across_zones, args.block_class),
                                deps=[self.elasticsearch, pipelines, self.ilm_job])
         self._filebeat(name, args, opts_after, custom)
         self._exporter(name, cfg, args, opts_after)

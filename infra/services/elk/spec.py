@@ -22,6 +22,8 @@ OPERATOR_REPO = "https://helm.elastic.co"
 KIBANA = "kibana"
 LOGSTASH = "logstash"
 LOGSTASH_PIPELINES_SECRET = "logstash-pipelines"
+QUEUE_VOLUME = "4Gi"
+QUEUE_MAX_BYTES = "3gb"  # below the volume, leaving room for Logstash's other data
 FILEBEAT = "filebeat"
 FILEBEAT_CLOUDWATCH = "filebeat-cloudwatch"
 EXPORTER = "elasticsearch-exporter"
@@ -144,10 +146,18 @@ def logstash_pipeline(cfg: ElkConfig) -> str:
     ])
 
 
-def logstash_spec(cfg: ElkConfig, across_zones: bool) -> dict[str, Any]:
+def logstash_spec(cfg: ElkConfig, across_zones: bool, storage_class: str | None = None) -> dict[str, Any]:
+    """Logstash with a persisted queue: events Filebeat has handed over survive a Logstash restart (Filebeat
+    itself resends whatever Logstash has not acknowledged)."""
     labels = {"logstash.k8s.elastic.co/name": LOGSTASH}
+    claim: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": QUEUE_VOLUME}}}
+    if storage_class:
+        claim["storageClassName"] = storage_class
     return {
         "version": cfg.version, "count": cfg.logstash.count,
+        "config": {"queue.type": "persisted", "queue.max_bytes": QUEUE_MAX_BYTES},
+        # ECK mounts the claim named logstash-data at Logstash's data path, where the queue lives.
+        "volumeClaimTemplates": [{"metadata": {"name": "logstash-data"}, "spec": claim}],
         "elasticsearchRefs": [{"clusterName": cfg.elasticsearch.name, "name": cfg.elasticsearch.name}],
         # In a Secret (pipelinesRef): the output names the Elasticsearch credentials' variables, and ECK
         # keeps pipelines that touch credentials out of the resource itself.

@@ -115,6 +115,10 @@ def test_logstash_pipeline_is_a_secret_and_filebeat_ships_to_it(stack):
     recs = planned(stack)
     ls = cr(recs, "Logstash")[0]["inputs"]["spec"]
     assert ls["pipelinesRef"] == {"secretName": "logstash-pipelines"} and "pipelines" not in ls
+    # a persisted queue on a volume, so accepted events survive a restart
+    assert ls["config"]["queue.type"] == "persisted"
+    claim = ls["volumeClaimTemplates"][0]
+    assert claim["metadata"]["name"] == "logstash-data" and claim["spec"]["storageClassName"] == "ceph-block"
     assert ls["services"][0]["service"]["spec"]["ports"][0]["port"] == 5044
     secret = [o for o in in_namespace(recs, NS) if o["kind"] == "Secret" and o["metadata"]["name"] == "logstash-pipelines"]
     assert secret and all_secret(secret[0]["stringData"])

@@ -214,3 +214,15 @@ def test_ilm_ages_accepted_exactly_when_delete_follows_warm(warm, delete):
     else:
         with pytest.raises(Exception, match="elk.ilm.deleteAfterDays"):
             ElkConfig.model_validate(data)
+
+
+def test_logstash_queue_fits_its_volume():
+    units = {"gb": 10**9, "mb": 10**6, "Gi": 2**30, "Mi": 2**20}
+
+    def size(q: str) -> int:
+        return next(int(q[: -len(u)]) * f for u, f in units.items() if q.endswith(u))
+
+    ls = spec.logstash_spec(ElkConfig(), False, "ceph-block")
+    volume = ls["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"]
+    assert size(ls["config"]["queue.max_bytes"]) < size(volume)
+    assert "storageClassName" not in spec.logstash_spec(ElkConfig(), False)["volumeClaimTemplates"][0]["spec"]
