@@ -185,3 +185,22 @@ def test_prod_prometheus_is_ha():
     assert v["prometheus"]["prometheusSpec"]["replicas"] == 2
     assert v["alertmanager"]["alertmanagerSpec"]["replicas"] == 3
     assert v["prometheus"]["prometheusSpec"]["retention"] == "30d"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_alerted_metric_has_a_scrape_target_in_the_stack(stack):
+    """An alert on a metric nothing scrapes would never fire: each rule's source is declared in the stack."""
+    recs = planned(stack)
+    monitors = {(r["inputs"]["kind"], r["inputs"]["metadata"]["namespace"], r["inputs"]["metadata"]["name"])
+                for r in recs if r["custom"] and r["inputs"].get("kind") in ("ServiceMonitor", "PodMonitor")}
+    sources = {
+        # Rook's operator creates the mgr ServiceMonitor (ceph_health_status) when its monitoring is on
+        spec.CEPH_HEALTH: release(recs, "rook-ceph")["values"]["monitoring"]["enabled"] is True,
+        spec.KAFKA_URP: ("PodMonitor", "kafka", "kafka-resources-metrics") in monitors,
+        spec.ES_HEALTH: ("ServiceMonitor", NAMESPACES["elk"], "elasticsearch-exporter") in monitors,
+        spec.GPU_XID: release(recs, "gpu-operator")["values"]["dcgmExporter"]["serviceMonitor"]["enabled"] is True,
+        "fraud_api_requests_total": any(k == "ServiceMonitor" and n == "fraud-api" for k, _, n in monitors),
+    }
+    assert all(sources.values()), {m: ok for m, ok in sources.items() if not ok}
+    exprs = " ".join(r["expr"] for g in spec.alert_rules(MonitoringConfig())["groups"] for r in g["rules"])
+    assert all(metric in exprs for metric in sources)
