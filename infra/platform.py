@@ -68,14 +68,14 @@ def build_platform(cfg: StackConfig, cluster: PlatformCluster) -> Platform:
             monitoring_namespace=monitoring_ns, monitoring_dependencies=monitoring_deps))
     if p.elk.enabled:
         platform.elk = Elk("elk", ElkArgs(
-            cfg=p.elk, provider=cluster.provider, across_zones=across_zones, pools=list(p.node_pools),
+            cfg=p.elk, provider=cluster.provider, across_zones=across_zones, pools=list(cluster.pools),
             hot_data_class=storage.hot_data_class if storage is not None else block_class,
             block_class=block_class, cluster_name=cluster.name,
             region=p.cluster.eks.region if eks else None, irsa_role=cluster.irsa_role if eks else None,
             monitoring_namespace=monitoring_ns, monitoring_dependencies=monitoring_deps, storage_ready=storage_ready))
     if p.gpu.enabled:
         platform.gpu = GpuOperator("gpu", GpuOperatorArgs(
-            cfg=p.gpu, provider=cluster.provider, cluster_kind=p.cluster.kind, pools=list(p.node_pools),
+            cfg=p.gpu, provider=cluster.provider, cluster_kind=p.cluster.kind, pools=list(cluster.pools),
             monitoring_namespace=monitoring_ns, monitoring_dependencies=monitoring_deps))
     # JupyterHub last: notebooks use Spark, a Ceph bucket and the GPU pool.
     if p.jupyterhub.enabled:
