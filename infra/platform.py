@@ -76,7 +76,8 @@ def build_platform(cfg: StackConfig, cluster: PlatformCluster) -> Platform:
     if p.gpu.enabled:
         platform.gpu = GpuOperator("gpu", GpuOperatorArgs(
             cfg=p.gpu, provider=cluster.provider, cluster_kind=p.cluster.kind, pools=list(cluster.pools),
-            monitoring_namespace=monitoring_ns, monitoring_dependencies=monitoring_deps))
+            monitoring_namespace=monitoring_ns, monitoring_dependencies=monitoring_deps,
+            distribution=p.cluster.existing.distribution))
     # JupyterHub last: notebooks use Spark, a Ceph bucket and the GPU pool.
     if p.jupyterhub.enabled:
         platform.jupyterhub = JupyterHub("jupyterhub", JupyterHubArgs(

@@ -68,8 +68,10 @@ def time_slicing_config(replicas: int) -> str:
                       "    resources:", "    - name: nvidia.com/gpu", f"      replicas: {replicas}", ""])
 
 
-def gpu_operator_values(cfg: GpuConfig, kind: ClusterKind, pools: Sequence[NodePoolConfig]) -> dict[str, Any]:
-    """gpu-operator chart values (deployments/gpu-operator/values.yaml at v26.7.0)."""
+def gpu_operator_values(cfg: GpuConfig, kind: ClusterKind, pools: Sequence[NodePoolConfig],
+                        distribution: str = "kubernetes") -> dict[str, Any]:
+    """gpu-operator chart values (deployments/gpu-operator/values.yaml at v26.7.0). `distribution` is
+    cluster.existing.distribution: OpenShift gets the chart's OpenShift mode (SCCs, its driver toolkit)."""
     driver, toolkit = driver_and_toolkit(cfg, kind)
     general = place(Role.GENERAL)
     small = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
@@ -99,6 +101,8 @@ def gpu_operator_values(cfg: GpuConfig, kind: ClusterKind, pools: Sequence[NodeP
         values["driver"]["resources"] = {"requests": {"cpu": "200m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}}
     if toolkit:
         values["toolkit"]["resources"] = small
+    if kind is ClusterKind.EXISTING and distribution == "openshift":
+        values["platform"] = {"openshift": True}
     if cfg.sharing is GpuSharing.TIME_SLICING:
         values["devicePlugin"]["config"] = {"create": True, "name": TIME_SLICING_CONFIG, "default": "any",
                                             "data": {"any": time_slicing_config(cfg.time_slicing_replicas)}}
@@ -136,6 +140,7 @@ class GpuOperatorArgs:
     pools: Sequence[NodePoolConfig]
     monitoring_namespace: str = "monitoring"
     monitoring_dependencies: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    distribution: str = "kubernetes"  # cluster.existing.distribution (existing clusters)
 
 
 class GpuOperator(pulumi.ComponentResource):
@@ -157,7 +162,7 @@ class GpuOperator(pulumi.ComponentResource):
         self.release = k8s.helm.v3.Release(
             f"{name}-operator", name=RELEASE, chart=CHART, version=cfg.chart_version, namespace=cfg.namespace,
             repository_opts={"repo": CHART_REPO},
-            values=gpu_operator_values(cfg, args.cluster_kind, args.pools),
+            values=gpu_operator_values(cfg, args.cluster_kind, args.pools, args.distribution),
             opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(
                 depends_on=[self.ns, *args.monitoring_dependencies])))
         for pol, pol_spec in network_policies(args.monitoring_namespace).items():

@@ -44,6 +44,12 @@ def test_driver_and_toolkit_per_cluster_kind(kind, driver, toolkit, expected):
     assert values["cdi"]["enabled"] is expected[1], "CDI specs come from the operator's toolkit"
 
 
+def test_openshift_mode_only_on_existing_openshift_clusters():
+    assert gpu_operator_values(GpuConfig(), ClusterKind.EXISTING, POOLS, "openshift")["platform"] == {"openshift": True}
+    assert "platform" not in gpu_operator_values(GpuConfig(), ClusterKind.EXISTING, POOLS, "k3s")
+    assert "platform" not in gpu_operator_values(GpuConfig(), ClusterKind.EKS, POOLS, "openshift")
+
+
 def test_operands_reach_gpu_nodes_including_edge_but_no_other_pools():
     tol = gpu_node_tolerations(POOLS)
     keys = {(t["key"], t.get("value")) for t in tol}
