@@ -30,9 +30,9 @@ test: $(STAMP) services
 test-unit: $(STAMP)
 	$(VENV)/bin/python -m pytest -m "not integration"
 
-## Debian packages the integration harnesses run (Ceph mon/mgr/osd/radosgw)
+## Debian packages the tests run: Ceph mon/mgr/osd/radosgw (RGW harness), promtool (alert-rule tests)
 services:
-	bash scripts/setup-ceph.sh
+	bash scripts/setup-services.sh
 
 check: $(STAMP)
 	$(VENV)/bin/pipeworks check $(STACK)
