@@ -11,22 +11,25 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import re
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-import jsonschema
 import pytest
 import yaml
-from kubernetes_validate.utils import schema_contents
-from referencing import Registry, Resource
 
 from pipeworks.plan import plan_stack
+from tests.infra.planned import (  # noqa: F401 (re-exported for the component tests)
+    core_validator,
+    crd_validator,
+    errors,
+    in_namespace,
+    k8s_objects,
+)
+from tests.infra.planned import planned as shared_planned
 
 REPO = Path(__file__).resolve().parents[2]
 CRDS = REPO.parent / "shared" / "crds"
-K8S_VERSION = "1.34.0"  # cluster.eks.version of the shipped stacks
 
 ONPREM_KUBECONFIG = "v1:b25wcmVt:a3ViZWNvbmZpZw=="  # ciphertext stand-in; never decrypted offline
 ONPREM: dict[str, Any] = {"config": {
@@ -61,11 +64,10 @@ def plan_in_tmp(stack: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 @functools.lru_cache(maxsize=None)
 def planned(stack: str) -> list[dict[str, Any]]:
-    """resources.json of dev, prod or onprem."""
+    """resources.json of dev, prod (shared with tests/infra/planned.py: planned once) or onprem."""
     if stack == "onprem":
         return plan_in_tmp("onprem", copy.deepcopy(ONPREM))
-    out = Path(tempfile.mkdtemp(prefix=f"pipeworks-{stack}-"))
-    return json.loads((plan_stack(stack, out) / "resources.json").read_text())
+    return shared_planned(stack)
 
 
 def shipped_stack(stack: str) -> dict[str, Any]:
@@ -76,13 +78,6 @@ def of_type(records: list[dict[str, Any]], typ: str) -> list[dict[str, Any]]:
     return [r for r in records if r["type"] == typ]
 
 
-def k8s_objects(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r["inputs"] for r in records
-            if r["custom"] and r["type"].startswith("kubernetes:") and not r["type"].startswith("kubernetes:helm.sh/")]
-
-
-def in_namespace(records: list[dict[str, Any]], namespace: str) -> list[dict[str, Any]]:
-    return [o for o in k8s_objects(records) if (o.get("metadata") or {}).get("namespace") == namespace]
 
 
 def release(records: list[dict[str, Any]], name: str) -> dict[str, Any]:
@@ -123,18 +118,8 @@ def depends_transitively(records: list[dict[str, Any]], urn: str, target: str) -
 
 # --- schemas -----------------------------------------------------------------------------------------------
 
-def crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
-    if not CRDS.is_dir():
-        pytest.skip(f"upstream CRD schemas not found at {CRDS} (../shared beside the repo)")
-    return _crd_validator(api_version, kind)
 
 
-@functools.lru_cache(maxsize=None)
-def _crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
-    group, version = api_version.split("/")
-    path = CRDS / group / f"{kind}_{version}.json"
-    assert path.exists(), f"no upstream schema {path}: {api_version} {kind} is not served by the pinned operator"
-    return jsonschema.Draft202012Validator(json.loads(path.read_text()))
 
 
 def crd_schema(group: str, kind: str, version: str) -> dict[str, Any]:
@@ -143,19 +128,8 @@ def crd_schema(group: str, kind: str, version: str) -> dict[str, Any]:
     return json.loads((CRDS / group / f"{kind}_{version}.json").read_text())
 
 
-@functools.lru_cache(maxsize=None)
-def core_validator(kind: str, api_version: str) -> jsonschema.protocols.Validator:
-    """kubernetes-validate's strict schema, built once (reloading it per object costs ~12 ms)."""
-    d = f"v{K8S_VERSION}-local-strict"
-    av = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
-    schema = schema_contents(f"kubernetes-json-schema/{d}/{kind.lower()}-{av}.json", K8S_VERSION)
-    defs = schema_contents(f"kubernetes-json-schema/{d}/_definitions.json", K8S_VERSION)
-    registry = Resource.from_contents(defs) @ (Resource.from_contents(schema) @ Registry())
-    return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
-def errors(validator: jsonschema.protocols.Validator, obj: dict[str, Any]) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)]
 
 
 def pod_template_errors(template: dict[str, Any]) -> list[str]:
