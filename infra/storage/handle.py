@@ -8,7 +8,7 @@
     storage.ready              resources to depends_on before creating PVCs of these classes
     storage.bucket(name, namespace, parent=...)      -> BucketHandle (claim, Secret, ConfigMap, endpoint)
     storage.object_user(name, namespace, parent=...) -> ObjectUserHandle (Secret with AccessKey/SecretKey)
-    storage.spark_scratch()                          -> ScratchVolume (spark-local-dir-1 on /mnt/k8s-disks/0)
+    storage.spark_scratch()                          -> ScratchVolume (spark-local-dir-1, emptyDir on the RAID0 array)
 
 With `platform.storage.enabled: false` the platform has no handle (`platform.storage is None`).
 """
@@ -181,6 +181,6 @@ class StorageHandle:
         return handle
 
     def spark_scratch(self, index: int = 1) -> ScratchVolume:
-        """Spark executors' local NVMe scratch dir (hostPath /mnt/k8s-disks/0 on raid0 NVMe pools). It needs no
+        """Spark executors' local NVMe scratch dir (an emptyDir on raid0 NVMe pools, see ScratchVolume). It needs no
         Ceph: stacks without storage use `infra.storage.spark_scratch_volume()` directly."""
         return spark_scratch_volume(index)

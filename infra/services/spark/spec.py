@@ -11,7 +11,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from infra.config.spark import SparkConfig
-from infra.placement import NvmeMode, Role, place, spread
+from infra.placement import Role, place, spread
+from infra.storage.specs import spark_scratch_volume
 
 RELEASE = "spark-operator"
 SERVICE_ACCOUNT = "spark"  # drivers (and the standalone cluster) run as this; see spark_role_rules
@@ -26,8 +27,9 @@ SPARK_UID = 185  # the `spark` user of the apache/spark image
 # nodeadm bind-mounts the kubelet's directory onto the RAID0 array (not switchable off, upstream.md §8), so
 # an emptyDir is on the same NVMe; it is removed with the pod instead of piling up shuffle files on the node,
 # needs no root init container, and passes Pod Security baseline (the platform's policy refuses hostPath).
-LOCAL_DIR_VOLUME = "spark-local-dir-1"
-LOCAL_DIR_MOUNT = "/var/data/spark-local-dir-1"
+_SCRATCH = spark_scratch_volume(1)  # the storage layer owns the scratch-volume shape
+LOCAL_DIR_VOLUME = _SCRATCH.name
+LOCAL_DIR_MOUNT = _SCRATCH.mount_path
 EVENT_LOG_PREFIX = "events"
 
 _QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
@@ -119,12 +121,12 @@ def event_log_env(bucket_secret: str) -> list[dict[str, Any]]:
 def executor_scratch() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(volumes, volumeMounts) that put Spark's local dirs on the NVMe RAID0 array of a raid0 pool (pair
     with executor_placement(): elsewhere the kubelet's directory is on the root EBS volume)."""
-    return [{"name": LOCAL_DIR_VOLUME, "emptyDir": {}}], [{"name": LOCAL_DIR_VOLUME, "mountPath": LOCAL_DIR_MOUNT}]
+    return [_SCRATCH.volume()], [_SCRATCH.volume_mount()]
 
 
 def executor_placement() -> dict[str, Any]:
     """nodeSelector + tolerations of executors: the NVMe RAID0 (scratch) pools."""
-    return place(Role.NVME, nvme_mode=NvmeMode.RAID0).pod_spec()
+    return _SCRATCH.placement.pod_spec()
 
 
 def _chart_spread(across_zones: bool) -> list[dict[str, Any]]:

@@ -46,7 +46,7 @@ def test_names_come_from_config():
     assert h.hot_data_class == h.block_class
     assert h.s3_endpoint == "http://rook-ceph-rgw-lake.ceph.svc:80"
     v = h.spark_scratch()
-    assert v.volume()["hostPath"] == {"path": "/mnt/k8s-disks/0", "type": "Directory"}
+    assert v.volume() == {"name": "spark-local-dir-1", "emptyDir": {}}
 
 
 def test_bucket_and_object_user_register_what_the_handles_name():

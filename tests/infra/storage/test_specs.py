@@ -170,7 +170,9 @@ def test_bucket_claims_generate_names_unless_exact():
 
 def test_spark_scratch_is_the_raid0_array_on_scratch_pools():
     v = specs.spark_scratch_volume()
-    assert v.volume() == {"name": "spark-local-dir-1", "hostPath": {"path": NVME_SCRATCH_PATH, "type": "Directory"}}
+    # an emptyDir: on raid0 pools the kubelet's directory is bind-mounted onto the array at NVME_SCRATCH_PATH
+    assert v.volume() == {"name": "spark-local-dir-1", "emptyDir": {}}
+    assert NVME_SCRATCH_PATH == "/mnt/k8s-disks/0"
     assert v.volume_mount()["name"] == "spark-local-dir-1"
     assert v.placement.node_selector == {LABEL_ROLE: "nvme", LABEL_NVME_MODE: "raid0"}
     assert [t["key"] for t in v.placement.toleration_list()] == [TAINT_NVME]
