@@ -41,7 +41,8 @@ AWS_ACCESS_KEY_ID = re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-
 AWS_SECRET_PAIR = re.compile(r"(?i)aws_?secret_?access_?key\s*[=:]\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])")
 URL_PASSWORD = re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:([^/\s@]+)@")
 BEARER = re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{8,}=*)")
-KV_PAIR = re.compile(r"""(?x)(?P<key>[A-Za-z0-9_.\-]+)["']?\s*[=:]\s*(?P<q>["']?)(?P<value>\$\{[^}]*\}|\$\([^)]*\)|\{\{[^}]*\}\}|[^\s"',;}]+)(?P=q)""")
+# `key=value`, `key: value` and Logstash/Ruby `key => value`
+KV_PAIR = re.compile(r"""(?x)(?P<key>[A-Za-z0-9_.\-]+)["']?\s*(?:=>|[=:])\s*(?P<q>["']?)(?P<value>\$\{[^}]*\}|\$\([^)]*\)|\{\{[^}]*\}\}|[^\s"',;}]+)(?P=q)""")
 _REF_VALUE = re.compile(r"^(\$\(.+\)|\$\{.+\}|\{\{.*\}\}|%\(.+\)s?|\$[A-Za-z_][A-Za-z0-9_]*)$")
 
 

@@ -41,6 +41,9 @@ def test_value_patterns() -> None:
     assert value_problems("Authorization: Bearer abcdefgh12345678") == ["a bearer token"]
     assert value_problems("ssl.truststore.password=changeit") == ["a literal 'ssl.truststore.password'"]
     assert value_problems("ssl.truststore.password=${TRUSTSTORE_PASSWORD}") == []
+    # Logstash/Ruby hashes: `=>` separates too, and an env reference is no literal
+    assert value_problems('elasticsearch { user => "elastic" password => "hunter2secret" }') == ["a literal 'password'"]
+    assert value_problems('elasticsearch { user => "${ES_USER}" password => "${ES_PASSWORD}" }') == []
     assert value_problems("hello world") == []
 
 
