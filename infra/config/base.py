@@ -1,9 +1,14 @@
-"""The base of every stack-config model: camelCase keys as in the stack files, unknown keys rejected."""
+"""The base of every stack-config model (camelCase keys as in the stack files, unknown keys rejected) and
+the error helpers every section uses, so messages name the key the same way everywhere."""
 
 from __future__ import annotations
 
+import re
+from typing import NoReturn
+
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 
 class ConfigModel(BaseModel):
@@ -17,3 +22,19 @@ class ConfigModel(BaseModel):
         frozen=True,
         validate_default=True,
     )
+
+
+DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+def fail(field: str, value: object, msg: str) -> NoReturn:
+    """A cross-field error; the loader renders it as `<file>: pipeworks:<model path>.<field>=<value> <msg>`."""
+    raise PydanticCustomError("pipeworks_field", "{field}={value} {msg}", {"field": field, "value": value, "msg": msg})
+
+
+def dns_label(value: str, max_len: int = 40, why: str = "(a-z, 0-9, '-')") -> str:
+    """A Kubernetes object/namespace name field: a DNS label of at most max_len characters."""
+    if not DNS_LABEL.match(value) or len(value) > max_len:
+        raise PydanticCustomError("pipeworks", "is not a DNS label of at most {max_len} characters {why}",
+                                  {"max_len": max_len, "why": why})
+    return value

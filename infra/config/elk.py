@@ -12,20 +12,18 @@ from typing import TYPE_CHECKING
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from infra.config.base import ConfigModel
+from infra.config.base import ConfigModel, dns_label
+from infra.config.base import fail as _fail
 from infra.config.kafka import PodResources
 from infra.placement import NvmeMode, Role
 
 if TYPE_CHECKING:  # the platform model imports this module; the reverse import is for typing only
     from infra.config.platform import PlatformConfig
 
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _QUANTITY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti)$")
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
 
-def _fail(field: str, value: object, msg: str) -> None:
-    raise PydanticCustomError("pipeworks_field", "{field}={value} {msg}", {"field": field, "value": value, "msg": msg})
 
 
 class NodeSetSizing(ConfigModel):
@@ -73,9 +71,7 @@ class ElasticsearchConfig(ConfigModel):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not _DNS_LABEL.match(v) or len(v) > 36:
-            raise PydanticCustomError("pipeworks", "is not a DNS label of at most 36 characters (ECK's limit)")
-        return v
+        return dns_label(v, 36, "(ECK's limit)")
 
 
 class IlmConfig(ConfigModel):
@@ -137,9 +133,7 @@ class ElkConfig(ConfigModel):
     @field_validator("namespace")
     @classmethod
     def _ns(cls, v: str) -> str:
-        if not _DNS_LABEL.match(v) or len(v) > 40:
-            raise PydanticCustomError("pipeworks", "is not a DNS label of at most 40 characters (a-z, 0-9, '-')")
-        return v
+        return dns_label(v)
 
     @field_validator("version")
     @classmethod

@@ -12,15 +12,13 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from infra.config.base import ConfigModel
+from infra.config.base import ConfigModel, dns_label
+from infra.config.base import fail as _fail
 from infra.placement import NvmeMode, Role
 
 _K8S_QUANTITY = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 
-def _fail(field: str, value: object, msg: str) -> None:
-    raise PydanticCustomError("pipeworks_field", "{field}={value} {msg}", {"field": field, "value": value, "msg": msg})
 
 
 class PodResources(ConfigModel):
@@ -100,9 +98,7 @@ class KafkaConfig(ConfigModel):
     @field_validator("namespace", "cluster_name")
     @classmethod
     def _dns(cls, v: str) -> str:
-        if not _DNS_LABEL.match(v) or len(v) > 40:
-            raise PydanticCustomError("pipeworks", "is not a DNS label of at most 40 characters (a-z, 0-9, '-')")
-        return v
+        return dns_label(v)
 
     @model_validator(mode="after")
     def _rules(self) -> "KafkaConfig":

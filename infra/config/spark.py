@@ -10,17 +10,15 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from infra.config.base import ConfigModel
+from infra.config.base import ConfigModel, dns_label
+from infra.config.base import fail as _fail
 from infra.config.kafka import PodResources
 from infra.placement import NvmeMode, Role
 
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 # The last path segment carries the tag or digest (a registry host may have a port: host:5000/x:1.0).
 _IMAGE_TAIL = re.compile(r"^[a-z0-9._-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$")
 
 
-def _fail(field: str, value: object, msg: str) -> None:
-    raise PydanticCustomError("pipeworks_field", "{field}={value} {msg}", {"field": field, "value": value, "msg": msg})
 
 
 class SparkHistoryConfig(ConfigModel):
@@ -77,9 +75,7 @@ class SparkConfig(ConfigModel):
     @field_validator("namespace")
     @classmethod
     def _dns(cls, v: str) -> str:
-        if not _DNS_LABEL.match(v) or len(v) > 40:
-            raise PydanticCustomError("pipeworks", "is not a DNS label of at most 40 characters (a-z, 0-9, '-')")
-        return v
+        return dns_label(v)
 
     @field_validator("image")
     @classmethod

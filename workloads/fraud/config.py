@@ -13,13 +13,13 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from infra.config.base import ConfigModel
+from infra.config.base import ConfigModel, dns_label
+from infra.config.base import fail as _fail
 from infra.config.kafka import PodResources
 
 # The model registry's version names (workloads/fraud/registry.py VERSION_PATTERN; a test keeps the two equal).
 # Copied rather than imported: registry.py needs numpy and joblib, which the Pulumi program does not.
 VERSION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _HOSTNAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 # registry[:port]/path, lowercase (the Docker reference grammar, without tag or digest: those are `tag`).
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -39,9 +39,6 @@ _CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
 _CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 
 
-def _fail(field: str, value: object, msg: str) -> None:
-    """A cross-field error the loader renders as `pipeworks:workloads.<model path>.<field>=<value> <msg>`."""
-    raise PydanticCustomError("pipeworks_field", "{field}={value} {msg}", {"field": field, "value": value, "msg": msg})
 
 
 def cron_problem(expr: str) -> str | None:
@@ -218,9 +215,7 @@ class GatewayRef(ConfigModel):
     @field_validator("name", "namespace", "section_name")
     @classmethod
     def _label(cls, v: str | None) -> str | None:
-        if v is not None and (not _DNS_LABEL.match(v) or len(v) > 63):
-            raise PydanticCustomError("pipeworks", "is not a DNS label (a-z, 0-9, '-', at most 63 characters)")
-        return v
+        return None if v is None else dns_label(v, 63)
 
     @field_validator("hostnames")
     @classmethod
@@ -279,9 +274,7 @@ class FraudConfig(ConfigModel):
     @field_validator("namespace", "bucket")
     @classmethod
     def _dns(cls, v: str) -> str:
-        if not _DNS_LABEL.match(v) or len(v) > 40:
-            raise PydanticCustomError("pipeworks", "is not a DNS label of at most 40 characters (a-z, 0-9, '-')")
-        return v
+        return dns_label(v)
 
     @model_validator(mode="after")
     def _rules(self) -> "FraudConfig":
