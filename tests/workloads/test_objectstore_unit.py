@@ -8,14 +8,12 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from botocore.stub import Stubber
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from moto.server import ThreadedMotoServer
 
 from workloads.common.objectstore import (
     MULTIPART_THRESHOLD,
@@ -37,15 +35,9 @@ ACCESS = "AKIAUNITTEST"
 SECRET = "unit-test-secret-Zq9"
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+@pytest.fixture
+def moto_url(moto_endpoint: str) -> str:
+    return moto_endpoint
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from moto.server import ThreadedMotoServer
 
 # Request lines of the in-process S3 and API servers would drown the test output.
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -17,17 +16,6 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)
 from workloads.common.objectstore import ObjectStore, S3Settings
 from workloads.fraud import registry, synthetic, trainer
 from workloads.fraud.registry import LoadedModel
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture
