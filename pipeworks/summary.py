@@ -8,7 +8,10 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from infra.config import StackConfig
-from pipeworks.podspecs import matching_pools, pod_specs
+from policies.rules.model import Context, Resource
+from policies.rules.placement import landing_pools
+from policies.rules.podspec import all_pod_templates
+from policies.rules.pools import attach_pools
 
 POOLS_CONFIGMAP = ("pipeworks-node-pools", "kube-system")
 
@@ -44,6 +47,19 @@ def top_component_of(rec: dict[str, Any], by_urn: dict[str, dict[str, Any]]) -> 
     return top["name"] if top else "(stack)"
 
 
+def placement_edges(records: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """workload label -> the pools its pods can land on ("(no pool)" when none)."""
+    resources = [Resource(urn=r["urn"], type=r["type"], name=r["name"], props=r["inputs"] or {},
+                          parent=r.get("parent"), dependencies=tuple(r.get("dependencies") or ()))
+                 for r in records if r["custom"]]
+    ctx = attach_pools(Context(resources=resources))
+    edges: dict[str, set[str]] = defaultdict(set)
+    for pt in all_pod_templates(ctx):
+        for pool in [p.name for p in landing_pools(pt, ctx.pools or [])] or ["(no pool)"]:
+            edges[pt.label].add(pool)
+    return edges
+
+
 def _mermaid_id(s: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in s)
 
@@ -65,14 +81,9 @@ def render_summary(stack: str, cfg: StackConfig, records: list[dict[str, Any]]) 
         types = ", ".join(p["instanceTypes"]) or (json.dumps(p["capacity"]) if p.get("capacity") else "")
         lines.append(f"| {p['name']} | {p['role']} | {p['provisioning']} | {types} | {p['minSize']}..{p['maxSize']} "
                      f"| {labels} | {taints} |")
-    # Workloads and where they land.
-    edges: dict[str, set[str]] = defaultdict(set)
-    for r in custom:
-        for _, spec in pod_specs(r["inputs"]):
-            meta = r["inputs"].get("metadata") or {}
-            workload = f"{r['inputs'].get('kind')}/{meta.get('namespace', 'default')}/{meta.get('name', r['name'])}"
-            for pool in matching_pools(spec, pools) or ["(no pool)"]:
-                edges[workload].add(pool)
+    # Workloads and where they land: every pod template, operator custom resources (Kafka node pools,
+    # Elasticsearch nodeSets, Ceph daemons) and Helm charts included, walked as the policies walk them.
+    edges = placement_edges(records)
     lines += ["", "## Components and placement", "", "```mermaid", "flowchart LR"]
     tops = sorted({top_component_of(r, by_urn) for r in custom})
     for t in tops:

@@ -1,4 +1,9 @@
-"""The placement vocabulary, pure: pools get labels/taints from their role; pods get the matching placement."""
+"""The placement vocabulary, pure: pools get labels/taints from their role; pods get the matching placement.
+
+Where a pod lands is judged by the policies' own matcher (policies/rules), which spells the
+vocabulary independently: the two must agree."""
+
+import json
 
 import pytest
 
@@ -6,7 +11,10 @@ from infra.placement import (
     LABEL_EDGE_LOCATION, LABEL_GPU_PRODUCT, LABEL_ROLE, TAINT_EDGE, TAINT_GPU, TAINT_NVME, NvmeMode, Role, Taint,
     place, pool_labels, pool_taints, spread,
 )
-from pipeworks.podspecs import pool_matches
+from policies.rules.model import Context, Resource
+from policies.rules.placement import landing_pools
+from policies.rules.podspec import all_pod_templates
+from policies.rules.pools import attach_pools
 
 
 def pool(name, role, **kw):
@@ -24,8 +32,27 @@ POOLS = [
 ]
 
 
+def _pools_configmap() -> Resource:
+    data = [{**p, "role": p["labels"]["pipeworks.io/role"], "provisioning": "declared", "instanceTypes": [],
+             "minSize": 1, "maxSize": 1, "capacityType": "ON_DEMAND", "zones": [],
+             "capacity": {"cpu": "8", "memory": "32Gi", "gpu": 1}} for p in POOLS]
+    return Resource(urn="urn:pools", type="kubernetes:core/v1:ConfigMap", name="pools", props={
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "pipeworks-node-pools", "namespace": "kube-system"},
+        "data": {"pools.json": json.dumps(data)}})
+
+
+def lands_on(spec: dict) -> list[str]:
+    pod = Resource(urn="urn:pod", type="kubernetes:core/v1:Pod", name="pod", props={
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pod", "namespace": "x"},
+        "spec": {**spec, "containers": [{"name": "c", "image": "busybox:1.36"}]}})
+    ctx = attach_pools(Context(resources=[_pools_configmap(), pod]))
+    (pt,) = [t for t in all_pod_templates(ctx) if t.resource.urn == "urn:pod"]
+    return sorted(p.name for p in landing_pools(pt, ctx.pools or []))
+
+
 def landing(p):
-    return [x["name"] for x in POOLS if pool_matches(p.pod_spec(), x)]
+    return lands_on(p.pod_spec())
 
 
 def test_each_role_lands_only_on_its_pools():
@@ -36,13 +63,12 @@ def test_each_role_lands_only_on_its_pools():
     assert landing(place(Role.NVME, nvme_mode=NvmeMode.RAID0)) == ["scratch"]
     assert landing(place(Role.EDGE, edge_location="store-1", gpu_model="Tesla-T4")) == ["edge-1"]
     assert landing(place(Role.EDGE, edge_location="store-2")) == ["edge-2"]
+    assert lands_on({}) == ["general"], "a pod without placement only fits the untainted pool"
 
 
 def test_node_affinity_form_selects_the_same_pools():
     for p in (place(Role.NVME, nvme_mode=NvmeMode.RAW), place(Role.GPU), place(Role.EDGE, edge_location="store-2")):
-        spec = {**p.node_affinity(), "tolerations": p.toleration_list()}
-        spec = {"affinity": spec, "tolerations": p.toleration_list()}
-        assert [x["name"] for x in POOLS if pool_matches(spec, x)] == landing(p)
+        assert lands_on({"affinity": p.node_affinity(), "tolerations": p.toleration_list()}) == landing(p)
 
 
 def test_taints_by_role():

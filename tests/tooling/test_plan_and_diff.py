@@ -51,6 +51,10 @@ def test_plan_writes_every_artifact(tmp_path):
     assert stack["environment"] == "dev" and stack["policy"]["enforcement"] == "advisory"
     summary = (target / "summary.md").read_text()
     assert "```mermaid" in summary and "| gpu | gpu | managed |" in summary
+    # operator custom resources are placed too: Kafka brokers and Ceph OSDs on their NVMe pools
+    assert "w_KafkaNodePool_broker__broker_ --> p_nvme_scratch" in summary
+    assert "w_CephCluster_rook_ceph_osd --> p_nvme_osd" in summary
+    assert "(no pool)" not in summary
 
 
 def test_existing_cluster_secret_kubeconfig_never_written(tmp_path):
