@@ -51,7 +51,10 @@ def build() -> None:
     if platform.cluster.kind is ClusterKind.EXISTING:
         kubeconfig = pulumi.Config(PROJECT).require_secret("kubeconfig")
     cluster = PlatformCluster(f"{PROJECT}-{cfg.stack}", platform, project=PROJECT, stack=cfg.stack, kubeconfig=kubeconfig)
-    handles = build_platform(cfg, cluster)
+    alert_url = None
+    if platform.monitoring.enabled and platform.monitoring.alert_receiver.value != "none":
+        alert_url = pulumi.Config(PROJECT).require_secret("alertWebhookUrl")
+    handles = build_platform(cfg, cluster, alert_webhook_url=alert_url)
     fraud = workloads(cfg).fraud
     if fraud.enabled:
         FraudDetection("fraud", FraudDetectionArgs(

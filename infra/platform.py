@@ -35,7 +35,9 @@ class Platform:
     jupyterhub: JupyterHub | None = None
 
 
-def build_platform(cfg: StackConfig, cluster: PlatformCluster) -> Platform:
+def build_platform(cfg: StackConfig, cluster: PlatformCluster, *,
+                   alert_webhook_url: pulumi.Output[str] | None = None) -> Platform:
+    """`alert_webhook_url`: the secret `pipeworks:alertWebhookUrl` when monitoring has a receiver."""
     platform = Platform(cluster=cluster)
     p = cfg.platform
     across_zones = p.environment is Environment.PROD
@@ -52,7 +54,7 @@ def build_platform(cfg: StackConfig, cluster: PlatformCluster) -> Platform:
     if p.monitoring.enabled:
         platform.monitoring = Monitoring("monitoring", MonitoringArgs(
             cfg=p.monitoring, provider=cluster.provider, eks=eks, across_zones=across_zones,
-            storage_class=block_class, storage_ready=storage_ready))
+            storage_class=block_class, storage_ready=storage_ready, alert_webhook_url=alert_webhook_url))
     monitoring_ns = p.monitoring.namespace
     monitoring_deps = tuple(platform.monitoring.dependencies) if platform.monitoring is not None else ()
     nvme_modes = frozenset(pool.nvme_mode for pool in p.node_pools if pool.nvme_mode is not None)

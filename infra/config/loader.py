@@ -28,6 +28,7 @@ OBJECT_KEYS = ("platform", "workloads", "policy")
 # Top-level credential keys. Each must be a `secure:` value; the description says what it is for.
 SECRET_KEYS: dict[str, str] = {
     "kubeconfig": "kubeconfig of an existing cluster (platform.cluster.kind: existing)",
+    "alertWebhookUrl": "URL Alertmanager posts alerts to (platform.monitoring.alertReceiver: webhook or slack)",
 }
 
 CREDENTIAL_NAME = re.compile(
@@ -249,6 +250,11 @@ def load_stack_config(
     if platform is not None and platform.cluster.kind.value == "existing" and f"{PROJECT}:kubeconfig" not in values:
         problems.append(Problem(f"{PROJECT}:kubeconfig", " is required for cluster.kind: existing; set it with "
                                                          f"`pulumi config set --secret {PROJECT}:kubeconfig < kubeconfig`"))
+    if platform is not None and platform.monitoring.enabled and platform.monitoring.alert_receiver.value != "none" \
+            and f"{PROJECT}:alertWebhookUrl" not in values:
+        problems.append(Problem(f"{PROJECT}:alertWebhookUrl", " is required for platform.monitoring.alertReceiver: "
+                                f"{platform.monitoring.alert_receiver.value}; set it with `pulumi config set --secret "
+                                f"{PROJECT}:alertWebhookUrl <url>`"))
     if problems or platform is None or policy is None:
         # one problem per key, the first found (a nested credential is also an unknown key)
         seen: set[str] = set()

@@ -4,6 +4,7 @@ Alertmanager, Grafana, the operator), the platform's alert rules and Grafana das
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator
@@ -51,6 +52,12 @@ class AlertThresholds(ConfigModel):
         "fraud_api_requests_total", description="The model API's request counter (labels: status).")
 
 
+class AlertReceiver(StrEnum):
+    NONE = "none"  # alerts stay visible in Alertmanager's UI only
+    WEBHOOK = "webhook"  # any Alertmanager webhook receiver (PagerDuty/Opsgenie bridges, chat relays)
+    SLACK = "slack"  # a Slack incoming webhook
+
+
 class MonitoringConfig(ConfigModel):
     """kube-prometheus-stack, set to select every ServiceMonitor, PodMonitor and PrometheusRule in the cluster."""
 
@@ -66,11 +73,24 @@ class MonitoringConfig(ConfigModel):
     operator_resources: PodResources = Field(
         default_factory=lambda: PodResources(cpu="100m", memory="256Mi"), description="The prometheus-operator.")
     alerts: AlertThresholds = Field(default_factory=AlertThresholds, description="Alert rule thresholds.")
+    alert_receiver: AlertReceiver = Field(
+        AlertReceiver.NONE, description="Where Alertmanager sends alerts: none, webhook or slack. webhook and slack "
+        "post to the URL in the secure config value pipeworks:alertWebhookUrl.")
+    slack_channel: str | None = Field(None, description="Slack channel for alertReceiver: slack, e.g. #platform-alerts.")
+
+    @field_validator("slack_channel")
+    @classmethod
+    def _channel(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[#@][a-z0-9_.-]{1,80}", v):
+            raise PydanticCustomError("pipeworks", "is not a Slack channel; valid: e.g. #platform-alerts")
+        return v
 
     def stack_problems(self, platform: "PlatformConfig") -> list[tuple[str, object, str]]:
-        if not self.enabled or platform.environment.value != "prod":
-            return []
         problems: list[tuple[str, object, str]] = []
+        if self.enabled and self.alert_receiver is AlertReceiver.SLACK and not self.slack_channel:
+            problems.append(("monitoring.slackChannel", None, "is required for alertReceiver: slack"))
+        if not self.enabled or platform.environment.value != "prod":
+            return problems
         if self.prometheus.replicas < 2:
             problems.append(("monitoring.prometheus.replicas", self.prometheus.replicas,
                              "is below 2; prod keeps scraping and alerting through one Prometheus's loss"))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
+import yaml
 
 from infra.config.monitoring import MonitoringConfig
 from infra.services.monitoring import spec
@@ -27,6 +28,7 @@ class MonitoringArgs:
     across_zones: bool
     storage_class: str | None  # Prometheus/Alertmanager volumes; None: the cluster's default class
     storage_ready: tuple[pulumi.Resource, ...] = ()
+    alert_webhook_url: pulumi.Output[str] | None = None  # secret; required when cfg.alert_receiver is not none
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -55,12 +57,22 @@ class Monitoring(pulumi.ComponentResource):
             string_data={"admin-user": pulumi.Output.secret("admin"),
                          "admin-password": pulumi.Output.secret(password.result)},
             opts=after(self.ns))
+        before_release: list[pulumi.Resource] = [self.ns, admin]
+        if cfg.alert_receiver.value != "none":
+            if args.alert_webhook_url is None:
+                raise pulumi.RunError("pipeworks:alertWebhookUrl is required for "
+                                      f"platform.monitoring.alertReceiver: {cfg.alert_receiver.value}")
+            am_config = pulumi.Output.secret(args.alert_webhook_url).apply(
+                lambda url: yaml.safe_dump(spec.alertmanager_config(cfg, url), sort_keys=False))
+            before_release.append(k8s.core.v1.Secret(
+                f"{name}-alertmanager-config", metadata={"name": spec.ALERTMANAGER_CONFIG_SECRET, "namespace": ns},
+                string_data={"alertmanager.yaml": am_config}, opts=after(self.ns)))
         self.release = k8s.helm.v3.Release(
             f"{name}-stack", name=spec.RELEASE, chart=spec.RELEASE, version=cfg.chart_version, namespace=ns,
             repository_opts={"repo": spec.CHART_REPO},
             values=spec.prometheus_values(cfg, storage_class=args.storage_class, eks=args.eks,
                                           across_zones=args.across_zones),
-            opts=after(self.ns, admin, *args.storage_ready))
+            opts=after(*before_release, *args.storage_ready))
         self.dependencies: list[pulumi.Resource] = [self.release]
 
         k8s.apiextensions.CustomResource(

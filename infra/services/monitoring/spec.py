@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from infra.config.monitoring import MonitoringConfig
+from infra.config.monitoring import AlertReceiver, MonitoringConfig
 from infra.placement import Role, place, spread
 
 RELEASE = "kube-prometheus-stack"
 CHART_REPO = "https://prometheus-community.github.io/helm-charts"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
+ALERTMANAGER_CONFIG_SECRET = "alertmanager-pipeworks"  # key alertmanager.yaml, read by the Alertmanager CR
 DASHBOARD_LABEL = "grafana_dashboard"  # the chart's Grafana sidecar default label
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}  # the datasource kube-prometheus-stack provisions
 OPERATOR_WEBHOOK_PORT = 10250
@@ -21,6 +22,28 @@ CEPH_HEALTH = "ceph_health_status"  # Rook's mgr prometheus module: 0 OK, 1 WARN
 KAFKA_URP = "kafka_server_replicamanager_underreplicatedpartitions"  # Strimzi's JMX exporter rules
 ES_HEALTH = "elasticsearch_cluster_health_status"  # elasticsearch-exporter, label color
 GPU_XID = "DCGM_FI_DEV_XID_ERRORS"  # dcgm-exporter: the last XID error code of a GPU (0: none)
+
+
+def alertmanager_config(cfg: MonitoringConfig, url: str) -> dict[str, Any]:
+    """Alertmanager's configuration for the stack's receiver. Watchdog (the chart's always-firing
+    heartbeat) and InfoInhibitor go to a null receiver so they page nobody."""
+    if cfg.alert_receiver is AlertReceiver.SLACK:
+        receiver = {"name": "pipeworks", "slack_configs": [
+            {"api_url": url, "channel": cfg.slack_channel, "send_resolved": True,
+             "title": '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}',
+             "text": '{{ range .Alerts }}{{ .Annotations.summary }}\n{{ end }}'}]}
+    elif cfg.alert_receiver is AlertReceiver.WEBHOOK:
+        receiver = {"name": "pipeworks", "webhook_configs": [{"url": url, "send_resolved": True}]}
+    else:
+        raise ValueError("alertmanager_config needs alertReceiver webhook or slack")
+    return {
+        "route": {"receiver": "pipeworks", "group_by": ["alertname", "namespace"], "group_wait": "30s",
+                  "group_interval": "5m", "repeat_interval": "4h",
+                  "routes": [{"receiver": "null", "matchers": ['alertname =~ "Watchdog|InfoInhibitor"']}]},
+        "inhibit_rules": [{"source_matchers": ['severity = "critical"'], "target_matchers": ['severity = "warning"'],
+                           "equal": ["alertname", "namespace"]}],
+        "receivers": [{"name": "null"}, receiver],
+    }
 
 
 def prometheus_values(cfg: MonitoringConfig, *, storage_class: str | None, eks: bool,
@@ -78,6 +101,10 @@ def prometheus_values(cfg: MonitoringConfig, *, storage_class: str | None, eks: 
                 **general.pod_spec(),
                 "topologySpreadConstraints": spread(am_labels, across_zones=across_zones),
                 "storage": volume("2Gi"),
+                # With a receiver, the configuration (it holds the webhook URL) comes from a Secret the
+                # program writes from a Pulumi secret, never from these values.
+                **({"useExistingSecret": True, "configSecret": ALERTMANAGER_CONFIG_SECRET}
+                   if cfg.alert_receiver is not AlertReceiver.NONE else {}),
             },
         },
         "grafana": {
