@@ -71,3 +71,11 @@ def test_dns_label():
     assert dns_label("Pipeworks", "DEV", "gpu_pool") == "pipeworks-dev-gpu-pool"
     long = dns_label("x" * 80, max_len=63)
     assert len(long) == 63 and long != dns_label("x" * 81, max_len=63)
+
+
+def test_pod_security_labels():
+    from infra.podsecurity import pod_security_labels
+    assert pod_security_labels("baseline", "restricted") == {
+        "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted"}
+    assert set(pod_security_labels("restricted").values()) == {"restricted"}

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from infra.placement import Role, place, spread
+from infra.podsecurity import pod_security_labels
 from workloads.fraud.config import ApiConfig, FraudConfig
 
 API_PORT = 8080  # gunicorn's FF_API_PORT default (workloads/fraud/gunicorn.conf.py)
@@ -378,6 +379,5 @@ def network_policies(cfg: FraudConfig, *, monitoring_namespace: str, kafka: Kafk
 
 def namespace_labels() -> dict[str, str]:
     """Pod Security restricted, enforced: every pod here is non-root, drops all capabilities, no host access."""
-    return {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")} | {
-        "app.kubernetes.io/part-of": "fraud"}
+    return pod_security_labels("restricted") | {"app.kubernetes.io/part-of": "fraud"}
 

@@ -18,6 +18,7 @@ from infra.config.elk import ElkConfig
 from infra.config.nodepools import NodePoolConfig
 from infra.cluster.nodepools import taints_for
 from infra.placement import Role
+from infra.podsecurity import pod_security_labels
 from infra.services.elk import spec
 
 __all__ = ["Elk", "ElkArgs", "filebeat_tolerations"]
@@ -71,12 +72,10 @@ class Elk(pulumi.ComponentResource):
         def opts_after(*deps: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=list(deps)))
 
-        self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": ns_name, "labels": {
+        self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": ns_name, "labels": pod_security_labels(
             # privileged: Filebeat reads the nodes' log files through hostPath as root, which baseline forbids;
             # warnings and audit still flag anything else that is not baseline.
-            "pod-security.kubernetes.io/enforce": "privileged",
-            "pod-security.kubernetes.io/warn": "baseline",
-            "pod-security.kubernetes.io/audit": "baseline"}}, opts=base)
+            "privileged", "baseline")}, opts=base)
 
         self.operator = k8s.helm.v3.Release(
             f"{name}-operator", name=spec.OPERATOR_RELEASE, chart=spec.OPERATOR_CHART,

@@ -17,6 +17,7 @@ from infra.config.cluster import ClusterKind
 from infra.config.gpu import GpuConfig, GpuSharing
 from infra.config.nodepools import NodePoolConfig
 from infra.placement import TAINT_GPU, Role, place, pool_taints
+from infra.podsecurity import pod_security_labels
 
 __all__ = ["GpuOperator", "GpuOperatorArgs", "gpu_operator_values", "driver_and_toolkit"]
 
@@ -152,11 +153,9 @@ class GpuOperator(pulumi.ComponentResource):
         self.namespace = cfg.namespace
         self.driver_enabled, self.toolkit_enabled = driver_and_toolkit(cfg, args.cluster_kind)
         base = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": cfg.namespace, "labels": {
+        self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": cfg.namespace, "labels": pod_security_labels(
             # privileged: the driver, toolkit, device plugin and DCGM need host devices, paths and privileges.
-            "pod-security.kubernetes.io/enforce": "privileged",
-            "pod-security.kubernetes.io/warn": "baseline",
-            "pod-security.kubernetes.io/audit": "baseline"}}, opts=base)
+            "privileged", "baseline")}, opts=base)
         after_ns = pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[self.ns]))
         # The ServiceMonitor the operator creates for DCGM needs the CRD of the monitoring stack first.
         self.release = k8s.helm.v3.Release(

@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 
 from infra.config.jupyterhub import JupyterHubConfig, NotebookProfile
 from infra.placement import Role, gpu_limits, place
+from infra.podsecurity import pod_security_labels
 
 __all__ = ["JupyterHub", "JupyterHubArgs", "hub_values", "spark_defaults"]
 
@@ -166,10 +167,7 @@ class JupyterHub(pulumi.ComponentResource):
         cfg = args.cfg
         ns = self.namespace = cfg.namespace
         base = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": ns, "labels": {
-            "pod-security.kubernetes.io/enforce": "baseline",
-            "pod-security.kubernetes.io/warn": "restricted",
-            "pod-security.kubernetes.io/audit": "restricted"}}, opts=base)
+        self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": ns, "labels": pod_security_labels("baseline", "restricted")}, opts=base)
         after_ns = pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[self.ns]))
         deps: list[pulumi.Resource] = [self.ns]
         self.bucket = None

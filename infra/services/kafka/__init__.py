@@ -27,6 +27,7 @@ import pulumi_random as random
 
 from infra.config.kafka import KafkaConfig, PodResources
 from infra.placement import NvmeMode, Role, place
+from infra.podsecurity import pod_security_labels
 from infra.services.kafka.spec import (
     BROKER_POOL,
     CLIENT_LABEL,
@@ -122,12 +123,10 @@ class Kafka(pulumi.ComponentResource):
         self._users: set[str] = set()
         self._ca_sync_base: tuple[k8s.core.v1.ServiceAccount, k8s.core.v1.ConfigMap] | None = None
 
-        self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": cfg.namespace, "labels": {
+        self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": cfg.namespace, "labels": pod_security_labels(
             # baseline: the operator chart sets no restricted securityContext; operands get restricted ones
             # from STRIMZI_POD_SECURITY_PROVIDER_CLASS, and warnings flag anything that is not.
-            "pod-security.kubernetes.io/enforce": "baseline",
-            "pod-security.kubernetes.io/warn": "restricted",
-            "pod-security.kubernetes.io/audit": "restricted"}}, opts=self._k8s)
+            "baseline", "restricted")}, opts=self._k8s)
         in_ns = pulumi.ResourceOptions.merge(self._k8s, pulumi.ResourceOptions(depends_on=[self.ns]))
 
         self.operator = k8s.helm.v3.Release(

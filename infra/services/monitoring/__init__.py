@@ -15,6 +15,7 @@ import pulumi_random as random
 import yaml
 
 from infra.config.monitoring import MonitoringConfig
+from infra.podsecurity import pod_security_labels
 from infra.services.monitoring import spec
 
 __all__ = ["Monitoring", "MonitoringArgs"]
@@ -43,11 +44,9 @@ class Monitoring(pulumi.ComponentResource):
         def after(*deps: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=list(deps)))
 
-        self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": ns, "labels": {
+        self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": ns, "labels": pod_security_labels(
             # privileged: node-exporter needs the host network, PID namespace and root filesystem.
-            "pod-security.kubernetes.io/enforce": "privileged",
-            "pod-security.kubernetes.io/warn": "baseline",
-            "pod-security.kubernetes.io/audit": "baseline"}}, opts=base)
+            "privileged", "baseline")}, opts=base)
         # Default providers are disabled for the whole project (Pulumi.yaml): pulumi-random needs its own.
         random_provider = random.Provider(f"{name}-random", opts=pulumi.ResourceOptions(parent=self))
         password = random.RandomPassword(f"{name}-grafana-admin", length=32, special=False,

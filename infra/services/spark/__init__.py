@@ -22,6 +22,7 @@ import pulumi_kubernetes as k8s
 
 from infra.config.spark import SparkConfig
 from infra.placement import NvmeMode
+from infra.podsecurity import pod_security_labels
 from infra.services.spark import spec
 from infra.services.spark.spec import (
     CLIENT_LABEL,
@@ -83,12 +84,10 @@ class Spark(pulumi.ComponentResource):
         self.event_bucket: BucketLike | None = None  # its OBC: jobs in the job namespace envFrom its Secret
         self._k8s = pulumi.ResourceOptions(parent=self, provider=args.provider)
 
-        self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": cfg.namespace, "labels": {
+        self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": cfg.namespace, "labels": pod_security_labels(
             # baseline: drivers and executors get Spark's default pod security context, which restricted
             # would refuse; everything the program declares here is restricted-clean (warned/audited).
-            "pod-security.kubernetes.io/enforce": "baseline",
-            "pod-security.kubernetes.io/warn": "restricted",
-            "pod-security.kubernetes.io/audit": "restricted"}}, opts=self._k8s)
+            "baseline", "restricted")}, opts=self._k8s)
         in_ns = self._opts(depends_on=[self.ns])
 
         sa = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata={"name": SERVICE_ACCOUNT, "namespace": cfg.namespace},
