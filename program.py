@@ -10,6 +10,7 @@ from pydantic import Field
 from infra.cluster import PlatformCluster
 from infra.config import PROJECT, ClusterKind, ConfigModel, Environment, StackConfig, StackConfigError, from_pulumi
 from infra.platform import build_platform
+from infra.transforms import register as register_transforms
 from workloads.fraud.config import FraudConfig, platform_problems
 from workloads.fraud.deploy import FraudDetection, FraudDetectionArgs
 
@@ -47,6 +48,7 @@ def workloads(cfg: StackConfig) -> WorkloadsConfig:
 def build() -> None:
     cfg = load_config()
     platform = cfg.platform
+    register_transforms(platform)  # chart mirror, readiness waits: before any resource exists
     kubeconfig = None
     if platform.cluster.kind is ClusterKind.EXISTING:
         kubeconfig = pulumi.Config(PROJECT).require_secret("kubeconfig")

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Builds, once per machine, the real engines the e2e tests (tests/e2e) run: the Pulumi CLI,
+# pulumi-resource-kubernetes, kube-apiserver and etcd, from the Go module proxy at the versions in
+# scripts/engines/versions.env, each from a small tools module under scripts/engines/<tool>/.
+# Everything (binaries, GOPATH, module and build caches) lives OUTSIDE the work tree, under
+#   ${PIPEWORKS_ENGINE_CACHE:-$HOME/.cache/pipeworks/engines}/<tool>-<version>/
+# so a second run (or another clone) is a no-op: a tool is rebuilt only when its go.mod/go.sum change.
+# Each build records its wall time and disk use in <tool>-<version>/build.json (docs/ARCHITECTURE.md).
+# Usage: scripts/build-engines.sh [tool...]   (tools: pulumi kubernetes-provider kube-apiserver etcd)
+# Exit status: 0 all built (or cached); 1 a build failed (its log: <cache>/logs/<tool>.log).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ENGINES="$ROOT/scripts/engines"
+CACHE=${PIPEWORKS_ENGINE_CACHE:-$HOME/.cache/pipeworks/engines}
+# shellcheck source=engines/versions.env
+. "$ENGINES/versions.env"
+
+export GOPATH="$CACHE/go" GOMODCACHE="$CACHE/go/pkg/mod" GOCACHE="$CACHE/go/cache"
+export GOFLAGS="-mod=mod -buildvcs=false -p=2" CGO_ENABLED=0 GOTOOLCHAIN=local
+mkdir -p "$CACHE/logs"
+
+# build NAME VERSION BINARY "PACKAGE..." LDFLAGS   (BINARY: the first package's; all land in <tool>-<version>/bin/)
+build() {
+    local tool=$1 version=$2 binary=$3 packages=$4 ldflags=$5
+    local out="$CACHE/$tool-$version" dir="$ENGINES/$tool"
+    local stamp
+    stamp=$(cat "$dir"/go.mod "$dir"/go.sum "$dir"/*.go 2>/dev/null | cksum | cut -d' ' -f1)
+    if [[ -x "$out/bin/$binary" && "$(cat "$out/.stamp" 2>/dev/null)" == "$stamp" ]]; then
+        echo "build-engines: $tool $version cached ($out)"
+        return 0
+    fi
+    echo "build-engines: building $tool $version (log: $CACHE/logs/$tool.log) ..."
+    rm -rf "$out.tmp" && mkdir -p "$out.tmp/bin"
+    local start mod_before mod_after
+    start=$(date +%s)
+    mod_before=$(du -sk "$GOMODCACHE" 2>/dev/null | cut -f1 || echo 0)
+    # shellcheck disable=SC2086 # $packages is a list
+    if ! (cd "$dir" && nice -n 15 go build -trimpath -ldflags "-s -w $ldflags" \
+            -o "$out.tmp/bin/" $packages) >"$CACHE/logs/$tool.log" 2>&1; then
+        echo "build-engines: $tool $version FAILED; last lines of $CACHE/logs/$tool.log:" >&2
+        tail -20 "$CACHE/logs/$tool.log" >&2
+        return 1
+    fi
+    mod_after=$(du -sk "$GOMODCACHE" | cut -f1)
+    local secs=$(( $(date +%s) - start )) bin_kb
+    bin_kb=$(du -sk "$out.tmp/bin" | cut -f1)
+    printf '{"tool": "%s", "version": "%s", "build_seconds": %d, "binary_kib": %d, "module_download_kib": %d, "go": "%s"}\n' \
+        "$tool" "$version" "$secs" "$bin_kb" "$(( mod_after - mod_before ))" "$(go env GOVERSION)" > "$out.tmp/build.json"
+    echo "$stamp" > "$out.tmp/.stamp"
+    rm -rf "$out" && mv "$out.tmp" "$out"
+    echo "build-engines: $tool $version built in ${secs}s ($(cat "$out/build.json"))"
+}
+
+# Installs the provider into the CLI's plugin store (PULUMI_HOME under the cache), from the file we
+# built, so the engine never downloads a plugin at run time.
+install_plugins() {
+    local home="$CACHE/pulumi-home" pulumi="$CACHE/pulumi-$PULUMI_VERSION/bin/pulumi"
+    local plugin="$home/plugins/resource-kubernetes-v$KUBERNETES_PLUGIN_VERSION"
+    local built="$CACHE/kubernetes-provider-$KUBERNETES_PROVIDER_BUILD/bin/pulumi-resource-kubernetes"
+    if [[ -x "$plugin/pulumi-resource-kubernetes" ]] && cmp -s "$built" "$plugin/pulumi-resource-kubernetes"; then
+        return 0
+    fi
+    PULUMI_HOME="$home" PULUMI_SKIP_UPDATE_CHECK=1 "$pulumi" plugin install resource kubernetes \
+        "$KUBERNETES_PLUGIN_VERSION" --file "$built" --reinstall >"$CACHE/logs/plugin-install.log" 2>&1 \
+        || { cat "$CACHE/logs/plugin-install.log" >&2; return 1; }
+    echo "build-engines: plugin kubernetes v$KUBERNETES_PLUGIN_VERSION installed in $home"
+}
+
+tools=("$@")
+[[ ${#tools[@]} -gt 0 ]] || tools=(etcd kube-apiserver pulumi kubernetes-provider)
+status=0
+for tool in "${tools[@]}"; do
+    case $tool in
+    pulumi)
+        build pulumi "$PULUMI_VERSION" pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+            "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" || status=1 ;;
+    kubernetes-provider)
+        build kubernetes-provider "$KUBERNETES_PROVIDER_BUILD" pulumi-resource-kubernetes \
+            github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes \
+            "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PROVIDER_BUILD" || status=1 ;;
+    kube-apiserver)
+        # the controller-manager too: without its namespace controller and garbage collector a deleted
+        # namespace never goes away, so `pulumi destroy` could not be checked as on a real cluster.
+        build kube-apiserver "$KUBERNETES_VERSION" kube-apiserver \
+            "k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager" \
+            "-X k8s.io/component-base/version.gitVersion=v$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(cut -d. -f2 <<<"$KUBERNETES_VERSION")" || status=1 ;;
+    etcd)
+        build etcd "$ETCD_VERSION" etcd pipeworks.local/engines/etcd "" || status=1 ;;
+    *) echo "build-engines: unknown tool '$tool' (valid: pulumi kubernetes-provider kube-apiserver etcd)" >&2; exit 2 ;;
+    esac
+done
+if [[ $status -eq 0 && -x "$CACHE/pulumi-$PULUMI_VERSION/bin/pulumi" \
+      && -x "$CACHE/kubernetes-provider-$KUBERNETES_PROVIDER_BUILD/bin/pulumi-resource-kubernetes" ]]; then
+    install_plugins || status=1
+fi
+exit $status
