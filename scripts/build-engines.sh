@@ -10,6 +10,7 @@
 # Exit status: 0 all built (or cached); 1 a build failed (its log: <cache>/logs/<tool>.log).
 set -euo pipefail
 
+command -v go >/dev/null || { echo "build-engines: no Go toolchain on PATH (the engines are built from Go modules)" >&2; exit 1; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ENGINES="$ROOT/scripts/engines"
 CACHE=${PIPEWORKS_ENGINE_CACHE:-$HOME/.cache/pipeworks/engines}
@@ -20,9 +21,10 @@ export GOPATH="$CACHE/go" GOMODCACHE="$CACHE/go/pkg/mod" GOCACHE="$CACHE/go/cach
 export GOFLAGS="-mod=mod -buildvcs=false -p=2" CGO_ENABLED=0 GOTOOLCHAIN=local
 mkdir -p "$CACHE/logs"
 
-# build NAME VERSION BINARY "PACKAGE..." LDFLAGS   (BINARY: the first package's; all land in <tool>-<version>/bin/)
+# build NAME VERSION BINARY "PACKAGE..." LDFLAGS [SRCDIR]   (BINARY: the first package's; all land in
+# <tool>-<version>/bin/; SRCDIR: where to build, default the tools module itself)
 build() {
-    local tool=$1 version=$2 binary=$3 packages=$4 ldflags=$5
+    local tool=$1 version=$2 binary=$3 packages=$4 ldflags=$5 srcdir=${6:-}
     local out="$CACHE/$tool-$version" dir="$ENGINES/$tool"
     local stamp
     stamp=$(cat "$dir"/go.mod "$dir"/go.sum "$dir"/*.go 2>/dev/null | cksum | cut -d' ' -f1)
@@ -32,24 +34,48 @@ build() {
     fi
     echo "build-engines: building $tool $version (log: $CACHE/logs/$tool.log) ..."
     rm -rf "$out.tmp" && mkdir -p "$out.tmp/bin"
-    local start mod_before mod_after
+    local start mod_before mod_after cache_before cache_after
     start=$(date +%s)
     mod_before=$(du -sk "$GOMODCACHE" 2>/dev/null | cut -f1 || echo 0)
+    cache_before=$(du -sk "$GOCACHE" 2>/dev/null | cut -f1 || echo 0)
     # shellcheck disable=SC2086 # $packages is a list
-    if ! (cd "$dir" && nice -n 15 go build -trimpath -ldflags "-s -w $ldflags" \
+    if ! (cd "${srcdir:-$dir}" && nice -n 15 go build -trimpath -ldflags "-s -w $ldflags" \
             -o "$out.tmp/bin/" $packages) >"$CACHE/logs/$tool.log" 2>&1; then
         echo "build-engines: $tool $version FAILED; last lines of $CACHE/logs/$tool.log:" >&2
         tail -20 "$CACHE/logs/$tool.log" >&2
         return 1
     fi
     mod_after=$(du -sk "$GOMODCACHE" | cut -f1)
+    cache_after=$(du -sk "$GOCACHE" | cut -f1)
     local secs=$(( $(date +%s) - start )) bin_kb
     bin_kb=$(du -sk "$out.tmp/bin" | cut -f1)
-    printf '{"tool": "%s", "version": "%s", "build_seconds": %d, "binary_kib": %d, "module_download_kib": %d, "go": "%s"}\n' \
-        "$tool" "$version" "$secs" "$bin_kb" "$(( mod_after - mod_before ))" "$(go env GOVERSION)" > "$out.tmp/build.json"
+    # module and build-cache growth: what this tool added to the shared caches (a later tool reuses them)
+    printf '{"tool": "%s", "version": "%s", "build_seconds": %d, "binary_kib": %d, "module_download_kib": %d, "build_cache_kib": %d, "go": "%s"}\n' \
+        "$tool" "$version" "$secs" "$bin_kb" "$(( mod_after - mod_before ))" "$(( cache_after - cache_before ))" "$(go env GOVERSION)" > "$out.tmp/build.json"
     echo "$stamp" > "$out.tmp/.stamp"
     rm -rf "$out" && mv "$out.tmp" "$out"
     echo "build-engines: $tool $version built in ${secs}s ($(cat "$out/build.json"))"
+}
+
+# The provider's main package embeds JSON files its Makefile generates: build our main.go in a directory under
+# the cache with the tools module's go.mod/go.sum and those files generated from the module's schema.json (its
+# version set, as upstream's generate.go does) and terraform-mapping.json. Prints the directory.
+prepare_kubernetes_provider() {
+    local src="$CACHE/src/kubernetes-provider" dir="$ENGINES/kubernetes-provider" mod
+    mkdir -p "$src"
+    cp "$dir/go.mod" "$dir/go.sum" "$dir/main.go" "$src/"
+    mod=$(cd "$src" && go mod download -json "github.com/pulumi/pulumi-kubernetes/provider/v4" \
+          | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') || return 1
+    python3 - "$mod/cmd/pulumi-resource-kubernetes" "$src" "$KUBERNETES_PROVIDER_BUILD" <<'PY' || return 1
+import json, sys
+mod, src, version = sys.argv[1:]
+schema = json.load(open(f"{mod}/schema.json"))
+schema["version"] = version
+json.dump(schema, open(f"{src}/schema-embed.json", "w"), separators=(",", ":"))
+json.dump(json.load(open(f"{mod}/terraform-mapping.json")), open(f"{src}/terraform-mapping-embed.json", "w"),
+          separators=(",", ":"))
+PY
+    echo "$src"
 }
 
 # Installs the provider into the CLI's plugin store (PULUMI_HOME under the cache), from the file we
@@ -76,9 +102,12 @@ for tool in "${tools[@]}"; do
         build pulumi "$PULUMI_VERSION" pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
             "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" || status=1 ;;
     kubernetes-provider)
+        src=$(prepare_kubernetes_provider) || { status=1; continue; }
         build kubernetes-provider "$KUBERNETES_PROVIDER_BUILD" pulumi-resource-kubernetes \
-            github.com/pulumi/pulumi-kubernetes/provider/v4/cmd/pulumi-resource-kubernetes \
-            "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PROVIDER_BUILD" || status=1 ;;
+            pipeworks.local/engines/kubernetes-provider \
+            "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PROVIDER_BUILD" "$src" \
+            || status=1
+        cp "$src/go.sum" "$ENGINES/kubernetes-provider/go.sum" ;;
     kube-apiserver)
         # the controller-manager too: without its namespace controller and garbage collector a deleted
         # namespace never goes away, so `pulumi destroy` could not be checked as on a real cluster.

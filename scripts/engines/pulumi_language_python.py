@@ -200,7 +200,12 @@ def main(argv: list[str]) -> int:
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(port, flush=True)
-    server.wait_for_termination()
+    # The CLI ends a plugin with SIGINT (then SIGKILL): stop serving quietly instead of a KeyboardInterrupt.
+    stopped = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    stopped.wait()
+    server.stop(grace=None)
     return 0
 
 

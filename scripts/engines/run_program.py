@@ -7,6 +7,7 @@ logged to the engine already (the CLI shows it and bails without a second messag
 
 from __future__ import annotations
 
+import asyncio
 import os
 import runpy
 import sys
@@ -40,8 +41,10 @@ def main(argv: list[str]) -> int:
     def program():
         runpy.run_path(target, run_name="__main__")
 
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     try:
-        pulumi.runtime.run_in_stack(program)
+        loop.run_until_complete(pulumi.runtime.run_in_stack(program))
     except pulumi.RunError as err:
         pulumi.log.error(str(err))
         return BAIL_EXIT_CODE

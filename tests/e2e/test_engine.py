@@ -21,7 +21,8 @@ import yaml
 
 from pipeworks.check import load_plan, policy_pack_config, run_check
 from pipeworks.plan import plan_stack
-from tests.e2e.conftest import E2E, new_stack
+from policies.packs import PACK_NAMES
+from tests.e2e.environment import E2E, new_stack
 from tests.e2e.stack import STACK, platform_config
 from tests.harness.engines import REPO
 
@@ -36,10 +37,6 @@ def policy_args(config_file: Path) -> list[str]:
     for pack in PACKS:
         args += ["--policy-pack", str(REPO / "policies" / pack), "--policy-pack-config", str(config_file)]
     return args
-
-
-def engine_events(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def urn_name(urn: str) -> str:
@@ -94,13 +91,16 @@ def missing_keys(expected, live, path: str = "") -> list[str]:
 def test_preview_with_the_policy_packs_reports_what_pipeworks_check_reports(e2e: E2E):
     target, report = check_report(e2e, STACK)
     assert not report.mandatory, "the e2e stack itself must pass the mandatory policies"
-    events = e2e.work / "preview-events.json"
-    proc = e2e.cli.run("preview", "--diff", "--stack", STACK, "--event-log", str(events),
-                       *policy_args(write_pack_config(e2e, STACK, target)))
-    assert "error:" not in proc.stdout
-    evs = engine_events(events)
-    loaded = {e["policyLoadEvent"] for e in evs if "policyLoadEvent" in e} and True
-    assert loaded or any("policyAnalyzeSummaryEvent" in e for e in evs), "the policy packs never ran"
+    # --json with streaming on: one engine event per line (policy events included), as the CLI emits them
+    proc = e2e.cli.run("preview", "--diff", "--json", "--stack", STACK,
+                       *policy_args(write_pack_config(e2e, STACK, target)),
+                       PULUMI_ENABLE_STREAMING_JSON_PREVIEW="true")
+    evs = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    errors = [e["diagnosticEvent"]["message"] for e in evs
+              if e.get("diagnosticEvent", {}).get("severity") == "error"]
+    assert errors == []
+    analyzed = {e["policyAnalyzeSummaryEvent"]["policyPackName"] for e in evs if "policyAnalyzeSummaryEvent" in e}
+    assert analyzed == set(PACK_NAMES.values()), "every pack analyzed the resources in the real engine"
     engine = Counter((e["policyEvent"]["policyName"], urn_name(e["policyEvent"].get("resourceUrn", "")))
                      for e in evs if "policyEvent" in e)
     offline = Counter((v.policy, urn_name(v.resource)) for v in report.violations)

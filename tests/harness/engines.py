@@ -53,7 +53,6 @@ class Engines:
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
-            "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
         })
         env.update(extra)
         return env
@@ -103,10 +102,10 @@ class PulumiCli:
     passphrase: str
     log_dir: Path
 
-    def run(self, *args: str, stdin: str | None = None, check: bool = True,
-            timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 900,
+            **env_extra: str) -> subprocess.CompletedProcess[str]:
         env = self.engines.env(PULUMI_BACKEND_URL=f"file://{self.backend}",
-                               PULUMI_CONFIG_PASSPHRASE=self.passphrase)
+                               PULUMI_CONFIG_PASSPHRASE=self.passphrase, **env_extra)
         proc = subprocess.run([str(self.engines.pulumi), "--non-interactive", *args], cwd=self.cwd, env=env,
                               input=stdin, capture_output=True, text=True, timeout=timeout)
         name = "-".join(a.strip("-") for a in args[:2] if not a.startswith("/"))
