@@ -106,8 +106,8 @@ class PulumiCli:
             **env_extra: str) -> subprocess.CompletedProcess[str]:
         env = self.engines.env(PULUMI_BACKEND_URL=f"file://{self.backend}",
                                PULUMI_CONFIG_PASSPHRASE=self.passphrase, **env_extra)
-        proc = subprocess.run([str(self.engines.pulumi), "--non-interactive", *args], cwd=self.cwd, env=env,
-                              input=stdin, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run([str(self.engines.pulumi), "--non-interactive", "--color", "never", *args],
+                              cwd=self.cwd, env=env, input=stdin, capture_output=True, text=True, timeout=timeout)
         name = "-".join(a.strip("-") for a in args[:2] if not a.startswith("/"))
         (self.log_dir / f"pulumi-{name}.log").write_text(
             f"$ pulumi {' '.join(args)}\nexit {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
