@@ -38,13 +38,19 @@ build() {
     start=$(date +%s)
     mod_before=$(du -sk "$GOMODCACHE" 2>/dev/null | cut -f1 || echo 0)
     cache_before=$(du -sk "$GOCACHE" 2>/dev/null | cut -f1 || echo 0)
+    # one package: the binary gets BINARY's name (the plugin file name the CLI expects); several: their own
+    local target="$out.tmp/bin/"
+    [[ $packages == *" "* ]] || target="$out.tmp/bin/$binary"
     # shellcheck disable=SC2086 # $packages is a list
     if ! (cd "${srcdir:-$dir}" && nice -n 15 go build -trimpath -ldflags "-s -w $ldflags" \
-            -o "$out.tmp/bin/" $packages) >"$CACHE/logs/$tool.log" 2>&1; then
+            -o "$target" $packages) >"$CACHE/logs/$tool.log" 2>&1; then
         echo "build-engines: $tool $version FAILED; last lines of $CACHE/logs/$tool.log:" >&2
         tail -20 "$CACHE/logs/$tool.log" >&2
         return 1
     fi
+    # go build may have completed go.sum (-mod=mod): keep the tools module's copy and the stamp in step
+    [[ -z $srcdir ]] || cp "$srcdir/go.sum" "$dir/go.sum"
+    stamp=$(cat "$dir"/go.mod "$dir"/go.sum "$dir"/*.go 2>/dev/null | cksum | cut -d' ' -f1)
     mod_after=$(du -sk "$GOMODCACHE" | cut -f1)
     cache_after=$(du -sk "$GOCACHE" | cut -f1)
     local secs=$(( $(date +%s) - start )) bin_kb
@@ -106,8 +112,7 @@ for tool in "${tools[@]}"; do
         build kubernetes-provider "$KUBERNETES_PROVIDER_BUILD" pulumi-resource-kubernetes \
             pipeworks.local/engines/kubernetes-provider \
             "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PROVIDER_BUILD" "$src" \
-            || status=1
-        cp "$src/go.sum" "$ENGINES/kubernetes-provider/go.sum" ;;
+            || status=1 ;;
     kube-apiserver)
         # the controller-manager too: without its namespace controller and garbage collector a deleted
         # namespace never goes away, so `pulumi destroy` could not be checked as on a real cluster.
