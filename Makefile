@@ -29,7 +29,7 @@ test: $(STAMP) services engines
 
 ## Only the tests that need no local services (fast feedback)
 test-unit: $(STAMP)
-	$(VENV)/bin/python -m pytest -m "not integration"
+	$(VENV)/bin/python -m pytest -m "not integration and not e2e"
 
 ## Debian packages the tests run: Ceph mon/mgr/osd/radosgw (RGW harness), promtool (alert-rule tests)
 services:

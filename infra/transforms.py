@@ -109,7 +109,20 @@ def stack_transformations(platform: PlatformConfig) -> list[Callable[[pulumi.Res
     return out
 
 
+_MARK = "_pipeworks_stack_transformation"
+
+
 def register(platform: PlatformConfig) -> None:
-    """Registers this stack's transformations; call before the first resource is constructed."""
+    """Registers this stack's transformations (replacing any an earlier run registered); call before the first
+    resource is constructed.
+
+    Under the engine a program runs once per process. Under `pipeworks plan`'s mocks many stacks run in one
+    process and share one root Stack resource, whose transformations would pile up (one stack's chart mirror
+    applied to the next stack's releases): the SDK has no public way to remove one, so ours are marked and
+    dropped from the root's list here."""
+    root = pulumi.runtime.get_root_resource()
+    if root is not None and getattr(root, "_transformations", None):
+        root._transformations = [t for t in root._transformations if not getattr(t, _MARK, False)]
     for t in stack_transformations(platform):
+        setattr(t, _MARK, True)
         pulumi.runtime.register_stack_transformation(t)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -43,6 +44,11 @@ def urn_name(urn: str) -> str:
     """The resource name: the same under mocks and the real engine (their URN prefixes differ,
     ../shared/reference/harness-facts.md)."""
     return urn.rsplit("::", 1)[-1]
+
+
+def by_policy(violations: Counter) -> dict[str, list[str]]:
+    """{policy: sorted resource names, one per violation}."""
+    return {p: sorted(n for (q, n), k in violations.items() if q == p for _ in range(k)) for p, _ in violations}
 
 
 def check_report(e2e: E2E, stack: str):
@@ -104,8 +110,6 @@ def test_preview_with_the_policy_packs_reports_what_pipeworks_check_reports(e2e:
     engine = Counter((e["policyEvent"]["policyName"], urn_name(e["policyEvent"].get("resourceUrn", "")))
                      for e in evs if "policyEvent" in e)
     offline = Counter((v.policy, urn_name(v.resource)) for v in report.violations)
-    by_policy = lambda c: {p: sorted(n for (q, n), k in c.items() if q == p for _ in range(k))  # noqa: E731
-                           for p in {p for p, _ in c}}
     assert by_policy(engine) == by_policy(offline)
 
 
@@ -155,8 +159,21 @@ def test_stack_export_and_stack_file_hold_no_plaintext_secret(e2e: E2E):
     assert provider and provider[0]["inputs"]["kubeconfig"].get("ciphertext"), "the kubeconfig is not a secret"
 
 
-MUTATED_MAIN = """\
+# One GPU pod that forgets the GPU toleration: added to the e2e program by MUTATED_MAIN, checked offline as a
+# manifest beside the e2e stack's plan.
+GPU_POD_WITHOUT_TOLERATION = {
+    "apiVersion": "apps/v1", "kind": "Deployment",
+    "metadata": {"name": "gpu-without-toleration", "namespace": "jupyterhub"},
+    "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "gpu-without-toleration"}}, "template": {
+        "metadata": {"labels": {"app": "gpu-without-toleration"}},
+        "spec": {"nodeSelector": {"nvidia.com/gpu.present": "true"},
+                 "containers": [{"name": "cuda", "image": "nvcr.io/nvidia/cuda:13.0.1-base-ubuntu24.04",
+                                 "resources": {"limits": {"nvidia.com/gpu": 1}}}]}}},
+}
+MUTATED_MAIN = f"""\
 \"\"\"The e2e program plus one GPU pod that forgets the GPU toleration (tests/e2e/test_engine.py).\"\"\"
+import json
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -172,20 +189,30 @@ def capture(args):
 
 pulumi.runtime.register_stack_transformation(capture)
 program.build()
-labels = {"app": "gpu-without-toleration"}
-k8s.apps.v1.Deployment(
-    "gpu-without-toleration", metadata={"name": "gpu-without-toleration", "namespace": "jupyterhub"},
-    spec={"replicas": 1, "selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {
-        "nodeSelector": {"nvidia.com/gpu.present": "true"},
-        "containers": [{"name": "cuda", "image": "nvcr.io/nvidia/cuda:13.0.1-base-ubuntu24.04",
-                        "resources": {"limits": {"nvidia.com/gpu": 1}}}]}}},
-    opts=pulumi.ResourceOptions(provider=providers[0]))
+obj = json.loads({json.dumps(json.dumps(GPU_POD_WITHOUT_TOLERATION))})
+k8s.apps.v1.Deployment(obj["metadata"]["name"], metadata=obj["metadata"], spec=obj["spec"],
+                       opts=pulumi.ResourceOptions(provider=providers[0]))
 """
 
 
-def test_mandatory_violation_blocks_the_preview(e2e: E2E, tmp_path: Path):
-    """A mutated e2e program (one GPU pod without the GPU toleration) under mandatory enforcement: the
-    placement pack's gpu-placement message stops the preview."""
+def offline_manifest_violations(e2e: E2E, plan_dir: Path, obj: dict, environment: str) -> list[dict]:
+    """`pipeworks check --manifests` of one object, with the e2e stack's declared node pools."""
+    records = json.loads((plan_dir / "resources.json").read_text())
+    pools = next(r["inputs"]["data"]["pools.json"] for r in records if r["type"] == "kubernetes:core/v1:ConfigMap"
+                 and "pools.json" in (r["inputs"].get("data") or {}))
+    (e2e.work / "pools.json").write_text(pools)
+    manifest = e2e.work / "mutation.yaml"
+    manifest.write_text(yaml.safe_dump(obj))
+    proc = subprocess.run([str(REPO / ".venv" / "bin" / "pipeworks"), "check", "--manifests", str(manifest),
+                           "--pools", str(e2e.work / "pools.json"), "--environment", environment,
+                           "--format", "json"], capture_output=True, text=True)
+    return json.loads(proc.stdout)
+
+
+def test_policy_violations_of_a_mutated_program_match_offline_and_mandatory_ones_block(e2e: E2E, tmp_path: Path):
+    """The e2e program plus a GPU pod without the GPU toleration: under the stack's advisory config the engine's
+    violations equal `pipeworks check` (the stack's plan plus that object as a manifest), policy by policy;
+    under mandatory enforcement the placement pack's gpu-placement message stops the preview."""
     from tests.e2e.stack import make_project
     from tests.harness.engines import PulumiCli
 
@@ -196,7 +223,20 @@ def test_mandatory_violation_blocks_the_preview(e2e: E2E, tmp_path: Path):
     cli = PulumiCli(e2e.engines, project, e2e.cli.backend, e2e.cli.passphrase, e2e.cli.log_dir)
     stack = "e2e-mutated"
     new_stack(cli, stack, platform_config(e2e.mirror), e2e.kubeconfig)
-    target, _ = check_report(e2e, STACK)
+    target, report = check_report(e2e, STACK)
+    plan_dir = e2e.work / f"plan-{STACK}" / STACK
+    extra = offline_manifest_violations(e2e, plan_dir, GPU_POD_WITHOUT_TOLERATION, target.enforcement.environment)
+    assert {v["policy"] for v in extra} >= {"gpu-placement"}
+    offline = Counter([(v.policy, urn_name(v.resource)) for v in report.violations]
+                      + [(v["policy"], v["resource"].rsplit("/", 1)[-1]) for v in extra])
+
+    proc = cli.run("preview", "--json", "--stack", stack, *policy_args(write_pack_config(e2e, stack, target)),
+                   PULUMI_ENABLE_STREAMING_JSON_PREVIEW="true")
+    evs = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    engine = Counter((e["policyEvent"]["policyName"], urn_name(e["policyEvent"].get("resourceUrn", "")))
+                     for e in evs if "policyEvent" in e)
+    assert by_policy(engine) == by_policy(offline)
+
     mandatory = dataclasses.replace(target.enforcement, default="mandatory", overrides={})
     config = tmp_path / "mandatory.json"
     config.write_text(json.dumps(policy_pack_config(mandatory), indent=1))
@@ -234,10 +274,12 @@ def test_destroy_leaves_no_object_of_ours(e2e: E2E):
     objects = [(r["urn"], r["outputs"]) for r in k8s_objects(resources)]
     namespaces = [o["metadata"]["name"] for _, o in objects if o["kind"] == "Namespace"]
     assert objects and namespaces
-    e2e.cli.run("destroy", "--yes", "--skip-preview", "--stack", STACK, timeout=1800)
-    assert k8s_objects(state(e2e)) == []
+    # REST paths first: discovery no longer knows a custom kind once its CRD is gone (and neither do we then
+    # find its objects: a 404 on the path is what "gone" means for both)
     paths = {urn: e2e.cluster.object_path(o["apiVersion"], o["kind"], o["metadata"]["name"],
                                           o["metadata"].get("namespace")) for urn, o in objects}
+    e2e.cli.run("destroy", "--yes", "--skip-preview", "--stack", STACK, timeout=1800)
+    assert k8s_objects(state(e2e)) == []
     # Deleting a namespace returns at once; the controller-manager's namespace controller then empties and
     # removes it (readiness waits are off for this stack), so give it a bounded time.
     deadline = time.monotonic() + 180

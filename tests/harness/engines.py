@@ -101,6 +101,7 @@ class PulumiCli:
     backend: Path
     passphrase: str
     log_dir: Path
+    _runs: int = 0
 
     def run(self, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 900,
             **env_extra: str) -> subprocess.CompletedProcess[str]:
@@ -109,7 +110,8 @@ class PulumiCli:
         proc = subprocess.run([str(self.engines.pulumi), "--non-interactive", "--color", "never", *args],
                               cwd=self.cwd, env=env, input=stdin, capture_output=True, text=True, timeout=timeout)
         name = "-".join(a.strip("-") for a in args[:2] if not a.startswith("/"))
-        (self.log_dir / f"pulumi-{name}.log").write_text(
+        self._runs += 1
+        (self.log_dir / f"{self._runs:03d}-{self.cwd.name}-pulumi-{name}.log").write_text(
             f"$ pulumi {' '.join(args)}\nexit {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
         if check and proc.returncode != 0:
             raise AssertionError(f"`pulumi {' '.join(args)}` exited {proc.returncode}:\n"

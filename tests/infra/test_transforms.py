@@ -66,3 +66,31 @@ def test_only_what_the_stack_asks_for(tmp_path):
     eks = {"kind": "eks", "eks": {"region": "us-east-1", "publicAccessCidrs": ["203.0.113.0/24"]},
            "existing": {"awaitReadiness": False}}
     assert stack_transformations(platform(cluster=eks)) == []
+
+
+def test_a_stack_planned_after_another_gets_only_its_own_transformations(tmp_path):
+    """Under the mocks many stacks run in one process with one root Stack: the e2e stack's chart mirror must not
+    leak into the next stack planned (tests/e2e plans several stacks in one session)."""
+    import json
+
+    import yaml
+
+    from pipeworks.plan import plan_stack
+
+    mirror = tmp_path / "charts"
+    mirror.mkdir()
+    for name in ("jupyterhub-4.4.0.tgz",):
+        (mirror / name).write_bytes(b"")
+    base = {"environment": "dev", "cluster": EXISTING, "nodePools": DECLARED,
+            **{k: {"enabled": False} for k in ("storage", "kafka", "spark", "elk", "gpu", "monitoring")}}
+    stacks = {"mirrored": {**base, "chartMirror": str(mirror)}, "plain": base}
+    for stack, platform_cfg in stacks.items():
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": {
+            "pipeworks:platform": platform_cfg, "pipeworks:kubeconfig": {"secure": "v1:x:y"}}}))
+    charts = {}
+    for stack in ("mirrored", "plain", "mirrored"):
+        plan = plan_stack(stack, tmp_path / "out" / stack, project_dir=tmp_path)
+        releases = [r for r in json.loads((plan / "resources.json").read_text())
+                    if r["type"] == "kubernetes:helm.sh/v3:Release"]
+        charts.setdefault(stack, set()).update(r["inputs"]["chart"] for r in releases)
+    assert charts == {"mirrored": {str(mirror / "jupyterhub-4.4.0.tgz")}, "plain": {"jupyterhub"}}
