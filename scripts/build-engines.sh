@@ -20,6 +20,9 @@ CACHE=${PIPEWORKS_ENGINE_CACHE:-$HOME/.cache/pipeworks/engines}
 export GOPATH="$CACHE/go" GOMODCACHE="$CACHE/go/pkg/mod" GOCACHE="$CACHE/go/cache"
 export GOFLAGS="-mod=mod -buildvcs=false -p=2" CGO_ENABLED=0 GOTOOLCHAIN=local
 mkdir -p "$CACHE/logs"
+# One build at a time per cache: several work trees (or CI beside a developer) may share it.
+exec 9>"$CACHE/.lock"
+flock 9
 
 # build NAME VERSION BINARY "PACKAGE..." LDFLAGS [SRCDIR]   (BINARY: the first package's; all land in
 # <tool>-<version>/bin/; SRCDIR: where to build, default the tools module itself)
