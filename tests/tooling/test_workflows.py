@@ -69,11 +69,16 @@ def actionlint(*args: str, stdin: str | None = None, cwd: Path = ROOT) -> subpro
     return subprocess.run(cmd, input=stdin, capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
-def zizmor(target: str, cwd: Path) -> tuple[list[dict[str, Any]], str]:
-    """zizmor's findings (JSON) on a directory (relative to cwd) and its log; offline: no GitHub API."""
+def run_zizmor(target: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    # --strict-collection: a workflow or dependabot.yml zizmor cannot load is an error, not a skip
     cmd = [tool("zizmor"), "--offline", "--persona=pedantic", "--strict-collection", "--no-progress",
            "--config", str(ZIZMOR_CONFIG), "--format=json", target]
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=120)
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def zizmor(target: str, cwd: Path) -> tuple[list[dict[str, Any]], str]:
+    """zizmor's findings (JSON) on a directory (relative to cwd) and its log; offline: no GitHub API."""
+    r = run_zizmor(target, cwd)
     try:
         findings = json.loads(r.stdout)
     except json.JSONDecodeError:
@@ -175,6 +180,14 @@ def test_zizmor_reports_unpinned_persisted_injected_and_uncooled(tmp_path: Path)
     assert {"unpinned-uses", "artipacked", "template-injection", "dependabot-cooldown"} <= idents, describe(findings)
     # the configured policy pins GitHub's own actions too (zizmor's `ref-pin` would accept actions/*@v4)
     assert sum(f["ident"] == "unpinned-uses" for f in findings) == 2, describe(findings)
+
+
+def test_zizmor_refuses_a_dependabot_config_it_cannot_load(tmp_path: Path) -> None:
+    (tmp_path / ".github").mkdir()
+    (tmp_path / ".github" / "dependabot.yml").write_text(
+        "version: 2\nupdates:\n  - package-ecosystem: pypi\n    directory: /\n    schedule: {interval: weekly}\n")
+    r = run_zizmor(".github", tmp_path)
+    assert r.returncode != 0 and "failed to load file://.github/dependabot.yml" in r.stderr, r.stderr
 
 
 # --- pins and runtimes -----------------------------------------------------------------------------
