@@ -1,5 +1,6 @@
 """`pipeworks check`: the policy packs' rules outside the Pulumi CLI, on a stack (planned first), an
-offline plan directory, or plain Kubernetes manifests; text, JSON or SARIF output.
+offline plan directory, or plain Kubernetes manifests; text, Markdown (a CI step summary), JSON or
+SARIF output.
 
 Exit status: 1 when a mandatory violation remains, 0 otherwise, 2 on unusable input.
 Also `pipeworks policy-config STACK|PLAN_DIR`: the `--policy-pack-config` file of a stack.
@@ -201,6 +202,42 @@ def _render_text(report: Report, target: Target) -> str:
     return "\n".join(lines)
 
 
+def _md_cell(text: str, code: bool = False) -> str:
+    """One Markdown table cell: a `|` or a line break would end the cell or the row, and HTML-looking
+    text (`<none>`, `a<b`) would be swallowed by the renderer, so both are escaped."""
+    if code:  # inside a code span `&lt;` would show literally; only the delimiters need care
+        body = text.replace("|", "\\|").replace("\r", "").replace("\n", " ")
+        fence = "``" if "`" in body else "`"
+        return f"{fence} {body} {fence}" if fence == "``" else f"`{body}`"
+    body = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return body.replace("|", "\\|").replace("\r\n", "\n").replace("\n", "<br>")
+
+
+def _render_markdown(report: Report, target: Target) -> str:
+    """GitHub-flavoured Markdown for `$GITHUB_STEP_SUMMARY`: a table per violation instead of text
+    lines, which Markdown would join into one paragraph."""
+    e = target.enforcement
+    mand = len(report.mandatory)
+    lines = [f"### pipeworks check: {_md_cell(target.label)}", "",
+             f"environment **{e.environment}**, default level **{e.default}**, exemptions "
+             f"**{'allowed' if e.allow_exemptions else 'refused'}**", "",
+             f"**{len(report.violations)} violation(s): {mand} mandatory, {len(report.violations) - mand} advisory; "
+             f"{len(report.exemptions)} exemption(s) applied**", ""]
+    if report.violations:
+        lines += ["| level | policy | concern | resource | message |", "|---|---|---|---|---|"]
+        for v in sorted(report.violations, key=lambda v: (v.level != "mandatory", v.policy, v.resource)):
+            lines.append(f"| {v.level} | {_md_cell(v.policy, code=True)} | {_md_cell(v.concern)} | "
+                         f"{_md_cell(v.resource, code=True)} | {_md_cell(v.message)} |")
+        lines.append("")
+    if report.exemptions:
+        lines += ["| exempt policy | resource | reason |", "|---|---|---|"]
+        lines += [f"| {_md_cell(x.policy, code=True)} | {_md_cell(x.resource, code=True)} | {_md_cell(x.reason)} |"
+                  for x in report.exemptions]
+        lines.append("")
+    lines += [f"- note: {_md_cell(n)}" for n in target.notes + report.notes]
+    return "\n".join(lines).rstrip("\n")
+
+
 def locator(target: Target, report: Report):  # type: ignore[no-untyped-def]
     """resource label -> (path, line) for SARIF: the manifest and its line, else the stack file."""
     by_urn = report.context.by_urn
@@ -233,7 +270,8 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     ap = _parser("pipeworks check", "Evaluate the pipeworks policies on a stack, a plan directory or manifests.")
-    ap.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    ap.add_argument("--format", choices=("text", "markdown", "json", "sarif"), default="text",
+                    help="markdown: tables for a CI step summary ($GITHUB_STEP_SUMMARY)")
     ap.add_argument("--output", type=Path, metavar="FILE", help="write the report here instead of stdout")
     ap.add_argument("--enforcement", choices=("advisory", "mandatory"),
                     help="default level for manifests (default: that of --environment)")
@@ -246,9 +284,11 @@ def main(argv: list[str] | None = None) -> int:
             elif args.format == "sarif":
                 from pipeworks.sarif import to_sarif
                 out = json.dumps(to_sarif(report, locator(target, report)), indent=1)
+            elif args.format == "markdown":
+                out = _render_markdown(report, target)
             else:
                 out = _render_text(report, target)
-            if args.format != "text":
+            if args.format not in ("text", "markdown"):
                 for n in target.notes + report.notes:
                     print(f"note: {n}", file=sys.stderr)
     except UnusableInput as e:
