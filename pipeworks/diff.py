@@ -192,8 +192,10 @@ def diff_resources(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> li
     for urn in sorted(set(old) & set(new)):
         a, b = old[urn], new[urn]
         if b["type"].startswith("pulumi:providers:"):
-            f = forced_fields(b["type"], a.get("inputs") or {}, b.get("inputs") or {},
-                              old_digests=a.get("secretDigests"), new_digests=b.get("secretDigests"))
+            # Digests are left out here: a rotated kubeconfig credential for the same cluster does not
+            # replace the provider (pulumi-kubernetes compares the cluster it names, which the offline
+            # plan cannot see inside a secret); the change still shows as "(secret changed)".
+            f = forced_fields(b["type"], a.get("inputs") or {}, b.get("inputs") or {})
             if f:
                 replaced_providers[urn] = f
     for urn, r in sorted(new.items()):
@@ -214,7 +216,10 @@ def diff_resources(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> li
                   if da.get(p) != db.get(p) and p in da and p in db]
         prov_a, prov_b = _provider_urn(a.get("provider")), _provider_urn(b.get("provider"))
         prov_inputs = (new.get(prov_b) or {}).get("inputs") if prov_b else None
-        forced = list(replaced_providers.get(urn) or forced_fields(b["type"], ai, bi, prov_inputs, da, db))
+        if b["type"].startswith("pulumi:providers:"):
+            forced = list(replaced_providers.get(urn, []))
+        else:
+            forced = forced_fields(b["type"], ai, bi, prov_inputs, da, db)
         if prov_a != prov_b or prov_b in replaced_providers:
             forced.append("(provider)")
             by_provider[prov_b or ""].append(f"{b['type'].rsplit(':', 1)[-1]}/{b['name']}")

@@ -163,7 +163,14 @@ def write_plan(out_dir: Path, stack: str, sf: StackFile, cfg: StackConfig, recor
                    "allowExemptions": policy.allow_exemptions},
     }
     (target / "stack.json").write_text(json.dumps(stack_info, indent=1) + "\n")
-    (target / "summary.md").write_text(render_summary(stack, cfg, records))
+    from pipeworks.capacity import capacity_report
+    from pipeworks.summary import plan_context
+
+    ctx = plan_context(records)
+    capacity = capacity_report(ctx) if ctx.pools is not None else None
+    if capacity is not None:  # totals for the summary and the cost line of `pipeworks diff`
+        (target / "capacity.json").write_text(json.dumps(capacity.to_json(), indent=1) + "\n")
+    (target / "summary.md").write_text(render_summary(stack, cfg, records, capacity))
     return target
 
 

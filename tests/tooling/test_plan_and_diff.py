@@ -53,8 +53,9 @@ def test_plan_writes_every_artifact(tmp_path):
     summary = (target / "summary.md").read_text()
     assert "```mermaid" in summary and "| gpu | gpu | managed |" in summary
     # operator custom resources are placed too: Kafka brokers and Ceph OSDs on their NVMe pools
-    assert "w_KafkaNodePool_broker__broker_ --> p_nvme_scratch" in summary
-    assert "w_CephCluster_rook_ceph_osd --> p_nvme_osd" in summary
+    assert 'g_kafka_nvme_scratch["KafkaNodePool/broker<br/>KafkaNodePool/controller"]' in summary
+    assert "g_kafka_nvme_scratch --> p_nvme_scratch" in summary
+    assert "g_storage_nvme_osd --> p_nvme_osd" in summary
     assert "(no pool)" not in summary
 
 
