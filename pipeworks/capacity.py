@@ -40,6 +40,7 @@ class PodRow:
     min: int
     max: int
     daemon: bool
+    one_per_node: bool = False  # spread across hosts (required anti-affinity, DoNotSchedule spread, operator)
 
 
 @dataclass
@@ -114,6 +115,16 @@ def replica_range(pt: PodTemplate, hpas: dict[tuple[str, str, str], tuple[int, i
     return lo, max(lo, hi)
 
 
+def one_per_node(pt: PodTemplate) -> bool:
+    """Pods that must not share a node: the operator spreads them over hosts (Ceph mons) or a required
+    pod anti-affinity on the hostname key. (A topology spread with maxSkew 1 only evens them out.)"""
+    if v.HOSTNAME_KEY in pt.operator_spread:
+        return True
+    anti = ((pt.spec.get("affinity") or {}).get("podAntiAffinity") or {})
+    return any(isinstance(t, dict) and t.get("topologyKey") == v.HOSTNAME_KEY
+               for t in anti.get("requiredDuringSchedulingIgnoredDuringExecution") or [])
+
+
 def pack(node: dict[str, float], pods: list[dict[str, float]]) -> int:
     """Nodes needed for `pods` (per-pod requests) on nodes offering `node`: first fit decreasing, the
     largest share of a node first. Pods that fit no empty node are not counted (reported apart)."""
@@ -138,7 +149,7 @@ def pool_capacity(load: Any, hpas: dict[tuple[str, str, str], tuple[int, int]]) 
     pc = PoolCapacity(load.pool, load.node, load=load)
     for pt, _, req in load.pods:
         lo, hi = (load.pool.min_size, load.pool.max_size) if pt.daemon else replica_range(pt, hpas)
-        pc.pods.append(PodRow(pt.label, pt.resource.urn, req, lo, hi, pt.daemon))
+        pc.pods.append(PodRow(pt.label, pt.resource.urn, req, lo, hi, pt.daemon, one_per_node(pt)))
     if load.node is None:
         return pc
     n = load.node
@@ -152,7 +163,8 @@ def pool_capacity(load: Any, hpas: dict[tuple[str, str, str], tuple[int, int]]) 
             pc.too_big.append(row.label)
     for at in ("min", "max"):
         pods = [row.per_pod for row in pc.pods if not row.daemon for _ in range(getattr(row, at))]
-        needed = max(pack(usable, pods), load.pool.min_size)
+        spread = [getattr(row, at) for row in pc.pods if row.one_per_node and not row.daemon]
+        needed = max(pack(usable, pods), load.pool.min_size, *spread)
         setattr(pc, f"nodes_{at}", needed)
     return pc
 
@@ -235,7 +247,7 @@ def render_text(rep: Report) -> str:
     for m in rep.unschedulable:
         lines.append(f"unschedulable: {m}")
     t = rep.totals()
-    lines.append(f"total: {t['nodesMin']}..{t['nodesMax']} priced nodes and declared ones; on-demand "
+    lines.append(f"total: {t['nodesMin']}..{t['nodesMax']} nodes; on-demand "
                  f"{_money(t['hourlyOnDemandMin'])}..{_money(t['hourlyOnDemandMax'])}/h, "
                  f"{_money(t['monthlyOnDemandMin'])}..{_money(t['monthlyOnDemandMax'])}/month; spot "
                  f"{_money(t['monthlySpotMin'])}..{_money(t['monthlySpotMax'])}/month")

@@ -240,3 +240,22 @@ def test_mermaid_groups_every_release_and_stays_small(plans):
     assert not re.search(r"-[0-9a-f]{8,}\b", block), "no config hashes in labels"
     boxes = [ln for ln in lines if re.match(r"\s+g_\w+\[", ln)]
     assert len(boxes) <= 30 and "g_jupyterhub_gpu --> p_gpu" in block
+
+
+def test_pods_spread_over_hosts_need_a_node_each():
+    """Required anti-affinity on the hostname key: one pod per node; a topology spread with maxSkew 1
+    only evens pods out (12 pods on 9 nodes is skew 1), so it adds no such bound."""
+    from policies.rules.model import Resource
+    from policies.rules.podspec import PodTemplate
+    r = Resource(urn="u", type="kubernetes:apps/v1:Deployment", name="d", props={})
+    spread = {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                                             "whenUnsatisfiable": "DoNotSchedule"}]}
+    anti = {"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"topologyKey": "kubernetes.io/hostname", "labelSelector": {}}]}}}
+    soft = {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                                           "whenUnsatisfiable": "ScheduleAnyway"}]}
+    assert not capacity_cmd.one_per_node(PodTemplate(r, "spec", "d", spread, []))
+    assert capacity_cmd.one_per_node(PodTemplate(r, "spec", "d", anti, []))
+    mons = PodTemplate(r, "spec", "mon", {}, [], operator_spread={"kubernetes.io/hostname"})
+    assert capacity_cmd.one_per_node(mons)
+    assert not capacity_cmd.one_per_node(PodTemplate(r, "spec", "d", soft, []))
