@@ -291,7 +291,8 @@ def _component_blocks(entries: list[Entry], by_urn: dict[str, dict[str, Any]], o
         lines = [e.render() for e in es if not e.provider_only]
         only = [e for e in es if e.provider_only]
         if only:
-            lines.append(f"- {ACTIONS['replace']} {len(only)} more resource(s) only because their provider is replaced "
+            more = " more" if lines else ""
+            lines.append(f"- {ACTIONS['replace']} {len(only)}{more} resource(s) only because their provider is replaced "
                          "or changed (listed under the provider)")
         body = "\n".join(lines)
         full = f"<details{' open' if open_ else ''}>\n<summary>{summary}</summary>\n\n{body}\n\n</details>\n"
