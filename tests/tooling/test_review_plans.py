@@ -259,3 +259,24 @@ def test_pods_spread_over_hosts_need_a_node_each():
     mons = PodTemplate(r, "spec", "mon", {}, [], operator_spread={"kubernetes.io/hostname"})
     assert capacity_cmd.one_per_node(mons)
     assert not capacity_cmd.one_per_node(PodTemplate(r, "spec", "d", soft, []))
+
+
+def test_sarif_stack_file_finding_lands_on_its_key_line(plans, tmp_path, monkeypatch, capsys):
+    """End to end: `pipeworks check PLAN --format sarif` with a stack file holding a plaintext credential."""
+    import shutil
+
+    from pipeworks.check import main
+    plan = tmp_path / "plan"
+    shutil.copytree(plans["base"], plan)
+    (plan / "Pulumi.lint.yaml").write_text(
+        "# a stack file\nconfig:\n  pipeworks:platform:\n    environment: dev\n  pipeworks:apiToken: abc123\n")
+    info = json.loads((plan / "stack.json").read_text())
+    info["stackFile"] = "Pulumi.lint.yaml"
+    (plan / "stack.json").write_text(json.dumps(info))
+    monkeypatch.chdir(tmp_path)
+    main(["plan", "--format", "sarif", "--output", "out.sarif"])
+    results = json.loads((tmp_path / "out.sarif").read_text())["runs"][0]["results"]
+    (hit,) = [r for r in results if r["ruleId"] == "stack-file-secrets"]
+    loc = hit["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"] == {"uri": "plan/Pulumi.lint.yaml", "uriBaseId": "%SRCROOT%"}
+    assert loc["region"]["startLine"] == 5
