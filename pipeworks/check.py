@@ -64,8 +64,13 @@ def read_plan_resources(plan_dir: Path) -> list[Resource]:
         if not isinstance(rec, dict) or not all(isinstance(rec.get(k), str) for k in ("urn", "type", "name")):
             raise UnusableInput(f"{path}[{i}]: each resource needs string urn, type and name")
         inputs = rec.get("inputs") if isinstance(rec.get("inputs"), dict) else {}
+        # where the program declared it (recorded by the plan's mocks), for SARIF locations
+        src = rec.get("source") if isinstance(rec.get("source"), dict) else {}
+        file, line = src.get("file"), src.get("line")
         out.append(Resource(urn=rec["urn"], type=rec["type"], name=rec["name"], props=inputs,
-                            parent=rec.get("parent") or None, dependencies=tuple(rec.get("dependencies") or ())))
+                            parent=rec.get("parent") or None, dependencies=tuple(rec.get("dependencies") or ()),
+                            source=str(REPO_ROOT / file) if isinstance(file, str) else None,
+                            line=line if isinstance(line, int) else None))
     return out
 
 
@@ -238,16 +243,78 @@ def _render_markdown(report: Report, target: Target) -> str:
     return "\n".join(lines).rstrip("\n")
 
 
-def locator(target: Target, report: Report):  # type: ignore[no-untyped-def]
-    """resource label -> (path, line) for SARIF: the manifest and its line, else the stack file."""
-    by_urn = report.context.by_urn
-    fallback = target.stack_file or "Pulumi.yaml"
+def _git_root(p: Path) -> Path | None:
+    for d in p.parents:
+        if (d / ".git").exists():
+            return d
+    return None
 
-    def locate(resource: str) -> tuple[str, int]:
+
+def sarif_uri(path: Path) -> tuple[str, str | None]:
+    """(uri, uriBaseId) of a file for SARIF: relative to the repository it lives in (code scanning
+    resolves %SRCROOT% to the checkout), else to the working directory, else an absolute file:// URI."""
+    from urllib.parse import quote
+
+    p = (path if path.is_absolute() else Path.cwd() / path).resolve()
+    for base in (_git_root(p), REPO_ROOT, Path.cwd()):
+        if base is None:
+            continue
+        try:
+            return quote(p.relative_to(base.resolve()).as_posix()), "%SRCROOT%"
+        except ValueError:
+            continue
+    return p.as_uri(), None
+
+
+def stack_key_line(path: Path, key: str) -> int:
+    """1-based line of a key path (`pipeworks:platform.elk.password`, `a.b[2].c`, `secretsprovider`) in
+    a stack file; the deepest part of the path that exists, else 1."""
+    import re
+
+    try:
+        node = yaml.compose(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return 1
+    parts = re.findall(r"\[(\d+)\]|([^.\[\]]+)", key)
+    line = 1
+    if isinstance(node, yaml.MappingNode) and parts and parts[0][1] != "secretsprovider":
+        node = next((v for k, v in node.value if k.value == "config"), None)
+    for index, name in parts:
+        if isinstance(node, yaml.MappingNode) and name:
+            hit = next(((k, v) for k, v in node.value if k.value == name), None)
+        elif isinstance(node, yaml.SequenceNode) and index and int(index) < len(node.value):
+            item = node.value[int(index)]
+            hit = (item, item)
+        else:
+            hit = None
+        if hit is None:
+            break
+        line, node = hit[0].start_mark.line + 1, hit[1]
+    return line
+
+
+def locator(target: Target, report: Report):  # type: ignore[no-untyped-def]
+    """(resource label, message) -> (uri, line, uriBaseId) for SARIF: where the program declared the
+    resource (recorded in the plan), the manifest document, or the stack-file key a finding names."""
+    import re
+
+    by_urn = report.context.by_urn
+    stack_file = _find_stack_file(target.stack_file, REPO_ROOT) if target.stack_file else None
+    fallback = stack_file or Path(target.stack_file or "Pulumi.yaml")
+
+    def locate(resource: str, message: str = "") -> tuple[str, int, str | None]:
         r = by_urn.get(resource)
         if r is not None and r.source:
-            return _relative(Path(r.source)), r.line or 1
-        return fallback, 1
+            uri, base = sarif_uri(Path(r.source))
+            return uri, r.line or 1, base
+        line = 1
+        if stack_file is not None and resource == target.stack_file:
+            # stack-file findings read "<file>: <key path> is a credential ..." or name the secrets provider
+            m = re.match(re.escape(resource) + r": (\S+) is ", message)
+            key = m.group(1) if m else ("secretsprovider" if "secrets with" in message else "")
+            line = stack_key_line(stack_file, key) if key else 1
+        uri, base = sarif_uri(fallback)
+        return uri, line, base
     return locate
 
 
@@ -283,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
                 out = json.dumps([v.to_json() for v in report.violations], indent=1)
             elif args.format == "sarif":
                 from pipeworks.sarif import to_sarif
-                out = json.dumps(to_sarif(report, locator(target, report)), indent=1)
+                out = json.dumps(to_sarif(report, locator(target, report), enforcement=target.enforcement), indent=1)
             elif args.format == "markdown":
                 out = _render_markdown(report, target)
             else:
