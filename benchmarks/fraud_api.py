@@ -136,7 +136,7 @@ def main() -> None:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("FF_", "PROMETHEUS_"))}
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(REPO / "workloads/fraud/gunicorn.conf.py"),
-         "workloads.fraud.api:create_app()"],
+         "workloads.fraud.api:gunicorn_app()"],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env={**base_env, **env_s3, "FF_CLF_VERSION": VERSION, "FF_API_HOST": "127.0.0.1", "FF_API_PORT": str(port),
              "FF_API_WORKERS": str(workers), "FF_METRICS_DIR": metrics_dir, "FF_API_ACCESS_LOG": "false",

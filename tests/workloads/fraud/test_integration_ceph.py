@@ -83,7 +83,7 @@ def test_trainer_publishes_and_gunicorn_serves_it(rgw_store, tmp_path: Path) -> 
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(REPO / "workloads/fraud/gunicorn.conf.py"),
-         "workloads.fraud.api:create_app()"],
+         "workloads.fraud.api:gunicorn_app()"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**base_env, **s3, "FF_CLF_VERSION": version, "FF_API_HOST": "127.0.0.1", "FF_API_PORT": str(port),
              "FF_API_WORKERS": "2", "FF_METRICS_DIR": str(tmp_path / "metrics"), "FF_API_ACCESS_LOG": "false"})
