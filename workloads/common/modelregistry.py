@@ -12,7 +12,7 @@ and only then hands the bytes to the caller's deserialiser: anyone able to write
 objects (and would recompute the manifest's sha256), but cannot make them match a digest the stack pins.
 
 Least privilege is the other half: serving pods hold credentials that may only READ ``<prefix>/`` (bucket
-policies built by ``role_policy``), only the trainer writes. Nothing is ever overwritten (``put_if_absent``)
+policies built by ``workloads.common.bucketpolicy.role_policy``), only the trainer writes. Nothing is ever overwritten (``put_if_absent``)
 except the ``LATEST_RUN`` pointer to the trainer's last quality report.
 
 Error messages name keys, never the bucket or the endpoint: they end up in HTTP bodies and pod events.
@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +49,6 @@ __all__ = [
     "manifest_bytes",
     "publish",
     "record_run",
-    "role_policy",
 ]
 
 VERSION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
@@ -241,35 +240,3 @@ def latest_run(store: ObjectStore, prefix: str) -> dict[str, Any] | None:
     if not isinstance(report, dict):
         raise IntegrityError(f"{key} is not a JSON object")
     return report
-
-
-# --------------------------------------------------------------------------------------------
-# Least privilege (pure): one bucket policy statement set per role
-# --------------------------------------------------------------------------------------------
-
-_READ = ["s3:GetObject"]
-_WRITE = ["s3:PutObject"]
-
-
-def role_policy(bucket: str, grants: Iterable[tuple[str, str, str]]) -> dict[str, Any]:
-    """A bucket policy granting each (user ARN, key prefix, "read" | "write" | "read-write") exactly that.
-
-    The bucket's owner (the trainer's claim) keeps full access by ownership; every other user gets only the
-    listed prefixes, and no ListBucket (serving pods know the keys they read: versions are pinned).
-    """
-    by_user: dict[tuple[str, str], set[str]] = {}
-    for arn, prefix, mode in grants:
-        if mode not in ("read", "write", "read-write"):
-            raise ValueError(f"grant mode {mode!r} for {arn}: use read, write or read-write")
-        check_prefix(prefix, f"grant prefix for {arn}")
-        actions = by_user.setdefault((arn, prefix), set())
-        actions.update(_READ if "read" in mode else [])
-        actions.update(_WRITE if "write" in mode else [])
-    if not by_user:
-        raise ValueError("role_policy needs at least one grant")
-    statements = []
-    for i, ((arn, prefix), actions) in enumerate(sorted(by_user.items())):
-        statements.append({"Sid": f"grant{i}", "Effect": "Allow", "Principal": {"AWS": [arn]},
-                           "Action": sorted(actions), "Resource": [f"arn:aws:s3:::{bucket}/{prefix}/*"]})
-    return {"Version": "2012-10-17", "Statement": statements}
-

@@ -24,6 +24,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from workloads.common.bucketpolicy import rgw_user_arn  # noqa: F401  (re-exported)
+
 __all__ = [
     "AccessDenied",
     "ConfigError",
@@ -482,13 +484,6 @@ def _check_key(key: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 _ARN_RE = re.compile(r"^arn:aws:iam::[A-Za-z0-9_-]*:(user|root|role)(/.*)?$")
-
-
-def rgw_user_arn(uid: str, tenant: str = "") -> str:
-    """The principal ARN RGW uses for an S3 user (``arn:aws:iam::<tenant>:user/<uid>``)."""
-    if not uid or "/" in uid or ":" in uid:
-        raise ValueError(f"RGW user id {uid!r} must be non-empty and contain no '/' or ':'")
-    return f"arn:aws:iam::{tenant}:user/{uid}"
 
 
 def deny_other_users_policy(bucket: str, allowed_user_arns: list[str]) -> dict[str, Any]:
