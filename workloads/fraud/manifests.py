@@ -196,6 +196,9 @@ def bucket_env(bucket: BucketRefs, user: UserRefs | None = None) -> tuple[list[d
         refs = [("AWS_ACCESS_KEY_ID", user.secret, user.access_key_key),
                 ("AWS_SECRET_ACCESS_KEY", user.secret, user.secret_key_key)]
     env = [{"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}} for name, secret, key in refs]
+    if user is not None:
+        # A role writes into a bucket it does not own: its objects must stay readable by the owner (the trainer).
+        env.append({"name": "S3_PUT_ACL", "value": "bucket-owner-full-control"})
     env.append({"name": "S3_ENDPOINT_URL", "value": bucket.endpoint})
     return env, [{"configMapRef": {"name": bucket.configmap}}]
 

@@ -72,6 +72,7 @@ def test_api_pod_versions_credentials_probes_and_placement() -> None:
     assert env["AWS_SECRET_ACCESS_KEY"] == {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {
         "secretKeyRef": {"name": SERVING.secret, "key": "SecretKey"}}}
     assert env["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"] == {"name": SERVING.secret, "key": "AccessKey"}
+    assert env["S3_PUT_ACL"]["value"] == "bucket-owner-full-control"  # its prediction samples stay the owner's to read
     assert c["envFrom"] == [{"configMapRef": {"name": "fraud-data"}}]
     assert c["livenessProbe"]["httpGet"]["path"] == "/healthz" and c["readinessProbe"]["httpGet"]["path"] == "/readyz"
     # Loading happens before gunicorn listens: the startup probe gives it 5 minutes; draining before SIGTERM.

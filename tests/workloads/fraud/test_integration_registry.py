@@ -55,7 +55,8 @@ def roles(ceph_rgw):
     stores = {"owner": owner}
     for role in ("serving", "scoring"):
         keys = ceph_rgw.create_user(m.role_user(cfg, role))
-        stores[role] = ObjectStore(S3Settings(ceph_rgw.url, bucket, *keys))
+        # as the manifests configure the roles' pods (S3_PUT_ACL)
+        stores[role] = ObjectStore(S3Settings(ceph_rgw.url, bucket, *keys, put_acl="bucket-owner-full-control"))
     owner.set_bucket_policy(m.bucket_policy(cfg))
     return stores
 
@@ -86,9 +87,11 @@ def test_each_role_gets_exactly_its_prefixes(roles) -> None:
     with pytest.raises(AccessDenied):
         scoring.put_bytes("models/fraud/v1.params", b"{}")
 
-    # The owner (the trainer) still has the whole bucket.
+    # The owner (the trainer) still has the whole bucket, the roles' objects included (outcome evaluation).
     assert sorted(owner.list_keys("scores/")) == ["scores/fraud/date=2026-03-01/hour=01/t-p0-o1.json"]
-    assert len(list(owner.list_keys("predictions/fraud/"))) == 1
+    assert owner.get_bytes("scores/fraud/date=2026-03-01/hour=01/t-p0-o1.json") == b"{}"
+    (logged,) = list(owner.list_keys("predictions/fraud/"))
+    assert json.loads(owner.get_bytes(logged))["version"] == "v1"
 
 
 def test_tampered_version_is_refused_before_unpickling_by_the_gunicorn_master(roles, tmp_path: Path) -> None:
