@@ -426,8 +426,10 @@ def load_blocking(config: ApiConfig, store: ObjectStore) -> LoadedModel:
     """Load and verify the model in this thread, retrying while it is not published or the store is down; exit
     the process (status 3) when verification fails, since no retry can make a tampered version valid."""
     holder = ModelHolder()
-    assert config.digest is not None, "FF_CLF_DIGEST is required to load from object storage"
-    load_until_ready(holder, lambda: registry.load_model(store, config.model_prefix, config.version, config.digest),
+    digest = config.digest
+    if digest is None:
+        raise SettingError("FF_CLF_DIGEST is required: the API loads only the digest the stack pins")
+    load_until_ready(holder, lambda: registry.load_model(store, config.model_prefix, config.version, digest),
                      config.load_retry_seconds, lambda _model: None)
     if holder.model is None:
         raise SystemExit(3)

@@ -390,3 +390,46 @@ def test_api_config_errors_name_the_variable(env: dict[str, str], message: str) 
     with pytest.raises(SettingError, match=message.replace("(", r"\(")):
         ApiConfig.from_env(env)
     assert api.DEFAULT_MAX_BATCH == ApiConfig(version="v").max_batch
+
+
+def test_sampled_predictions_go_to_object_storage_with_the_version(store: ObjectStore, small_model: LoadedModel) -> None:
+    import random
+
+    from workloads.common.predictionlog import PredictionLog
+
+    log = PredictionLog(store, "predictions/fraud", 0.5, rng=random.Random(1))
+    client = create_app(model=small_model, predictions=log).test_client()
+    rows = [[float(i), 600.0, 2.0] for i in range(200)]
+    assert client.post("/classify", json={"instances": rows}).status_code == 200
+    assert client.get("/classify?f1=1&f2=2&f3=3").status_code == 200
+    written = log.flush()
+    assert 60 < written < 140  # about half of the 201 instances
+    (key,) = list(store.list_keys("predictions/fraud/"))
+    assert f"/version={small_model.version}/" in key and key.endswith(".jsonl")
+    entries = [json.loads(line) for line in store.get_bytes(key).decode().splitlines()]
+    assert len(entries) == written and {e["version"] for e in entries} == {small_model.version}
+    assert all(0 <= e["probability"] <= 1 and e["prediction"] in (0, 1) and len(e["features"]) == 3 for e in entries)
+    assert log.flush() == 0  # nothing twice
+
+
+def test_prediction_log_never_fails_a_request(s3_env: dict[str, str], small_model: LoadedModel) -> None:
+    from workloads.common.objectstore import S3Settings
+    from workloads.common.predictionlog import PredictionLog
+
+    outcomes: dict[str, int] = {}
+    down = ObjectStore(S3Settings.from_env({**s3_env, "BUCKET_NAME": "no-such-bucket-here"}))
+    log = PredictionLog(down, "predictions/fraud", 1.0, max_buffer=3,
+                        on_outcome=lambda o, n: outcomes.__setitem__(o, outcomes.get(o, 0) + n))
+    client = create_app(model=small_model, predictions=log).test_client()
+    assert client.post("/classify", json={"instances": [[1, 2, 3]] * 5}).status_code == 200
+    assert outcomes == {"dropped": 2}
+    assert log.flush() == 0 and outcomes == {"dropped": 2, "failed": 3}
+
+
+def test_metrics_export_the_trainers_last_report(store: ObjectStore, small_model: LoadedModel) -> None:
+    modelregistry.record_run(store, "models/fraud", "run-1", {"verdict": "refused", "finished_at_epoch": 1234.5})
+    client = create_app(ApiConfig(version=small_model.version, digest=small_model.digest), store,
+                        model=small_model).test_client()
+    text = client.get("/metrics").get_data(as_text=True)
+    assert metric_value(text, "fraud_trainer_last_run_refused") == 1
+    assert metric_value(text, "fraud_trainer_last_run_timestamp_seconds") == 1234.5
