@@ -49,6 +49,16 @@ def http(method: str, url: str, body: dict | None = None) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM (gunicorn's graceful stop), then SIGKILL if it is still running after 30 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
 @pytest.fixture
 def rgw_store(ceph_rgw) -> tuple[ObjectStore, dict[str, str]]:
     env = rgw_env(ceph_rgw, f"fraud-it-{uuid.uuid4().hex[:8]}")
@@ -119,12 +129,7 @@ def test_trainer_publishes_and_gunicorn_serves_it(rgw_store, tmp_path: Path) -> 
         # one file per worker, and the master's (it built the app before forking)
         assert len(list((tmp_path / "metrics").glob("counter_*.db"))) == 3
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        finally:
-            if server.poll() is None:
-                server.kill()
+        stop(server)
     output = server.stdout.read() if server.stdout else ""
     assert "serving model " + version in output
     assert s3["AWS_SECRET_ACCESS_KEY"] not in output

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -28,7 +27,20 @@ from workloads.fraud.config import ApiConfig, FraudConfig
 
 from .conftest import build_model
 from .test_api import metric_value
-from .test_integration_ceph import REPO, free_port, http
+from .test_integration_ceph import REPO, free_port, http, stop
+
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", str(REPO / "workloads/fraud/gunicorn.conf.py"),
+            "workloads.fraud.api:gunicorn_app()"]
+
+
+def serving_env(store: ObjectStore, tmp: Path, **ff: str) -> dict[str, str]:
+    """The API's environment with the serving role's credentials, as the Deployment gives it."""
+    s = store.settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FF_", "PROMETHEUS_"))}
+    env.update({"S3_ENDPOINT_URL": s.endpoint_url, "BUCKET_NAME": s.bucket, "AWS_ACCESS_KEY_ID": s.access_key,
+                "AWS_SECRET_ACCESS_KEY": s.secret_key, "FF_API_HOST": "127.0.0.1", "FF_API_PORT": str(free_port()),
+                "FF_METRICS_DIR": str(tmp / "metrics"), "FF_API_ACCESS_LOG": "false", **ff})
+    return env
 
 pytestmark = pytest.mark.integration
 
@@ -109,14 +121,8 @@ def test_tampered_version_is_refused_before_unpickling_by_the_gunicorn_master(ro
     owner.put_bytes("models/fraud/rf-1.json", modelregistry.manifest_bytes(meta))
 
     settings = serving.settings
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FF_", "PROMETHEUS_"))}
-    env.update({"S3_ENDPOINT_URL": settings.endpoint_url, "BUCKET_NAME": settings.bucket,
-                "AWS_ACCESS_KEY_ID": settings.access_key, "AWS_SECRET_ACCESS_KEY": settings.secret_key,
-                "FF_CLF_VERSION": "rf-1", "FF_CLF_DIGEST": digest, "FF_API_HOST": "127.0.0.1",
-                "FF_API_PORT": str(free_port()), "FF_API_WORKERS": "2", "FF_METRICS_DIR": str(tmp_path / "metrics")})
-    result = subprocess.run([sys.executable, "-m", "gunicorn", "-c", str(REPO / "workloads/fraud/gunicorn.conf.py"),
-                             "workloads.fraud.api:gunicorn_app()"], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=120)
+    env = serving_env(serving, tmp_path, FF_CLF_VERSION="rf-1", FF_CLF_DIGEST=digest, FF_API_WORKERS="2")
+    result = subprocess.run(GUNICORN, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output  # the master refuses to start: the pod never becomes ready
     assert "stack pins" in output and "refusing to serve" in output
@@ -131,18 +137,11 @@ def test_every_worker_serves_once_the_pod_is_ready(roles, tmp_path: Path) -> Non
     _, artifact, metadata = build_model(version="v1", model_type="forest", n_estimators=40, rows=4000)
     digest = registry.publish(owner, "models/fraud", "v1", artifact, metadata)
     settings = serving.settings
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FF_", "PROMETHEUS_"))}
-    env.update({"S3_ENDPOINT_URL": settings.endpoint_url, "BUCKET_NAME": settings.bucket,
-                "AWS_ACCESS_KEY_ID": settings.access_key, "AWS_SECRET_ACCESS_KEY": settings.secret_key,
-                "FF_CLF_VERSION": "v1", "FF_CLF_DIGEST": digest, "FF_API_HOST": "127.0.0.1", "FF_API_PORT": str(port),
-                "FF_API_WORKERS": "4", "FF_METRICS_DIR": str(tmp_path / "metrics"), "FF_API_ACCESS_LOG": "false"})
+    env = serving_env(serving, tmp_path, FF_CLF_VERSION="v1", FF_CLF_DIGEST=digest, FF_API_WORKERS="4")
     log = tmp_path / "gunicorn.log"
     with log.open("wb") as handle:
-        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c",
-                                   str(REPO / "workloads/fraud/gunicorn.conf.py"), "workloads.fraud.api:gunicorn_app()"],
-                                  cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(GUNICORN, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{env['FF_API_PORT']}"
     try:
         deadline = time.monotonic() + 90
         while True:  # the FIRST ready answer, not several in a row
@@ -161,12 +160,7 @@ def test_every_worker_serves_once_the_pod_is_ready(roles, tmp_path: Path) -> Non
         assert metric_value(text, "fraud_api_model_ready") == 1
         assert metric_value(text, "fraud_api_model_info", {"version": "v1"}) == 1
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        finally:
-            if server.poll() is None:
-                server.kill()
+        stop(server)
     output = log.read_text()
     # Loaded once, in the master, before any worker was forked.
     assert output.count("serving model v1") == 1, output[-3000:]
