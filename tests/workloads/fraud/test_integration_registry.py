@@ -166,3 +166,42 @@ def test_every_worker_serves_once_the_pod_is_ready(roles, tmp_path: Path) -> Non
     assert output.count("serving model v1") == 1, output[-3000:]
     assert output.index("serving model v1") < output.index("Booting worker")
     assert settings.secret_key not in output
+
+
+def train(owner: ObjectStore, **ff: str) -> tuple[int, dict, str]:
+    """The trainer CLI as the CronJob runs it (the owner's keys); (exit status, its report, its log)."""
+    s = owner.settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FF_", "PROMETHEUS_"))}
+    env.update({"S3_ENDPOINT_URL": s.endpoint_url, "BUCKET_NAME": s.bucket, "AWS_ACCESS_KEY_ID": s.access_key,
+                "AWS_SECRET_ACCESS_KEY": s.secret_key, "FF_TRAIN_DATA_PREFIX": "training/tx/",
+                "FF_N_ESTIMATORS": "30", **ff})
+    result = subprocess.run([sys.executable, "-m", "workloads.fraud.trainer"], cwd=REPO, env=env, capture_output=True,
+                            text=True, timeout=300)
+    report = json.loads(result.stdout.strip().splitlines()[-1]) if result.stdout.strip() else {}
+    assert s.secret_key not in result.stdout + result.stderr
+    return result.returncode, report, result.stderr
+
+
+def test_day_two_retrain_and_shuffled_labels_on_rgw(roles) -> None:
+    """The CronJob's nights on the real store: day one publishes, day two is judged against the pinned stable
+    version on new rows and accepted (today: refused every time); noise labels are refused, with exit 0."""
+    from .test_trainer import put_day
+
+    owner = roles["owner"]
+    put_day(owner, 0, seed=31)
+    status, day_one, _ = train(owner)
+    assert status == 0 and day_one["verdict"] == "accepted"
+    put_day(owner, 1, seed=32)
+    status, day_two, log = train(owner, FF_STABLE_VERSION=day_one["version"], FF_STABLE_DIGEST=day_one["digest"])
+    assert status == 0 and day_two["verdict"] == "accepted", log
+    assert day_two["comparison"]["stable_version"] == day_one["version"]
+    # The serving role loads what the stack would pin next.
+    assert registry.load_model(roles["serving"], "models/fraud", day_two["version"], day_two["digest"])
+
+    for key in list(owner.list_keys("training/")):
+        owner.delete(key)
+    put_day(owner, 2, seed=33, labels="shuffled")
+    status, noise, _ = train(owner)
+    assert status == 0 and noise["verdict"] == "refused" and noise["floor"]["passed"] is False
+    assert json.loads(owner.get_bytes("models/fraud/runs/LATEST.json"))["verdict"] == "refused"
+    assert registry.list_versions(owner, "models/fraud") == sorted([day_one["version"], day_two["version"]])
