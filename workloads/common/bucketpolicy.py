@@ -32,7 +32,8 @@ def role_policy(bucket: str, grants: Iterable[tuple[str, str, str]]) -> dict[str
     for arn, prefix, mode in grants:
         if mode not in MODES:
             raise ValueError(f"grant mode {mode!r} for {arn}: use one of {', '.join(MODES)}")
-        if not _PREFIX.fullmatch(prefix.strip("/")):
+        segments = prefix.strip("/").split("/")
+        if not _PREFIX.fullmatch(prefix.strip("/")) or any(seg in (".", "..") for seg in segments):
             raise ValueError(f"grant prefix {prefix!r} for {arn} is not a key prefix like models/fraud")
         merged.setdefault((arn, prefix.strip("/")), set()).update(MODES[mode])
     if not merged:
