@@ -80,6 +80,13 @@ def post_worker_init(worker: Any) -> None:
         fraud["metrics"].model_loaded(model)
 
 
+def worker_exit(server: Any, worker: Any) -> None:
+    # Runs in the worker as it stops (SIGTERM after the preStop drain): write its buffered prediction samples.
+    predictions = worker.wsgi.extensions["fraud"].get("predictions")
+    if predictions is not None:
+        predictions.flush()
+
+
 def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 

@@ -39,7 +39,8 @@ def serving_env(store: ObjectStore, tmp: Path, **ff: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FF_", "PROMETHEUS_"))}
     env.update({"S3_ENDPOINT_URL": s.endpoint_url, "BUCKET_NAME": s.bucket, "AWS_ACCESS_KEY_ID": s.access_key,
                 "AWS_SECRET_ACCESS_KEY": s.secret_key, "FF_API_HOST": "127.0.0.1", "FF_API_PORT": str(free_port()),
-                "FF_METRICS_DIR": str(tmp / "metrics"), "FF_API_ACCESS_LOG": "false", **ff})
+                "FF_METRICS_DIR": str(tmp / "metrics"), "FF_API_ACCESS_LOG": "false",
+                "S3_PUT_ACL": s.put_acl or "", **ff})
     return env
 
 pytestmark = pytest.mark.integration
@@ -137,7 +138,8 @@ def test_every_worker_serves_once_the_pod_is_ready(roles, tmp_path: Path) -> Non
     _, artifact, metadata = build_model(version="v1", model_type="forest", n_estimators=40, rows=4000)
     digest = registry.publish(owner, "models/fraud", "v1", artifact, metadata)
     settings = serving.settings
-    env = serving_env(serving, tmp_path, FF_CLF_VERSION="v1", FF_CLF_DIGEST=digest, FF_API_WORKERS="4")
+    env = serving_env(serving, tmp_path, FF_CLF_VERSION="v1", FF_CLF_DIGEST=digest, FF_API_WORKERS="4",
+                      FF_PREDICTION_SAMPLE="1")
     log = tmp_path / "gunicorn.log"
     with log.open("wb") as handle:
         server = subprocess.Popen(GUNICORN, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
@@ -166,6 +168,11 @@ def test_every_worker_serves_once_the_pod_is_ready(roles, tmp_path: Path) -> Non
     assert output.count("serving model v1") == 1, output[-3000:]
     assert output.index("serving model v1") < output.index("Booting worker")
     assert settings.secret_key not in output
+    # Every prediction was sampled (rate 1), written by the serving role as its workers stopped, readable by the
+    # owner for outcome evaluation.
+    logged = [json.loads(line) for key in owner.list_keys("predictions/fraud/")
+              for line in owner.get_bytes(key).decode().splitlines()]
+    assert len(logged) == 64 and {e["version"] for e in logged} == {"v1"}
 
 
 def train(owner: ObjectStore, **ff: str) -> tuple[int, dict, str]:
