@@ -148,6 +148,10 @@ def load_until_ready(holder: ModelHolder, load: Callable[[], LoadedModel], retry
             log.warning("model not loaded yet (retrying in %.1f s): %s (cause: %s)", delay, exc, exc.__cause__)
             holder.set_waiting(str(exc) if isinstance(exc, registry.RegistryError)
                                else "the model store is unavailable; see the server log")
+        except Exception as exc:  # a bug while loading: permanent, and never a traceback in an HTTP body
+            log.critical("refusing to serve: loading the model failed: %s: %s", type(exc).__name__, exc)
+            holder.set_failed(f"model could not be loaded: {type(exc).__name__}")
+            return
         else:
             holder.set_ready(model)
             on_ready(model)
