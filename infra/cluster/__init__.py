@@ -39,6 +39,7 @@ class PlatformCluster(pulumi.ComponentResource):
         self.eks = None
         self.zones: list[str] = []
         self.node_pools: list[NodePool] = []
+        self.ready: list[pulumi.Resource] = []  # EKS: nodes and core add-ons the platform waits for
         if platform.cluster.kind is ClusterKind.EKS:
             self._build_eks(name, platform, project, stack)
         else:
@@ -69,7 +70,6 @@ class PlatformCluster(pulumi.ComponentResource):
                 log_retention_days=eks_cfg.log_retention_days, admin_role_arns=eks_cfg.admin_role_arns,
                 remote_node_networks=eks_cfg.remote_node_networks, remote_pod_networks=eks_cfg.remote_pod_networks),
             region=eks_cfg.region, aws_provider=aws_provider, opts=aws_opts)
-        self.provider = self.eks.provider
         addons = EksAddons(f"{name}-addons", self.eks, opts=aws_opts)
         subnet_by_zone = dict(zip(self.zones, network.private_subnet_ids))
         for pool in self.pools:
@@ -79,9 +79,11 @@ class PlatformCluster(pulumi.ComponentResource):
             self.node_pools.append(NodePool(
                 f"{name}-pool-{pool.name}",
                 NodePoolArgs(pool=pool, cluster_name=self.eks.cluster.name, cluster_name_plain=self.name,
-                             node_role_arn=self.eks.node_role.arn, subnet_ids=[subnet_by_zone[z] for z in zones]),
-                opts=pulumi.ResourceOptions(parent=self, providers={"aws": aws_provider},
-                                            depends_on=addons.before_nodes)))
+                             node_role_arn=self.eks.node_role.arn, subnet_ids=[subnet_by_zone[z] for z in zones],
+                             kubernetes_version=self.eks.cluster.version,
+                             prod=platform.environment is Environment.PROD,
+                             depends_on=[*self.eks.node_role_policies, *addons.before_nodes]),
+                opts=pulumi.ResourceOptions(parent=self, providers={"aws": aws_provider})))
         node_groups = [p.node_group for p in self.node_pools]
         addons.finish(node_groups)
         if platform.cluster_autoscaler.enabled:
@@ -89,6 +91,14 @@ class PlatformCluster(pulumi.ComponentResource):
                               replicas=2 if platform.environment is Environment.PROD else 1,
                               opts=pulumi.ResourceOptions(parent=self, providers={"aws": aws_provider},
                                                           depends_on=node_groups))
+        # The platform's Kubernetes provider exists only once nodes, CoreDNS, the EBS CSI driver and the
+        # default StorageClass do: every Namespace and Helm release of the platform uses it, so on an
+        # empty cluster nothing waits for pods that cannot be scheduled or resolve names yet.
+        self.ready: list[pulumi.Resource] = [*node_groups, *addons.after_nodes]
+        if addons.default_storage_class is not None:
+            self.ready.append(addons.default_storage_class)
+        self.provider = k8s.Provider(f"{name}-k8s-platform", kubeconfig=self.eks.kubeconfig, enable_server_side_apply=True,
+                                     opts=pulumi.ResourceOptions(parent=self, depends_on=self.ready))
 
     def irsa_role(self, name: str, namespace: str, service_account: str, policy_arns: list[str] | None = None,
                   inline_policy: pulumi.Input[str] | None = None, parent: pulumi.Resource | None = None):

@@ -107,9 +107,12 @@ class EksCluster(pulumi.ComponentResource):
         self.node_role = aws.iam.Role(f"{name}-node", assume_role_policy=service_trust_policy("ec2.amazonaws.com"),
                                       tags=tags, opts=child)
         # The VPC CNI gets its own IRSA role (EksAddons); nodes keep only what kubelet and SSM need.
-        for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"):
+        # Node groups depend on these attachments, so a destroy deletes the groups (draining instances
+        # and ENIs, which needs the policies) before it detaches the policies.
+        self.node_role_policies: list[pulumi.Resource] = [
             aws.iam.RolePolicyAttachment(f"{name}-node-{policy}", role=self.node_role.name,
                                          policy_arn=f"{AWS_MANAGED}/{policy}", opts=child)
+            for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore")]
 
         self.hybrid_node_role = None
         if args.remote_node_networks:
@@ -132,6 +135,7 @@ class EksCluster(pulumi.ComponentResource):
 
         config = pulumi.Output.all(self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority).apply(
             lambda a: kubeconfig(a[0], a[1], a[2]["data"], region))
+        self.kubeconfig = config
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=config, enable_server_side_apply=True,
                                      opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({"clusterName": self.cluster.name, "endpoint": self.cluster.endpoint,
@@ -140,16 +144,23 @@ class EksCluster(pulumi.ComponentResource):
     def irsa_role(self, name: str, namespace: str, service_account: str, policy_arns: list[str] | None = None,
                   inline_policy: pulumi.Input[str] | None = None, parent: pulumi.Resource | None = None) -> aws.iam.Role:
         """An IAM role only `namespace/service_account` can assume (IRSA)."""
+        return self.irsa_role_and_policies(name, namespace, service_account, policy_arns, inline_policy, parent)[0]
+
+    def irsa_role_and_policies(self, name: str, namespace: str, service_account: str,
+                               policy_arns: list[str] | None = None, inline_policy: pulumi.Input[str] | None = None,
+                               parent: pulumi.Resource | None = None) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+        """The IRSA role and its policy resources, for users that must be deleted before the policies go."""
         # Explicit provider: the caller's component may not carry the AWS provider.
         opts = pulumi.ResourceOptions(parent=parent or self, provider=self.aws_provider)
         trust = pulumi.Output.all(self.oidc_provider.arn, self.oidc_issuer).apply(
             lambda a: irsa_trust_policy(a[0], a[1], namespace, service_account))
         role = aws.iam.Role(f"{name}-irsa", assume_role_policy=trust, opts=opts)
+        policies: list[pulumi.Resource] = []
         for i, arn in enumerate(policy_arns or []):
-            aws.iam.RolePolicyAttachment(f"{name}-irsa-{i}", role=role.name, policy_arn=arn, opts=opts)
+            policies.append(aws.iam.RolePolicyAttachment(f"{name}-irsa-{i}", role=role.name, policy_arn=arn, opts=opts))
         if inline_policy is not None:
-            aws.iam.RolePolicy(f"{name}-irsa", role=role.id, policy=inline_policy, opts=opts)
-        return role
+            policies.append(aws.iam.RolePolicy(f"{name}-irsa", role=role.id, policy=inline_policy, opts=opts))
+        return role, policies
 
 
 class EksAddons(pulumi.ComponentResource):
@@ -159,10 +170,11 @@ class EksAddons(pulumi.ComponentResource):
     def __init__(self, name: str, eks: EksCluster, opts: pulumi.ResourceOptions | None = None):
         super().__init__("pipeworks:cluster:EksAddons", name, None, opts)
         self._name, self._eks = name, eks
-        cni_role = eks.irsa_role(f"{name}-vpc-cni", "kube-system", "aws-node",
-                                 [f"{AWS_MANAGED}/AmazonEKS_CNI_Policy"], parent=self)
+        cni_role, cni_policies = eks.irsa_role_and_policies(f"{name}-vpc-cni", "kube-system", "aws-node",
+                                                            [f"{AWS_MANAGED}/AmazonEKS_CNI_Policy"], parent=self)
         self.before_nodes = [
-            self._addon("vpc-cni", service_account_role_arn=cni_role.arn),
+            # After its role's policy: deleting the add-on needs it to release the ENIs it attached.
+            self._addon("vpc-cni", depends_on=cni_policies, service_account_role_arn=cni_role.arn),
             self._addon("kube-proxy"),
             self._addon("eks-pod-identity-agent"),
         ]

@@ -14,15 +14,39 @@ import pulumi_kubernetes as k8s
 from infra.cluster.userdata import user_data_b64
 from infra.config import NodePoolConfig
 from infra.instances import is_arm_instance_type
-from infra.placement import Role, pool_labels, pool_taints
+from infra.placement import NvmeMode, Role, pool_labels, pool_taints
 
 POOLS_CONFIGMAP = "pipeworks-node-pools"
 POOLS_NAMESPACE = "kube-system"
 
 
+# The cluster-autoscaler's AWS provider treats a node (template) carrying this label as a GPU node
+# (cloudprovider/aws/aws_cloud_provider.go, GPULabel): without it on the ASG's node-template tags,
+# scale-from-zero cannot tell that a pending nvidia.com/gpu pod fits the pool.
+ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
+
+
 def labels_for(pool: NodePoolConfig) -> dict[str, str]:
-    return pool_labels(pool.name, pool.role, nvme_mode=pool.nvme_mode, edge_location=pool.edge_location,
-                       gpu_model=pool.gpu_model)
+    labels = pool_labels(pool.name, pool.role, nvme_mode=pool.nvme_mode, edge_location=pool.edge_location,
+                         gpu_model=pool.gpu_model)
+    if pool.role is Role.GPU:
+        labels[ACCELERATOR_LABEL] = (pool.gpu_model or "nvidia").lower()
+    return labels
+
+
+def node_group_name_prefix(pool: NodePoolConfig) -> str:
+    """EKS node-group names are unique per cluster; a prefix (the provider appends a 26-character unique
+    suffix) lets a replacement group be created before the old one is deleted. A fixed name forces
+    delete-before-create: every node of the pool gone at once. Pool names are at most 24 characters, so
+    prefix + suffix stays within EKS's 63."""
+    return f"{pool.name}-"
+
+
+def protect_node_group(pool: NodePoolConfig, prod: bool) -> bool:
+    """Raw-NVMe pools hold the Ceph OSDs' instance-store disks: in prod a replacement of the group (new
+    instance type, AMI type, subnets...) would lose every replica on them, so Pulumi refuses to delete it;
+    such a change goes through the blue/green migration in docs/ARCHITECTURE.md."""
+    return prod and pool.role is Role.NVME and pool.nvme_mode is NvmeMode.RAW
 
 
 def taints_for(pool: NodePoolConfig):
@@ -72,6 +96,12 @@ class NodePoolArgs:
     node_role_arn: pulumi.Input[str]
     subnet_ids: list[pulumi.Input[str]]
     """Private subnets of the zones this pool spans."""
+    kubernetes_version: pulumi.Input[str]
+    """The cluster's version: a control-plane upgrade moves the nodes (and their AMI release) along."""
+    prod: bool = False
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
+    """The node role's policy attachments and the add-ons nodes need: EKS cannot drain and delete
+    instances and their ENIs once the role has lost its policies."""
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -94,8 +124,10 @@ class NodePool(pulumi.ComponentResource):
                 "ebs": {"volume_size": pool.root_volume_gib, "volume_type": "gp3", "encrypted": "true",
                         "delete_on_termination": "true"},
             }],
-            # IMDSv2 only; hop limit 2 lets host-network agents (VPC CNI) reach it, pods use IRSA instead.
-            metadata_options={"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 2},
+            # IMDSv2 only, hop limit 1: a token answer cannot cross the extra hop into a pod's network
+            # namespace, so pods cannot read the node role's credentials (they use IRSA). Host-network
+            # agents (VPC CNI, kube-proxy) make no extra hop and still reach IMDS.
+            metadata_options={"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1},
             user_data=user_data_b64(pool.nvme_mode),
             tag_specifications=[{"resource_type": "instance", "tags": tags}, {"resource_type": "volume", "tags": tags}],
             update_default_version=True,
@@ -105,7 +137,8 @@ class NodePool(pulumi.ComponentResource):
         self.node_group = aws.eks.NodeGroup(
             f"{name}-ng",
             cluster_name=args.cluster_name,
-            node_group_name=f"{args.cluster_name_plain}-{pool.name}",
+            node_group_name_prefix=node_group_name_prefix(pool),
+            version=args.kubernetes_version,
             node_role_arn=args.node_role_arn,
             subnet_ids=args.subnet_ids,
             ami_type=ami_type(pool),
@@ -119,7 +152,8 @@ class NodePool(pulumi.ComponentResource):
             update_config={"max_unavailable": 1},
             tags={**tags, **autoscaler_tags(args.cluster_name_plain, pool)},
             # The cluster-autoscaler owns the desired size once the group exists.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"],
+                                        protect=protect_node_group(pool, args.prod), depends_on=args.depends_on),
         )
         # Node-group tags do not reach the Auto Scaling group, where the autoscaler reads its
         # scale-from-zero hints: tag the ASG itself.

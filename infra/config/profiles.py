@@ -21,7 +21,7 @@ _DEV: dict[str, Any] = {
          "capacityType": "ON_DEMAND", "minSize": 1, "maxSize": 1},
         {"name": "nvme-scratch", "role": "nvme", "nvmeMode": "raid0", "instanceTypes": ["i4i.xlarge"],
          "capacityType": "ON_DEMAND", "minSize": 1, "maxSize": 3},
-        {"name": "gpu", "role": "gpu", "instanceTypes": ["g5.xlarge"], "gpuModel": "NVIDIA-A10G",
+        {"name": "gpu", "role": "gpu", "instanceTypes": ["g5.xlarge", "g5.2xlarge"], "gpuModel": "NVIDIA-A10G",
          "capacityType": "SPOT", "minSize": 0, "maxSize": 2},
     ],
     "policy": {"enforcement": "advisory", "allowExemptions": True},

@@ -68,7 +68,7 @@ def test_every_problem_is_reported_at_once():
 def test_prod_rules():
     base = {"environment": "prod",
             "nodePools": [{"name": "general", "role": "general", "instanceTypes": ["m6i.xlarge"], "minSize": 3, "maxSize": 3},
-                          {"name": "osd", "role": "nvme", "nvmeMode": "raw", "instanceTypes": ["i4i.xlarge"],
+                          {"name": "osd", "role": "nvme", "nvmeMode": "raw", "instanceTypes": ["i4i.xlarge", "i4i.2xlarge"],
                            "capacityType": "SPOT", "minSize": 1, "maxSize": 3}],
             "cluster": {"eks": {"availabilityZones": ["us-east-1a", "us-east-1b"]}}}
     with pytest.raises(StackConfigError) as e:
