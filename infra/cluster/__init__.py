@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 from infra.cluster.autoscaler import ClusterAutoscaler
 from infra.cluster.eks import EksAddons, EksCluster, EksClusterArgs
 from infra.cluster.existing import ExistingCluster
-from infra.cluster.network import Network, NetworkArgs
+from infra.cluster.network import Network, NetworkArgs, VpcFlowLogs
 from infra.cluster.nodepools import NodePool, NodePoolArgs, NodePoolDeclarations
 from infra.config import ClusterKind, Environment, NodePoolConfig, PlatformConfig, Provisioning
 from infra.naming import cluster_name as make_cluster_name
@@ -61,15 +61,20 @@ class PlatformCluster(pulumi.ComponentResource):
         self.aws_provider = aws_provider
         aws_opts = pulumi.ResourceOptions(parent=self, providers={"aws": aws_provider})
         network = Network(f"{name}-net", NetworkArgs(cluster_name=self.name, cidr=eks_cfg.vpc_cidr, zones=self.zones,
-                                                     single_nat_gateway=bool(eks_cfg.single_nat_gateway)), opts=aws_opts)
+                                                     single_nat_gateway=bool(eks_cfg.single_nat_gateway),
+                                                     gateway=eks_cfg.gateway, routed_networks=eks_cfg.routed_networks()),
+                          opts=aws_opts)
         self.eks = EksCluster(
             f"{name}-cp",
             EksClusterArgs(
                 cluster_name=self.name, version=eks_cfg.version, subnet_ids=network.private_subnet_ids,
                 endpoint_public_access=bool(eks_cfg.endpoint_public_access), public_access_cidrs=eks_cfg.public_access_cidrs,
                 log_retention_days=eks_cfg.log_retention_days, admin_role_arns=eks_cfg.admin_role_arns,
-                remote_node_networks=eks_cfg.remote_node_networks, remote_pod_networks=eks_cfg.remote_pod_networks),
+                remote_node_networks=eks_cfg.remote_node_networks, remote_pod_networks=eks_cfg.remote_pod_networks,
+                api_ingress_networks=eks_cfg.api_ingress_networks()),
             region=eks_cfg.region, aws_provider=aws_provider, opts=aws_opts)
+        VpcFlowLogs(f"{name}-flow-logs", network.vpc_id, self.eks.key.arn, eks_cfg.log_retention_days,
+                    eks_cfg.vpc_flow_log_traffic, opts=aws_opts)
         addons = EksAddons(f"{name}-addons", self.eks, opts=aws_opts)
         subnet_by_zone = dict(zip(self.zones, network.private_subnet_ids))
         for pool in self.pools:

@@ -14,8 +14,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra.cluster.iam import irsa_trust_policy, service_trust_policy
-from infra.cluster.network import Network
+from infra.cluster.iam import (account_of, cluster_key_policy, hybrid_node_policy, hybrid_node_trust_policy,
+                               irsa_trust_policy, service_trust_policy)
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator"]
 AWS_MANAGED = "arn:aws:iam::aws:policy"
@@ -33,6 +33,9 @@ class EksClusterArgs:
     admin_role_arns: list[str] = field(default_factory=list)
     remote_node_networks: list[str] = field(default_factory=list)
     remote_pod_networks: list[str] = field(default_factory=list)
+    api_ingress_networks: list[str] = field(default_factory=list)
+    """Networks outside the VPC that reach the private endpoint (hybrid nodes, their pods, the deployer):
+    HTTPS on the cluster security group."""
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -67,9 +70,18 @@ class EksCluster(pulumi.ComponentResource):
         key = aws.kms.Key(f"{name}-secrets", description=f"Envelope encryption of {args.cluster_name} Kubernetes Secrets",
                           enable_key_rotation=True, deletion_window_in_days=30, tags=tags, opts=child)
         aws.kms.Alias(f"{name}-secrets", name=f"alias/{args.cluster_name}-secrets", target_key_id=key.key_id, opts=child)
-        # EKS writes control-plane logs to this exact name; creating it first sets retention and keeps it in state.
+        # CloudWatch Logs may use the key for this account's log groups in this region (the control plane's
+        # audit log and the VPC flow logs are encrypted with it).
+        key_policy = aws.kms.KeyPolicy(f"{name}-secrets", key_id=key.key_id,
+                                       policy=key.arn.apply(lambda arn: cluster_key_policy(account_of(arn), region,
+                                                                                           args.cluster_name)),
+                                       opts=child)
+        self.key = key
+        # EKS writes control-plane logs to this exact name; creating it first sets retention and encryption
+        # and keeps it in state.
         logs = aws.cloudwatch.LogGroup(f"{name}-control-plane", name=f"/aws/eks/{args.cluster_name}/cluster",
-                                       retention_in_days=args.log_retention_days, tags=tags, opts=child)
+                                       retention_in_days=args.log_retention_days, kms_key_id=key.arn, tags=tags,
+                                       opts=pulumi.ResourceOptions(parent=self, depends_on=[key_policy]))
         role = aws.iam.Role(f"{name}-control-plane", assume_role_policy=service_trust_policy("eks.amazonaws.com"),
                             tags=tags, opts=child)
         attach = aws.iam.RolePolicyAttachment(f"{name}-control-plane", role=role.name,
@@ -114,14 +126,26 @@ class EksCluster(pulumi.ComponentResource):
                                          policy_arn=f"{AWS_MANAGED}/{policy}", opts=child)
             for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore")]
 
+        # The private endpoint's ENIs carry the cluster security group: hybrid nodes (kubelet), pods on them
+        # (webhooks, operators) and the deployer reach the API on 443 from outside the VPC.
+        sg_id = self.cluster.vpc_config.cluster_security_group_id
+        for i, cidr in enumerate(args.api_ingress_networks):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-api-{i}", security_group_id=sg_id, cidr_ipv4=cidr, ip_protocol="tcp", from_port=443,
+                to_port=443, description=f"Kubernetes API from {cidr}", opts=child)
+
         self.hybrid_node_role = None
         if args.remote_node_networks:
-            # Edge locations join as EKS hybrid nodes, activated through SSM hybrid activations.
-            self.hybrid_node_role = aws.iam.Role(f"{name}-hybrid-node", assume_role_policy=service_trust_policy("ssm.amazonaws.com"),
-                                                 tags=tags, opts=child)
+            # Edge locations join as EKS hybrid nodes, activated through SSM hybrid activations of this account
+            # and region only.
+            self.hybrid_node_role = aws.iam.Role(
+                f"{name}-hybrid-node", tags=tags, opts=child,
+                assume_role_policy=self.cluster.arn.apply(lambda arn: hybrid_node_trust_policy(account_of(arn), region)))
             for policy in ("AmazonSSMManagedInstanceCore", "AmazonEC2ContainerRegistryPullOnly"):
                 aws.iam.RolePolicyAttachment(f"{name}-hybrid-node-{policy}", role=self.hybrid_node_role.name,
                                              policy_arn=f"{AWS_MANAGED}/{policy}", opts=child)
+            aws.iam.RolePolicy(f"{name}-hybrid-node", role=self.hybrid_node_role.id,
+                               policy=self.cluster.arn.apply(hybrid_node_policy), opts=child)
             aws.eks.AccessEntry(f"{name}-hybrid-nodes", cluster_name=self.cluster.name, principal_arn=self.hybrid_node_role.arn,
                                 type="HYBRID_LINUX", opts=child)
 

@@ -105,3 +105,115 @@ def test_platform_waits_for_nodes_and_core_addons(resources, stack):
         if "-k8s-platform" not in provider_urn:
             assert "PlatformCluster" in r["parent"] or "EksAddons" in r["parent"] or "ClusterAutoscaler" in r["parent"] \
                 or "HybridNodes" in r["parent"], f"{r['urn']} uses {provider_urn}"
+
+
+def _stack_eks(stack):
+    import yaml
+    from pathlib import Path
+    from infra.config import load_stack_config
+    raw = yaml.safe_load(Path(f"Pulumi.{stack}.yaml").read_text())["config"]
+    return load_stack_config({"pipeworks:platform": raw["pipeworks:platform"]}, set(), stack=stack).platform.cluster.eks
+
+
+def api_path_problems(recs, deployer_networks, vpc_cidr):
+    """What stops `pulumi up` from a deployer network reaching a private endpoint, read from a plan: an
+    HTTPS rule on the cluster security group, and for networks outside the VPC a route in every private
+    route table to a gateway the VPC is attached to."""
+    import ipaddress
+    problems = []
+    cluster = of_type(recs, "aws:eks/cluster:Cluster")[0]["inputs"]
+    if cluster["vpcConfig"].get("endpointPublicAccess") is not False:
+        return problems
+    if not deployer_networks:
+        problems.append("the endpoint is private and no deployer network is declared")
+    https = {r["inputs"]["cidrIpv4"] for r in of_type(recs, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+             if r["inputs"]["fromPort"] <= 443 <= r["inputs"]["toPort"]}
+    attached = {r["inputs"]["transitGatewayId"] for r in of_type(recs, "aws:ec2transitgateway/vpcAttachment:VpcAttachment")}
+    attached |= {r["inputs"]["vpnGatewayId"] for r in of_type(recs, "aws:ec2/vpnGatewayAttachment:VpnGatewayAttachment")}
+    private_tables = [r for r in of_type(recs, "aws:ec2/routeTable:RouteTable") if "-private-" in r["name"]]
+    for net in deployer_networks:
+        if net not in https:
+            problems.append(f"{net}: no HTTPS ingress on the cluster security group")
+        inside = not net.startswith("<") and ipaddress.ip_network(net).subnet_of(ipaddress.ip_network(vpc_cidr))
+        if inside:
+            continue
+        for rt in private_tables:
+            via = [x.get("transitGatewayId") or x.get("gatewayId") for x in rt["inputs"]["routes"] if x["cidrBlock"] == net]
+            if not via or via[0] not in attached:
+                problems.append(f"{net}: route table {rt['name']} has no route to an attached gateway")
+    return problems
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_private_endpoint_has_a_declared_path_from_the_deployer(resources, stack):
+    eks = _stack_eks(stack)
+    recs = resources[stack]
+    assert api_path_problems(recs, eks.deployer_networks, eks.vpc_cidr) == []
+    # the checker itself fails a plan without the path: drop the ingress rules and the routes
+    broken = [r for r in recs if r["type"] != "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"]
+    assert any("no HTTPS ingress" in p for p in api_path_problems(broken, eks.deployer_networks, eks.vpc_cidr))
+    no_routes = [r if r["type"] != "aws:ec2/routeTable:RouteTable" else
+                 {**r, "inputs": {**r["inputs"], "routes": r["inputs"]["routes"][:1]}} for r in recs]
+    assert any("no route to an attached gateway" in p for p in api_path_problems(no_routes, eks.deployer_networks, eks.vpc_cidr))
+    assert api_path_problems(recs, [], eks.vpc_cidr) == ["the endpoint is private and no deployer network is declared"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_hybrid_nodes_can_join(resources, stack):
+    """EKS hybrid nodes networking and credentials guides: remote node and pod networks on the cluster,
+    routed to the gateway from every private route table, HTTPS from them on the cluster security group;
+    the hybrid-node role may describe its cluster and deregister from SSM, and trusts only this account's
+    SSM activations in this region."""
+    import json
+    eks = _stack_eks(stack)
+    recs = resources[stack]
+    cl = of_type(recs, "aws:eks/cluster:Cluster")[0]
+    rnc = cl["inputs"]["remoteNetworkConfig"]
+    assert rnc["remoteNodeNetworks"]["cidrs"] == eks.remote_node_networks
+    assert rnc["remotePodNetworks"]["cidrs"] == eks.remote_pod_networks and eks.remote_pod_networks
+    tgw = eks.transit_gateway_id
+    attachment = of_type(recs, "aws:ec2transitgateway/vpcAttachment:VpcAttachment")
+    assert len(attachment) == 1 and attachment[0]["inputs"]["transitGatewayId"] == tgw
+    private_tables = [r for r in of_type(recs, "aws:ec2/routeTable:RouteTable") if "-private-" in r["name"]]
+    assert private_tables
+    for rt in private_tables:
+        routes = {x["cidrBlock"]: x.get("transitGatewayId") for x in rt["inputs"]["routes"]}
+        for net in [*eks.remote_node_networks, *eks.remote_pod_networks]:
+            assert routes[net] == tgw, (rt["name"], net)
+        assert attachment[0]["urn"] in rt["dependencies"]
+    https = {r["inputs"]["cidrIpv4"] for r in of_type(recs, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+             if r["inputs"]["fromPort"] == 443 == r["inputs"]["toPort"] and r["inputs"]["ipProtocol"] == "tcp"}
+    assert set(eks.remote_node_networks) | set(eks.remote_pod_networks) <= https
+    role = next(r for r in of_type(recs, "aws:iam/role:Role") if r["name"].endswith("-hybrid-node"))
+    trust = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "ssm.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"]["aws:SourceAccount"] == "123456789012"
+    assert trust["Condition"]["ArnEquals"]["aws:SourceArn"] == "arn:aws:ssm:us-east-1:123456789012:*"
+    inline = next(r for r in of_type(recs, "aws:iam/rolePolicy:RolePolicy") if r["name"].endswith("-hybrid-node"))
+    actions = {}
+    for st in json.loads(inline["inputs"]["policy"])["Statement"]:
+        for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"]):
+            actions[a] = st["Resource"]
+    assert actions["eks:DescribeCluster"] == f"arn:aws:eks:us-east-1:123456789012:cluster/pipeworks-{stack}"
+    assert {"ssm:DeregisterManagedInstance", "ssm:DescribeInstanceInformation"} <= set(actions)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_flow_logs_and_encrypted_log_groups(resources, stack):
+    import json
+    recs = resources[stack]
+    vpc = of_type(recs, "aws:ec2/vpc:Vpc")[0]
+    flow = of_type(recs, "aws:ec2/flowLog:FlowLog")
+    assert len(flow) == 1 and flow[0]["inputs"]["trafficType"] == "ALL"
+    assert flow[0]["inputs"]["logDestinationType"] == "cloud-watch-logs" and vpc["urn"] in flow[0]["dependencies"]
+    key = of_type(recs, "aws:kms/key:Key")[0]
+    key_arn = f"arn:aws:kms:us-east-1:123456789012:key/{key['name']}"
+    groups = of_type(recs, "aws:cloudwatch/logGroup:LogGroup")
+    assert len(groups) == 2
+    for g in groups:
+        assert g["inputs"]["kmsKeyId"].startswith(key_arn), g["name"]
+    policy = json.loads(of_type(recs, "aws:kms/keyPolicy:KeyPolicy")[0]["inputs"]["policy"])
+    logs = next(s for s in policy["Statement"] if s.get("Sid") == "CloudWatchLogs")
+    assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    control_plane = next(g for g in groups if g["inputs"].get("name", "").startswith("/aws/eks/"))
+    assert of_type(recs, "aws:kms/keyPolicy:KeyPolicy")[0]["urn"] in control_plane["dependencies"]
