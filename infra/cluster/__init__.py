@@ -73,7 +73,7 @@ class PlatformCluster(pulumi.ComponentResource):
                 remote_node_networks=eks_cfg.remote_node_networks, remote_pod_networks=eks_cfg.remote_pod_networks,
                 api_ingress_networks=eks_cfg.api_ingress_networks()),
             region=eks_cfg.region, aws_provider=aws_provider, opts=aws_opts)
-        VpcFlowLogs(f"{name}-flow-logs", network.vpc_id, self.eks.key.arn, eks_cfg.log_retention_days,
+        VpcFlowLogs(f"{name}-flow-logs", self.name, network.vpc_id, self.eks.key.arn, eks_cfg.log_retention_days,
                     eks_cfg.vpc_flow_log_traffic, opts=aws_opts)
         addons = EksAddons(f"{name}-addons", self.eks, opts=aws_opts)
         subnet_by_zone = dict(zip(self.zones, network.private_subnet_ids))

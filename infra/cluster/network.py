@@ -110,12 +110,12 @@ class VpcFlowLogs(pulumi.ComponentResource):
     """Every flow of the VPC into a CloudWatch log group encrypted with the cluster's KMS key: who talked to
     the API endpoint, the nodes and the edge networks, for incident response."""
 
-    def __init__(self, name: str, vpc_id: pulumi.Input[str], kms_key_arn: pulumi.Input[str], retention_days: int,
-                 traffic_type: str, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, cluster_name: str, vpc_id: pulumi.Input[str], kms_key_arn: pulumi.Input[str],
+                 retention_days: int, traffic_type: str, opts: pulumi.ResourceOptions | None = None):
         super().__init__("pipeworks:cluster:VpcFlowLogs", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        group = aws.cloudwatch.LogGroup(f"{name}-group", retention_in_days=retention_days, kms_key_id=kms_key_arn,
-                                        opts=child)
+        group = aws.cloudwatch.LogGroup(f"{name}-group", name=f"/aws/vpc-flow-logs/{cluster_name}",
+                                        retention_in_days=retention_days, kms_key_id=kms_key_arn, opts=child)
         role = aws.iam.Role(f"{name}-role", assume_role_policy=service_trust_policy("vpc-flow-logs.amazonaws.com"),
                             opts=child)
         policy = aws.iam.RolePolicy(f"{name}-role", role=role.id, policy=group.arn.apply(flow_logs_policy), opts=child)
