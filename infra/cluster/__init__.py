@@ -13,9 +13,11 @@ import pulumi_kubernetes as k8s
 from infra.cluster.autoscaler import ClusterAutoscaler
 from infra.cluster.eks import EksAddons, EksCluster, EksClusterArgs
 from infra.cluster.existing import ExistingCluster
+from infra.cluster.hybrid import HybridNodesCni
 from infra.cluster.network import Network, NetworkArgs, VpcFlowLogs
 from infra.cluster.nodepools import NodePool, NodePoolArgs, NodePoolDeclarations
 from infra.config import ClusterKind, Environment, NodePoolConfig, PlatformConfig, Provisioning
+from infra.data import addon_versions
 from infra.naming import cluster_name as make_cluster_name
 
 __all__ = ["PlatformCluster"]
@@ -75,7 +77,7 @@ class PlatformCluster(pulumi.ComponentResource):
             region=eks_cfg.region, aws_provider=aws_provider, opts=aws_opts)
         VpcFlowLogs(f"{name}-flow-logs", self.name, network.vpc_id, self.eks.key.arn, eks_cfg.log_retention_days,
                     eks_cfg.vpc_flow_log_traffic, opts=aws_opts)
-        addons = EksAddons(f"{name}-addons", self.eks, opts=aws_opts)
+        addons = EksAddons(f"{name}-addons", self.eks, addon_versions(eks_cfg.version) or {}, opts=aws_opts)
         subnet_by_zone = dict(zip(self.zones, network.private_subnet_ids))
         for pool in self.pools:
             if pool.provisioning is not Provisioning.MANAGED:
@@ -91,6 +93,12 @@ class PlatformCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, providers={"aws": aws_provider})))
         node_groups = [p.node_group for p in self.node_pools]
         addons.finish(node_groups)
+        if eks_cfg.remote_node_networks:
+            # Edge (hybrid) nodes need their own CNI; the platform waits for it like for the cloud nodes.
+            edge_nodes = sum(p.max_size for p in self.pools if p.role.value == "edge")
+            self.hybrid_cni = HybridNodesCni(f"{name}-hybrid-cni", self.eks.provider, eks_cfg.remote_pod_networks,
+                                             operator_replicas=min(2, max(1, edge_nodes)),
+                                             opts=pulumi.ResourceOptions(parent=self, depends_on=addons.after_nodes))
         if platform.cluster_autoscaler.enabled:
             ClusterAutoscaler(f"{name}-autoscaler", platform.cluster_autoscaler, self.eks, self.name, eks_cfg.region,
                               replicas=2 if platform.environment is Environment.PROD else 1,
@@ -100,6 +108,8 @@ class PlatformCluster(pulumi.ComponentResource):
         # default StorageClass do: every Namespace and Helm release of the platform uses it, so on an
         # empty cluster nothing waits for pods that cannot be scheduled or resolve names yet.
         self.ready: list[pulumi.Resource] = [*node_groups, *addons.after_nodes]
+        if eks_cfg.remote_node_networks:
+            self.ready.append(self.hybrid_cni.release)
         if addons.default_storage_class is not None:
             self.ready.append(addons.default_storage_class)
         self.provider = k8s.Provider(f"{name}-k8s-platform", kubeconfig=self.eks.kubeconfig, enable_server_side_apply=True,

@@ -18,6 +18,13 @@ from infra.cluster.iam import (account_of, cluster_key_policy, hybrid_node_polic
                                irsa_trust_policy, service_trust_policy)
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator"]
+# The VPC CNI enforces NetworkPolicies only with its network-policy controller on: `enableNetworkPolicy`
+# (amazon-vpc-cni-k8s charts/aws-vpc-cni/values.yaml at v1.23.0: default "false", rendered into the
+# amazon-vpc-cni ConfigMap as enable-network-policy-controller and the node agent's
+# --enable-network-policy flag); the node agent container (nodeAgent.enabled) is on by default there.
+# Without it every NetworkPolicy of the platform (JupyterHub's block of the instance metadata address
+# among them) is inert.
+VPC_CNI_CONFIGURATION = {"enableNetworkPolicy": "true"}
 AWS_MANAGED = "arn:aws:iam::aws:policy"
 
 
@@ -191,14 +198,15 @@ class EksAddons(pulumi.ComponentResource):
     """EKS managed add-ons. vpc-cni, kube-proxy and the pod identity agent must exist before nodes can
     become Ready (`before_nodes`); CoreDNS, the EBS CSI driver and metrics-server need Ready nodes (`after_nodes`)."""
 
-    def __init__(self, name: str, eks: EksCluster, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, eks: EksCluster, versions: dict[str, str], opts: pulumi.ResourceOptions | None = None):
         super().__init__("pipeworks:cluster:EksAddons", name, None, opts)
-        self._name, self._eks = name, eks
+        self._name, self._eks, self._versions = name, eks, versions
         cni_role, cni_policies = eks.irsa_role_and_policies(f"{name}-vpc-cni", "kube-system", "aws-node",
                                                             [f"{AWS_MANAGED}/AmazonEKS_CNI_Policy"], parent=self)
         self.before_nodes = [
             # After its role's policy: deleting the add-on needs it to release the ENIs it attached.
-            self._addon("vpc-cni", depends_on=cni_policies, service_account_role_arn=cni_role.arn),
+            self._addon("vpc-cni", depends_on=cni_policies, service_account_role_arn=cni_role.arn,
+                        configuration_values=json.dumps(VPC_CNI_CONFIGURATION, sort_keys=True)),
             self._addon("kube-proxy"),
             self._addon("eks-pod-identity-agent"),
         ]
@@ -206,7 +214,10 @@ class EksAddons(pulumi.ComponentResource):
         self.default_storage_class: k8s.storage.v1.StorageClass | None = None
 
     def _addon(self, addon: str, depends_on: list[pulumi.Resource] | None = None, **kwargs) -> aws.eks.Addon:
+        # Pinned per Kubernetes minor (infra/data/eks-addon-versions.json): a control-plane upgrade moves
+        # every add-on to the version pinned for the new minor in the same run.
         return aws.eks.Addon(f"{self._name}-{addon}", cluster_name=self._eks.cluster.name, addon_name=addon,
+                             addon_version=self._versions[addon],
                              resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
                              opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on or []), **kwargs)
 

@@ -164,6 +164,19 @@ def _inside(cidr: str, vpc_cidr: str) -> bool:
     return ipaddress.ip_network(cidr).subnet_of(ipaddress.ip_network(vpc_cidr))
 
 
+class NetworkPolicyEnforcement(StrEnum):
+    """What enforces NetworkPolicies on an existing cluster (the CNI, or its policy engine)."""
+
+    NONE = "none"
+    CALICO = "calico"
+    CILIUM = "cilium"
+    ANTREA = "antrea"
+    OVN_KUBERNETES = "ovn-kubernetes"
+    OPENSHIFT_SDN = "openshift-sdn"
+    KUBE_ROUTER = "kube-router"
+    VPC_CNI = "vpc-cni"  # with enableNetworkPolicy: "true"
+
+
 class ExistingSettings(ConfigModel):
     """An existing cluster (on-prem, OpenShift, kind, edge) reached through the secret config value
     `pipeworks:kubeconfig`. Its node pools are declared, not created."""
@@ -171,6 +184,13 @@ class ExistingSettings(ConfigModel):
     context: str | None = Field(None, description="kubeconfig context to use. Default: the kubeconfig's current context.")
     distribution: str = Field(
         "kubernetes", description="What runs the cluster (kubernetes, openshift, k3s, kind); informs operator settings."
+    )
+    network_policy_enforcement: NetworkPolicyEnforcement | None = Field(
+        None,
+        description="What enforces NetworkPolicies on the cluster: calico, cilium, antrea, ovn-kubernetes, openshift-sdn, "
+        "kube-router or vpc-cni (with its network policy enabled). Required for kind: existing: the platform's "
+        "NetworkPolicies (namespace ingress rules, JupyterHub's block of the instance metadata address) are its "
+        "isolation, so `none` is refused.",
     )
 
 
@@ -197,6 +217,15 @@ class ClusterConfig(ConfigModel):
             )
         if self.kind is ClusterKind.EKS:
             self._eks_network_rules(eks)
+        enforcement = self.existing.network_policy_enforcement
+        if self.kind is ClusterKind.EXISTING and enforcement in (None, NetworkPolicyEnforcement.NONE):
+            valid = ", ".join(e.value for e in NetworkPolicyEnforcement if e is not NetworkPolicyEnforcement.NONE)
+            raise PydanticCustomError(
+                "pipeworks_field",
+                "existing.networkPolicyEnforcement={value} {why}; the platform declares NetworkPolicies that would be "
+                "inert: name what enforces them (valid: {valid})",
+                {"value": enforcement.value if enforcement else "null",
+                 "why": "is required for kind: existing" if enforcement is None else "is refused", "valid": valid})
         return self
 
     @staticmethod

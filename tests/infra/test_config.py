@@ -35,10 +35,31 @@ def test_profiles_fill_everything_but_the_environment():
 
 
 def test_stack_values_override_profile_and_objects_may_be_json():
-    cfg = load(json.dumps({"environment": "dev", "cluster": {"eks": {"region": "eu-west-1",
+    cfg = load(json.dumps({"environment": "dev", "cluster": {"eks": {"availabilityZones": ["us-east-1b", "us-east-1c"],
                                                                      "publicAccessCidrs": ["198.51.100.0/24"]}}}))
-    assert cfg.platform.cluster.eks.region == "eu-west-1"
-    assert cfg.platform.cluster.eks.availability_zones == ["eu-west-1a", "eu-west-1b"]
+    assert cfg.platform.cluster.eks.availability_zones == ["us-east-1b", "us-east-1c"]
+    # a region the instance-type offerings table does not cover is refused (its pools cannot be checked)
+    text = "\n".join(problems({"environment": "dev", "cluster": {"eks": {"region": "eu-west-1"}}}))
+    assert "pipeworks:platform.cluster.eks.region=eu-west-1 is not in infra/data/instance-type-offerings.json" in text
+
+
+def test_pools_are_refused_where_their_type_is_not_offered_and_versions_need_pinned_addons():
+    """infra/data/instance-type-offerings.json: us-east-1e (use1-az3 in most accounts) lacks the newer families."""
+    pools = [{"name": "general", "role": "general", "instanceTypes": ["m5.xlarge", "m6i.xlarge"], "minSize": 1, "maxSize": 2},
+             {"name": "osd", "role": "nvme", "nvmeMode": "raw", "instanceTypes": ["i4i.xlarge"], "minSize": 1, "maxSize": 1},
+             {"name": "scratch", "role": "nvme", "nvmeMode": "raid0", "instanceTypes": ["i3.xlarge"], "minSize": 1, "maxSize": 1}]
+    base = {"environment": "dev", "nodePools": pools, "cluster": {"eks": {"availabilityZones": ["us-east-1a", "us-east-1e"]}}}
+    text = "\n".join(problems(base))
+    assert ("Pulumi.dev.yaml: pipeworks:platform.nodePools[0].instanceTypes[1]=m6i.xlarge is not offered in us-east-1e "
+            "(infra/data/instance-type-offerings.json)") in text
+    pools[0]["instanceTypes"] = ["m5.xlarge", "m5.2xlarge"]
+    text = "\n".join(problems(base))
+    assert "nodePools[1].instanceTypes[0]=i4i.xlarge is not offered in us-east-1e" in text
+    pools[1]["zones"] = ["us-east-1a"]  # the pool narrowed to zones that offer its type
+    assert load(base).platform.node_pools[1].zones == ["us-east-1a"]
+    text = "\n".join(problems({"environment": "dev", "cluster": {"eks": {"version": "1.33"}}}))
+    assert ("pipeworks:platform.cluster.eks.version=1.33 has no pinned EKS add-on versions in "
+            "infra/data/eks-addon-versions.json; valid: 1.34") in text
 
 
 def test_issue_example_message():
@@ -101,7 +122,7 @@ def test_credentials_must_be_secure():
 
 
 def test_existing_cluster_needs_declared_pools_and_a_secret_kubeconfig():
-    platform = {"environment": "dev", "cluster": {"kind": "existing"},
+    platform = {"environment": "dev", "cluster": {"kind": "existing", "existing": {"networkPolicyEnforcement": "cilium"}},
                 "nodePools": [{"name": "general", "role": "general", "provisioning": "declared",
                                "capacity": {"cpu": "8", "memory": "32Gi"}},
                               {"name": "gpu", "role": "gpu", "instanceTypes": ["g5.xlarge"]}]}
@@ -237,3 +258,19 @@ def test_shipped_stack_files_carry_placeholders_not_documentation_cidrs():
                 "pipeworks:platform.cluster.eks.deployerNetworks[0]"} <= keys
         for c in [*eks.get("publicAccessCidrs", []), *eks.get("remoteNodeNetworks", []), *eks.get("remotePodNetworks", [])]:
             assert not any(ipaddress.ip_network(c).subnet_of(d) for d in doc_nets), (stack, c)
+
+
+def test_existing_clusters_name_what_enforces_network_policies():
+    pools = [{"name": "general", "role": "general", "provisioning": "declared", "capacity": {"cpu": "8", "memory": "32Gi"}}]
+    extra = {"pipeworks:kubeconfig": "[secret]"}
+    for value, why in ((None, "=null is required for kind: existing"), ("none", "=none is refused")):
+        existing = {} if value is None else {"networkPolicyEnforcement": value}
+        text = "\n".join(problems({"environment": "dev", "nodePools": pools,
+                                   "cluster": {"kind": "existing", "existing": existing}},
+                                  extra=extra, secret=["pipeworks:kubeconfig"]))
+        assert f"Pulumi.dev.yaml: pipeworks:platform.cluster.existing.networkPolicyEnforcement{why}" in text
+        assert "valid: calico, cilium, antrea, ovn-kubernetes, openshift-sdn, kube-router, vpc-cni" in text
+    text = "\n".join(problems({"environment": "dev", "nodePools": pools,
+                               "cluster": {"kind": "existing", "existing": {"networkPolicyEnforcement": "weave"}}},
+                              extra=extra, secret=["pipeworks:kubeconfig"]))
+    assert "pipeworks:platform.cluster.existing.networkPolicyEnforcement=weave is not valid; valid:" in text

@@ -107,12 +107,16 @@ def test_platform_waits_for_nodes_and_core_addons(resources, stack):
                 or "HybridNodes" in r["parent"], f"{r['urn']} uses {provider_urn}"
 
 
-def _stack_eks(stack):
+def _stack_cluster(stack):
     import yaml
     from pathlib import Path
     from infra.config import load_stack_config
     raw = yaml.safe_load(Path(f"Pulumi.{stack}.yaml").read_text())["config"]
-    return load_stack_config({"pipeworks:platform": raw["pipeworks:platform"]}, set(), stack=stack).platform.cluster.eks
+    return load_stack_config({"pipeworks:platform": raw["pipeworks:platform"]}, set(), stack=stack).platform.cluster
+
+
+def _stack_eks(stack):
+    return _stack_cluster(stack).eks
 
 
 def api_path_problems(recs, deployer_networks, vpc_cidr):
@@ -217,3 +221,83 @@ def test_flow_logs_and_encrypted_log_groups(resources, stack):
     assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
     control_plane = next(g for g in groups if g["inputs"].get("name", "").startswith("/aws/eks/"))
     assert of_type(recs, "aws:kms/keyPolicy:KeyPolicy")[0]["urn"] in control_plane["dependencies"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_addons_are_pinned_for_the_cluster_version(resources, stack):
+    """infra/data/eks-addon-versions.json: a version bump moves every add-on with the control plane."""
+    from infra.data import addon_versions
+    recs = resources[stack]
+    version = of_type(recs, "aws:eks/cluster:Cluster")[0]["inputs"]["version"]
+    pinned = addon_versions(version)
+    addons = {a["inputs"]["addonName"]: a["inputs"] for a in of_type(recs, "aws:eks/addon:Addon")}
+    assert {name: a.get("addonVersion") for name, a in addons.items()} == pinned
+
+
+def network_policy_problems(recs, cluster_cfg):
+    """Why a plan's NetworkPolicies would be inert: on EKS the VPC CNI's network policy must be enabled
+    (and hybrid nodes need a CNI that enforces them too); an existing cluster must name an enforcing CNI."""
+    import json
+    if not of_type(recs, "kubernetes:networking.k8s.io/v1:NetworkPolicy"):
+        return []
+    if cluster_cfg.kind.value == "existing":
+        enforcement = cluster_cfg.existing.network_policy_enforcement
+        return [] if enforcement is not None and enforcement.value != "none" else [f"existing cluster: {enforcement}"]
+    problems = []
+    cni = [a for a in of_type(recs, "aws:eks/addon:Addon") if a["inputs"]["addonName"] == "vpc-cni"]
+    conf = json.loads(cni[0]["inputs"].get("configurationValues") or "{}") if cni else {}
+    if conf.get("enableNetworkPolicy") != "true":
+        problems.append("vpc-cni add-on without enableNetworkPolicy: \"true\"")
+    if (conf.get("nodeAgent") or {}).get("enabled") in (False, "false"):
+        problems.append("vpc-cni node agent disabled")
+    if cluster_cfg.eks.remote_node_networks:
+        cilium = [r for r in of_type(recs, "kubernetes:helm.sh/v3:Release") if r["inputs"]["chart"] == "cilium"]
+        if not cilium or cilium[0]["inputs"]["values"].get("policyEnforcementMode") == "never":
+            problems.append("hybrid nodes without a CNI that enforces NetworkPolicies")
+    return problems
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "onprem"])
+def test_no_stack_declares_network_policies_its_cluster_does_not_enforce(stack):
+    """amazon-vpc-cni-k8s charts/aws-vpc-cni/values.yaml (v1.23.0): enableNetworkPolicy defaults to "false"."""
+    from infra.config import ClusterConfig
+    from tests.infra.service_plans import ONPREM, planned, shipped_stack
+    recs = planned(stack)
+    doc = ONPREM if stack == "onprem" else shipped_stack(stack)
+    platform = doc["config"]["pipeworks:platform"]
+    cluster_cfg = ClusterConfig.model_validate(platform["cluster"]) if stack == "onprem" else _stack_cluster(stack)
+    assert of_type(recs, "kubernetes:networking.k8s.io/v1:NetworkPolicy"), "the platform declares NetworkPolicies"
+    assert network_policy_problems(recs, cluster_cfg) == []
+    # the check itself fails when enforcement is off
+    if cluster_cfg.kind.value == "eks":
+        off = [r if r["type"] != "aws:eks/addon:Addon" else {**r, "inputs": {**r["inputs"], "configurationValues": "{}"}}
+               for r in recs]
+        assert network_policy_problems(off, cluster_cfg) == ["vpc-cni add-on without enableNetworkPolicy: \"true\""]
+        no_cilium = [r for r in recs if r["type"] != "kubernetes:helm.sh/v3:Release" or r["inputs"]["chart"] != "cilium"]
+        assert network_policy_problems(no_cilium, cluster_cfg) == ["hybrid nodes without a CNI that enforces NetworkPolicies"]
+    else:
+        unenforced = cluster_cfg.model_copy(update={"existing": cluster_cfg.existing.model_copy(
+            update={"network_policy_enforcement": None})})
+        assert network_policy_problems(recs, unenforced)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_hybrid_nodes_get_cilium_only_on_edge_nodes(resources, stack):
+    """EKS user guide hybrid-nodes-cni: Cilium 1.16.x, cluster-pool IPAM from the remote pod networks,
+    operator.unmanagedPodWatcher.restart false; placed by infra.placement.every_edge_node."""
+    recs = resources[stack]
+    eks = _stack_eks(stack)
+    rel = [r for r in of_type(recs, "kubernetes:helm.sh/v3:Release") if r["inputs"]["chart"] == "cilium"]
+    assert len(rel) == 1
+    inp = rel[0]["inputs"]
+    assert inp["version"].startswith("1.16.") and inp["repositoryOpts"]["repo"] == "https://helm.cilium.io/"
+    values = inp["values"]
+    assert values["ipam"]["mode"] == "cluster-pool"
+    assert values["ipam"]["operator"]["clusterPoolIPv4PodCIDRList"] == eks.remote_pod_networks
+    assert values["operator"]["unmanagedPodWatcher"]["restart"] is False
+    for component in (values, values["operator"], values["envoy"]):
+        terms = component["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+        assert len(terms) == 1
+        exprs = {(e["key"], e["operator"], tuple(e["values"])) for e in terms[0]["matchExpressions"]}
+        assert exprs == {("pipeworks.io/role", "In", ("edge",)), ("eks.amazonaws.com/compute-type", "In", ("hybrid",))}
+        assert {t["key"] for t in component["tolerations"]} == {"pipeworks.io/edge", "nvidia.com/gpu"}
