@@ -301,3 +301,18 @@ def test_hybrid_nodes_get_cilium_only_on_edge_nodes(resources, stack):
         exprs = {(e["key"], e["operator"], tuple(e["values"])) for e in terms[0]["matchExpressions"]}
         assert exprs == {("pipeworks.io/role", "In", ("edge",)), ("eks.amazonaws.com/compute-type", "In", ("hybrid",))}
         assert {t["key"] for t in component["tolerations"]} == {"pipeworks.io/edge", "nvidia.com/gpu"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_iam_policy_arns_name_the_stacks_region_and_account(resources, stack):
+    """No inline policy grants a resource ARN in any region or any account (arn:aws:svc:*:*:...)."""
+    import json
+    checked = 0
+    for r in of_type(resources[stack], "aws:iam/rolePolicy:RolePolicy"):
+        for st in json.loads(r["inputs"]["policy"])["Statement"]:
+            for arn in [st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"]:
+                if arn.startswith("arn:"):
+                    fields = arn.split(":")
+                    assert "*" not in (fields[3], fields[4]), f"{r['name']}: {arn}"
+                    checked += 1
+    assert checked >= 3  # the hybrid-node role, the flow logs role, the CloudWatch reader
