@@ -33,7 +33,8 @@ def cilium_values(remote_pod_networks: list[str], operator_replicas: int) -> dic
         # network-policy agent does on cloud nodes.
         "policyEnforcementMode": "default",
         "operator": {"replicas": operator_replicas, "unmanagedPodWatcher": {"restart": False}, **placement},
-        "envoy": {**placement},
+        # No L7 proxy DaemonSet: the platform uses no L7 Cilium policies (as the AWS hybrid-nodes examples).
+        "envoy": {"enabled": False},
     }
 
 

@@ -295,7 +295,8 @@ def test_hybrid_nodes_get_cilium_only_on_edge_nodes(resources, stack):
     assert values["ipam"]["mode"] == "cluster-pool"
     assert values["ipam"]["operator"]["clusterPoolIPv4PodCIDRList"] == eks.remote_pod_networks
     assert values["operator"]["unmanagedPodWatcher"]["restart"] is False
-    for component in (values, values["operator"], values["envoy"]):
+    assert values["envoy"] == {"enabled": False}
+    for component in (values, values["operator"]):
         terms = component["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
         assert len(terms) == 1
         exprs = {(e["key"], e["operator"], tuple(e["values"])) for e in terms[0]["matchExpressions"]}
