@@ -39,3 +39,10 @@ def test_the_offline_plan_accepts_them(stack, monkeypatch):
     cfg = load_under(stack, engine=False, monkeypatch=monkeypatch)
     assert loader.under_mocks() is True
     assert {k for k, _ in cfg.placeholders} >= {"pipeworks:platform.cluster.eks.transitGatewayId"}
+
+
+def test_pipeworks_plan_names_the_values_left_to_set(tmp_path, capsys):
+    from pipeworks.cli import main
+    assert main(["plan", "prod", "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "before `pulumi up`: set pipeworks:platform.cluster.eks.transitGatewayId (now the placeholder <" in err
