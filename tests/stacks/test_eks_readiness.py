@@ -317,3 +317,25 @@ def test_iam_policy_arns_name_the_stacks_region_and_account(resources, stack):
                     assert "*" not in (fields[3], fields[4]), f"{r['name']}: {arn}"
                     checked += 1
     assert checked >= 3  # the hybrid-node role, the flow logs role, the CloudWatch reader
+
+
+def test_a_virtual_private_gateway_and_an_in_vpc_runner_are_valid_paths_too():
+    """The other declared paths: a VGW instead of a transit gateway (routes via gatewayId), and a deploy
+    runner inside the VPC (HTTPS rule, no route needed)."""
+    import copy
+    from tests.infra.service_plans import plan_in_tmp, shipped_stack
+    doc = copy.deepcopy(shipped_stack("dev"))
+    eks = doc["config"]["pipeworks:platform"]["cluster"]["eks"]
+    eks.pop("transitGatewayId")
+    eks["vpnGatewayId"] = "vgw-0123456789abcdef0"
+    eks["deployerNetworks"] = ["10.40.240.0/24"]  # a subnet of the stack's own VPC (vpcCidr 10.40.0.0/16)
+    recs = plan_in_tmp("dev", doc)
+    assert not of_type(recs, "aws:ec2transitgateway/vpcAttachment:VpcAttachment")
+    (attachment,) = of_type(recs, "aws:ec2/vpnGatewayAttachment:VpnGatewayAttachment")
+    assert attachment["inputs"]["vpnGatewayId"] == "vgw-0123456789abcdef0"
+    assert api_path_problems(recs, ["10.40.240.0/24"], "10.40.0.0/16") == []
+    for rt in [r for r in of_type(recs, "aws:ec2/routeTable:RouteTable") if "-private-" in r["name"]]:
+        routes = {x["cidrBlock"]: x.get("gatewayId") for x in rt["inputs"]["routes"]}
+        assert routes["192.168.100.0/24"] == "vgw-0123456789abcdef0"
+        assert "10.40.240.0/24" not in routes  # inside the VPC: the local route already reaches it
+        assert attachment["urn"] in rt["dependencies"]
