@@ -19,6 +19,7 @@ from infra.cluster.nodepools import NodePool, NodePoolArgs, NodePoolDeclarations
 from infra.config import ClusterKind, Environment, NodePoolConfig, PlatformConfig, Provisioning
 from infra.data import addon_versions
 from infra.naming import cluster_name as make_cluster_name
+from infra.placement import Role
 
 __all__ = ["PlatformCluster"]
 
@@ -95,7 +96,7 @@ class PlatformCluster(pulumi.ComponentResource):
         addons.finish(node_groups)
         if eks_cfg.remote_node_networks:
             # Edge (hybrid) nodes need their own CNI; the platform waits for it like for the cloud nodes.
-            edge_nodes = sum(p.max_size for p in self.pools if p.role.value == "edge")
+            edge_nodes = sum(p.max_size for p in self.pools if p.role is Role.EDGE)
             self.hybrid_cni = HybridNodesCni(f"{name}-hybrid-cni", self.eks.provider, eks_cfg.remote_pod_networks,
                                              operator_replicas=min(2, max(1, edge_nodes)),
                                              opts=pulumi.ResourceOptions(parent=self, depends_on=addons.after_nodes))
@@ -107,7 +108,7 @@ class PlatformCluster(pulumi.ComponentResource):
         # The platform's Kubernetes provider exists only once nodes, CoreDNS, the EBS CSI driver and the
         # default StorageClass do: every Namespace and Helm release of the platform uses it, so on an
         # empty cluster nothing waits for pods that cannot be scheduled or resolve names yet.
-        self.ready: list[pulumi.Resource] = [*node_groups, *addons.after_nodes]
+        self.ready = [*node_groups, *addons.after_nodes]
         if eks_cfg.remote_node_networks:
             self.ready.append(self.hybrid_cni.release)
         if addons.default_storage_class is not None:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from infra.config.base import ConfigModel, is_placeholder
 from infra.config.platform import Environment, PlatformConfig
 from infra.config.policy import EnforcementLevel, PolicySettings
-from infra.config.profiles import deep_merge, defaults_for, zones_default
+from infra.config.profiles import DEPLOYER_PLACEHOLDER, deep_merge, defaults_for, zones_default
 
 PROJECT = "pipeworks"
 
@@ -251,6 +251,8 @@ def load_stack_config(
     eks = merged.setdefault("cluster", {}).setdefault("eks", {}) if isinstance(merged.get("cluster", {}), dict) else {}
     if isinstance(eks, dict) and "availabilityZones" not in eks and isinstance(env, str):
         eks["availabilityZones"] = zones_default(str(eks.get("region", "us-east-1")), env)
+    if isinstance(eks, dict) and eks.get("endpointPublicAccess") is False and "deployerNetworks" not in eks:
+        eks["deployerNetworks"] = [DEPLOYER_PLACEHOLDER]
 
     platform = policy = workloads = None
     try:

@@ -12,14 +12,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-# The network `pulumi up` runs from can only be the owner's: both profiles have a private API endpoint, so
-# a stack that does not name its deployerNetworks plans offline but `pulumi preview/up` refuses it by key.
+# The network `pulumi up` runs from can only be the owner's: a stack with a private API endpoint (both
+# profiles) that does not name its deployerNetworks gets this placeholder (loader), so it plans offline
+# but `pulumi preview/up` refuses it by key.
 DEPLOYER_PLACEHOLDER = "<CIDR of the network pulumi up runs from (deploy runner, VPN)>"
 
 _DEV: dict[str, Any] = {
     # Private like prod: with hybrid nodes AWS advises public or private endpoint access, not both; a dev
     # stack without edge pools may open a public endpoint to its own publicAccessCidrs.
-    "cluster": {"eks": {"endpointPublicAccess": False, "singleNatGateway": True, "deployerNetworks": [DEPLOYER_PLACEHOLDER]}},
+    "cluster": {"eks": {"endpointPublicAccess": False, "singleNatGateway": True}},
     "nodePools": [
         {"name": "general", "role": "general", "instanceTypes": ["m6i.xlarge", "m5.xlarge"], "capacityType": "SPOT",
          "minSize": 2, "maxSize": 4},
@@ -48,7 +49,7 @@ _DEV: dict[str, Any] = {
 }
 
 _PROD: dict[str, Any] = {
-    "cluster": {"eks": {"endpointPublicAccess": False, "singleNatGateway": False, "deployerNetworks": [DEPLOYER_PLACEHOLDER]}},
+    "cluster": {"eks": {"endpointPublicAccess": False, "singleNatGateway": False}},
     "nodePools": [
         {"name": "general", "role": "general", "instanceTypes": ["m6i.2xlarge"], "capacityType": "ON_DEMAND",
          "minSize": 3, "maxSize": 9},

@@ -274,3 +274,11 @@ def test_existing_clusters_name_what_enforces_network_policies():
                                "cluster": {"kind": "existing", "existing": {"networkPolicyEnforcement": "weave"}}},
                               extra=extra, secret=["pipeworks:kubeconfig"]))
     assert "pipeworks:platform.cluster.existing.networkPolicyEnforcement=weave is not valid; valid:" in text
+
+
+def test_deployer_placeholder_only_for_private_endpoints():
+    private = load({"environment": "prod"}, stack="prod")
+    assert [k for k, _ in private.placeholders] == ["pipeworks:platform.cluster.eks.deployerNetworks[0]"]
+    public = load({"environment": "dev", "cluster": {"eks": {"endpointPublicAccess": True,
+                                                             "publicAccessCidrs": ["198.51.100.0/24"]}}})
+    assert public.placeholders == () and public.platform.cluster.eks.deployer_networks == []
