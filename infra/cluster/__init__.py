@@ -52,6 +52,7 @@ class PlatformCluster(pulumi.ComponentResource):
                                        opts=pulumi.ResourceOptions(parent=self))
             self.provider = existing.provider
         NodePoolDeclarations(f"{name}-declared", self.pools, self.zones, self.provider,
+                             hybrid=platform.cluster.kind is ClusterKind.EKS,
                              opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({"clusterName": self.name, "pools": [p.name for p in self.pools]})
 

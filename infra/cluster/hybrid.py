@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.placement import every_edge_node
+from infra.placement import Role, every_edge_node, place
 
 CHART = "cilium"
 CHART_VERSION = "1.16.5"
@@ -27,12 +27,18 @@ def cilium_values(remote_pod_networks: list[str], operator_replicas: int) -> dic
     placement = every_edge_node()
     return {
         **placement,  # the agent DaemonSet: every edge node, no cloud node
+        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
         "ipam": {"mode": "cluster-pool",
                  "operator": {"clusterPoolIPv4PodCIDRList": list(remote_pod_networks), "clusterPoolIPv4MaskSize": 25}},
         # Enforces NetworkPolicies (and CiliumNetworkPolicies) on the edge nodes, as the VPC CNI's
         # network-policy agent does on cloud nodes.
         "policyEnforcementMode": "default",
-        "operator": {"replicas": operator_replicas, "unmanagedPodWatcher": {"restart": False}, **placement},
+        # The operator only talks to the API (cluster-pool IPAM through CiliumNode objects, host network):
+        # it runs on the general cloud pool, where an edge location's outage cannot take it down, and
+        # tolerates nothing (the chart's default tolerates every taint).
+        "operator": {"replicas": operator_replicas, "unmanagedPodWatcher": {"restart": False},
+                     **place(Role.GENERAL).pod_spec(), "tolerations": [],
+                     "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}}},
         # No L7 proxy DaemonSet: the platform uses no L7 Cilium policies (as the AWS hybrid-nodes examples).
         "envoy": {"enabled": False},
     }

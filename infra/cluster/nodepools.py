@@ -12,9 +12,9 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra.cluster.userdata import user_data_b64
-from infra.config import NodePoolConfig
+from infra.config import NodePoolConfig, Provisioning
 from infra.instances import is_arm_instance_type
-from infra.placement import NvmeMode, Role, pool_labels, pool_taints
+from infra.placement import LABEL_EKS_COMPUTE_TYPE, NvmeMode, Role, pool_labels, pool_taints
 
 POOLS_CONFIGMAP = "pipeworks-node-pools"
 POOLS_NAMESPACE = "kube-system"
@@ -71,13 +71,17 @@ def autoscaler_tags(cluster_name: str, pool: NodePoolConfig) -> dict[str, str]:
     return tags
 
 
-def pool_descriptor(pool: NodePoolConfig, zones: list[str]) -> dict[str, Any]:
-    """One entry of pools.json: what policies and capacity tools need to know about a pool."""
+def pool_descriptor(pool: NodePoolConfig, zones: list[str], hybrid: bool = False) -> dict[str, Any]:
+    """One entry of pools.json: what policies and capacity tools need to know about a pool. `hybrid`: the
+    stack is on EKS, where declared (edge) pools are EKS hybrid nodes and carry the label EKS gives them."""
+    labels = labels_for(pool)
+    if hybrid and pool.provisioning is Provisioning.DECLARED:
+        labels[LABEL_EKS_COMPUTE_TYPE] = "hybrid"
     return {
         "name": pool.name,
         "role": pool.role.value,
         "provisioning": pool.provisioning.value,
-        "labels": labels_for(pool),
+        "labels": labels,
         "taints": [t.k8s() for t in taints_for(pool)],
         "instanceTypes": list(pool.instance_types),
         "minSize": pool.min_size,
@@ -172,9 +176,9 @@ class NodePoolDeclarations(pulumi.ComponentResource):
     clusters where nothing creates them."""
 
     def __init__(self, name: str, pools: list[NodePoolConfig], zones: list[str], provider: k8s.Provider,
-                 opts: pulumi.ResourceOptions | None = None):
+                 hybrid: bool = False, opts: pulumi.ResourceOptions | None = None):
         super().__init__("pipeworks:cluster:NodePoolDeclarations", name, None, opts)
-        descriptors = [pool_descriptor(p, zones) for p in pools]
+        descriptors = [pool_descriptor(p, zones, hybrid) for p in pools]
         self.config_map = k8s.core.v1.ConfigMap(
             f"{name}-pools",
             metadata={"name": POOLS_CONFIGMAP, "namespace": POOLS_NAMESPACE,

@@ -296,12 +296,21 @@ def test_hybrid_nodes_get_cilium_only_on_edge_nodes(resources, stack):
     assert values["ipam"]["operator"]["clusterPoolIPv4PodCIDRList"] == eks.remote_pod_networks
     assert values["operator"]["unmanagedPodWatcher"]["restart"] is False
     assert values["envoy"] == {"enabled": False}
-    for component in (values, values["operator"]):
-        terms = component["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-        assert len(terms) == 1
-        exprs = {(e["key"], e["operator"], tuple(e["values"])) for e in terms[0]["matchExpressions"]}
-        assert exprs == {("pipeworks.io/role", "In", ("edge",)), ("eks.amazonaws.com/compute-type", "In", ("hybrid",))}
-        assert {t["key"] for t in component["tolerations"]} == {"pipeworks.io/edge", "nvidia.com/gpu"}
+    # the agent (the CNI itself) on every edge node and no cloud node
+    terms = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert len(terms) == 1
+    exprs = {(e["key"], e["operator"], tuple(e["values"])) for e in terms[0]["matchExpressions"]}
+    assert exprs == {("pipeworks.io/role", "In", ("edge",)), ("eks.amazonaws.com/compute-type", "In", ("hybrid",))}
+    assert {t["key"] for t in values["tolerations"]} == {"pipeworks.io/edge", "nvidia.com/gpu"}
+    # the operator (API only) on the general cloud pool, tolerating nothing
+    assert values["operator"]["nodeSelector"] == {"pipeworks.io/role": "general"}
+    assert values["operator"]["tolerations"] == []
+    # the declared edge pools carry the label EKS gives hybrid nodes, so the agent's affinity matches them
+    import json
+    cm = [r for r in of_type(recs, "kubernetes:core/v1:ConfigMap") if r["inputs"]["metadata"]["name"] == "pipeworks-node-pools"]
+    pools = json.loads(cm[0]["inputs"]["data"]["pools.json"])
+    assert {p["name"] for p in pools if p["labels"].get("eks.amazonaws.com/compute-type") == "hybrid"} == \
+        {p["name"] for p in pools if p["role"] == "edge"}
 
 
 @pytest.mark.parametrize("stack", STACKS)

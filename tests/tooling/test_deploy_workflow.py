@@ -71,9 +71,10 @@ def test_deploy_runs_up_for_every_stack_and_prod_after_dev_behind_approval():
     wf = yaml.safe_load((WORKFLOWS / "deploy.yml").read_text())
     ups = {r[2]: r[0] for r in pulumi_runs(wf) if r[1] == "up"}
     assert set(ups) == {"dev", "prod"}
-    prod_job = wf["jobs"][ups["prod"]]
-    needs = prod_job["needs"] if isinstance(prod_job["needs"], list) else [prod_job["needs"]]
-    assert prod_job["environment"] == "production" and ups["dev"] in needs
+    job = wf["jobs"][ups["prod"]]
+    # one matrix job, one stack at a time, dev first; prod behind the production environment's approval
+    assert job["strategy"]["matrix"]["stack"] == ["dev", "prod"] and job["strategy"]["max-parallel"] == 1
+    assert job["environment"] == "${{ matrix.stack == 'prod' && 'production' || 'development' }}"
 
 
 def test_a_hosted_runner_for_a_private_stack_is_refused():
