@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from pipeworks.check import UnusableInput, _parser, load_target
+from policies.rules import storage_capacity as storage
 from policies.rules import vocabulary as v
 from policies.rules.model import Context
 from policies.rules.pools import attach_pools
@@ -76,12 +77,16 @@ def main(argv: list[str] | None = None) -> int:
             if ctx.pools is None:
                 raise UnusableInput("no node pools: the stack declares none; for manifests pass --pools FILE")
             loads, nowhere = pool_loads(ctx)
+            ceph = storage.storage_report(ctx)
     except UnusableInput as e:
         print(f"pipeworks capacity: {e}", file=sys.stderr)
         return 2
     if args.format == "json":
         print(json.dumps({"pools": [_pool_json(x) for x in loads],
-                          "unplaced": [{"pod": pt.label, "resource": pt.resource.urn} for pt in nowhere]}, indent=1))
+                          "unplaced": [{"pod": pt.label, "resource": pt.resource.urn} for pt in nowhere],
+                          "storage": None if ceph is None else storage.as_json(ceph)}, indent=1))
     else:
         print(_render(loads, nowhere))
+        if ceph is not None:
+            print("\n".join(storage.render(ceph)))
     return 0

@@ -1,0 +1,175 @@
+"""storage-capacity: Ceph claims x pool copies against the raw instance-store capacity of the OSD pools, and
+alert-receiver: prod's Alertmanager pages someone. Both judged on hand-built stacks and on the shipped plans."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies.rules import storage_capacity as sc
+from policies.rules.model import Context
+from policies.rules.pools import parse_pools
+from policies.rules.operations import ALERT_RECEIVER
+from tests.policies.builders import findings, k8s, messages, pool, res
+
+TI = 2**40
+NS = "rook-ceph"
+
+
+def ceph(size: int = 3, domain: str = "zone") -> list:
+    """A CephCluster, the RBD pool + class, a filesystem + class and an object store + bucket class."""
+    rep = {"size": float(size), "requireSafeReplicaSize": size > 1}
+    return [
+        k8s("ceph.rook.io/v1", "CephCluster", NS, {"mon": {"count": 3.0}}, namespace=NS),
+        k8s("ceph.rook.io/v1", "CephBlockPool", "replicapool", {"failureDomain": domain, "replicated": rep},
+            namespace=NS),
+        k8s("ceph.rook.io/v1", "CephFilesystem", "sharedfs", {
+            "metadataPool": {"failureDomain": domain, "replicated": rep},
+            "dataPools": [{"name": "replicated", "failureDomain": domain, "replicated": rep}]}, namespace=NS),
+        k8s("ceph.rook.io/v1", "CephObjectStore", "datalake", {
+            "metadataPool": {"failureDomain": domain, "replicated": rep},
+            "dataPool": {"failureDomain": domain, "replicated": rep}}, namespace=NS),
+        k8s("storage.k8s.io/v1", "StorageClass", "ceph-block", None, namespace=NS,
+            provisioner=f"{NS}.rbd.csi.ceph.com", parameters={"clusterID": NS, "pool": "replicapool"}),
+        k8s("storage.k8s.io/v1", "StorageClass", "cephfs", None, namespace=NS,
+            provisioner=f"{NS}.cephfs.csi.ceph.com", parameters={"clusterID": NS, "fsName": "sharedfs",
+                                                                 "pool": "sharedfs-replicated"}),
+        k8s("storage.k8s.io/v1", "StorageClass", "ceph-bucket", None, namespace=NS,
+            provisioner=f"{NS}.ceph.rook.io/bucket", parameters={"objectStoreName": "datalake"}),
+        k8s("storage.k8s.io/v1", "StorageClass", "gp3-encrypted", None, namespace=NS, provisioner="ebs.csi.aws.com"),
+    ]
+
+
+def kafka_pool(replicas: int, size: str, cls: str = "ceph-block"):
+    return k8s("kafka.strimzi.io/v1", "KafkaNodePool", "broker", {
+        "replicas": float(replicas), "roles": ["broker"],
+        "storage": {"type": "jbod", "volumes": [{"id": 0.0, "type": "persistent-claim", "size": size,
+                                                 "class": cls}]}}, namespace="kafka")
+
+
+def es(count: int, size: str, cls: str = "ceph-block"):
+    return k8s("elasticsearch.k8s.elastic.co/v1", "Elasticsearch", "logs", {"nodeSets": [{
+        "name": "hot", "count": float(count), "volumeClaimTemplates": [{
+            "metadata": {"name": "elasticsearch-data"},
+            "spec": {"storageClassName": cls, "resources": {"requests": {"storage": size}}}}]}]}, namespace="logging")
+
+
+def prometheus(replicas: int, size: str):
+    return res("kubernetes:helm.sh/v3:Release", "kps", {
+        "chart": "kube-prometheus-stack", "name": "kube-prometheus-stack", "namespace": "monitoring", "values": {
+            "prometheus": {"prometheusSpec": {"replicas": float(replicas), "storageSpec": {"volumeClaimTemplate": {
+                "spec": {"storageClassName": "ceph-block", "resources": {"requests": {"storage": size}}}}}}},
+            "alertmanager": {"alertmanagerSpec": {"configSecret": "alertmanager-pipeworks"}}}})
+
+
+def osd_pools(types: list[str], lo: int, hi: int) -> list[dict]:
+    return [pool("general", "general", ["m6i.2xlarge"], 3, 9), pool("nvme-osd", "nvme", types, lo, hi, nvme_mode="raw"),
+            pool("nvme-scratch", "nvme", ["i4i.2xlarge"], 3, 12, nvme_mode="raid0")]
+
+
+# The stacks as shipped before this rule: 3 x i4i.2xlarge, Kafka 3 x 500Gi, ES hot 3 x 500Gi, warm 2 x 1Ti,
+# Prometheus 2 x 200Gi, all at size 3: ~5.45 TiB claimed on ~1.7 TiB usable.
+OLD_PROD = [*ceph(), kafka_pool(3, "500Gi"), es(3, "500Gi"), prometheus(2, "200Gi"),
+            k8s("elasticsearch.k8s.elastic.co/v1", "Elasticsearch", "warm", {"nodeSets": [{
+                "name": "warm", "count": 2.0, "volumeClaimTemplates": [{"spec": {
+                    "storageClassName": "ceph-block", "resources": {"requests": {"storage": "1Ti"}}}}]}]},
+                namespace="logging")]
+
+
+def test_the_old_prod_sizing_is_reported_oversubscribed():
+    (msg,) = messages(sc.STORAGE_CAPACITY, OLD_PROD, env="prod", pools=osd_pools(["i4i.2xlarge"], 3, 6))
+    assert msg.startswith("Ceph is oversubscribed: claims need 16Ti raw (5.3Ti x pool copies)")
+    assert "give 5.1Ti raw, 4.3Ti below nearfull (85%)" in msg and "also beyond maxSize" in msg
+    assert "KafkaNodePool/broker 3 x 500Gi x3" in msg
+
+
+def test_fits_only_at_max_size_is_still_a_finding_naming_it():
+    (msg,) = messages(sc.STORAGE_CAPACITY, OLD_PROD, env="prod", pools=osd_pools(["i4i.4xlarge"], 3, 9))
+    assert "fits only at maxSize (26.1Ti)" in msg
+
+
+def test_enough_osd_capacity_passes_and_the_report_adds_up():
+    pools = osd_pools(["i3en.3xlarge"], 6, 9)
+    assert messages(sc.STORAGE_CAPACITY, OLD_PROD, env="prod", pools=pools) == []
+    report = sc.storage_report(Context(environment="prod", resources=OLD_PROD, pools=parse_pools(pools)))
+    assert report is not None
+    assert report.claimed == 3 * 500 * 2**30 * 2 + 2 * 200 * 2**30 + 2 * TI
+    assert report.raw_needed == 3 * report.claimed
+    assert report.raw_min == 6 * 7500 * 10**9 and report.raw_max == 9 * 7500 * 10**9
+
+
+def test_only_ceph_classes_count_and_the_default_class_is_followed():
+    resources = [*ceph(), kafka_pool(3, "900Ti", cls="gp3-encrypted"), es(3, "100Gi")]
+    report = sc.storage_report(Context(environment="prod", resources=resources,
+                                       pools=parse_pools(osd_pools(["i4i.2xlarge"], 3, 3))))
+    assert report is not None and [c.label for c, _ in report.claims] == ["Elasticsearch/logs nodeSet hot"]
+
+
+def test_bucket_quotas_count_on_the_object_store_and_unbounded_buckets_are_listed():
+    obc = k8s("objectbucket.io/v1alpha1", "ObjectBucketClaim", "lake", {"storageClassName": "ceph-bucket",
+              "additionalConfig": {"maxSize": "2Ti"}}, namespace="data-lake")
+    open_obc = k8s("objectbucket.io/v1alpha1", "ObjectBucketClaim", "events", {"storageClassName": "ceph-bucket"},
+                   namespace="spark")
+    report = sc.storage_report(Context(environment="prod", resources=[*ceph(), obc, open_obc],
+                                       pools=parse_pools(osd_pools(["i4i.2xlarge"], 3, 3))))
+    assert report is not None
+    ((claim, cpool),) = report.claims
+    assert claim.size == 2 * TI and cpool.name == "datalake.rgw.buckets.data" and cpool.size == 3
+    assert report.unbounded_buckets == ["ObjectBucketClaim spark/events"]
+    text = "\n".join(sc.render(report))
+    assert "ObjectBucketClaim spark/events: no maxSize quota (unbounded, not counted)" in text
+
+
+def test_zone_failure_domain_fills_only_whole_zones():
+    """7 OSD nodes in 3 zones hold as much as 6 when each zone keeps one copy; with host they all count."""
+    pools = osd_pools(["i3en.3xlarge"], 7, 7)
+    zone = sc.storage_report(Context(environment="prod", resources=ceph(domain="zone"), pools=parse_pools(pools)))
+    host = sc.storage_report(Context(environment="prod", resources=[*ceph(domain="host"), es(1, "1Gi")],
+                                     pools=parse_pools(pools)))
+    assert zone is not None and host is not None
+    assert host.raw_min == 7 * 7500 * 10**9
+    zone_with_claim = sc.storage_report(Context(environment="prod", resources=[*ceph(domain="zone"), es(1, "1Gi")],
+                                                pools=parse_pools(pools)))
+    assert zone_with_claim is not None and zone_with_claim.raw_min == 6 * 7500 * 10**9
+
+
+def test_unknown_instance_store_is_a_finding_not_a_guess():
+    (msg,) = messages(sc.STORAGE_CAPACITY, [*ceph(), es(1, "1Gi")], env="prod",
+                      pools=osd_pools(["x9.metal"], 3, 3))
+    assert "instance types x9.metal are not in the instance-store table" in msg
+
+
+def test_stacks_without_ceph_or_pools_are_not_judged():
+    assert messages(sc.STORAGE_CAPACITY, [es(3, "500Ti")], env="prod") == []
+    assert findings(sc.STORAGE_CAPACITY, OLD_PROD, env="prod", with_pools=False) == []
+
+
+# --- alert-receiver -------------------------------------------------------------------------------
+
+def kps(alertmanager: dict):
+    return res("kubernetes:helm.sh/v3:Release", "kps", {"chart": "kube-prometheus-stack", "name": "kps",
+                                                        "namespace": "monitoring", "values": {"alertmanager": alertmanager}})
+
+
+@pytest.mark.parametrize("alertmanager,fires", [
+    ({"alertmanagerSpec": {"replicas": 3.0}}, True),  # the chart's default config: everything to `null`
+    ({"enabled": False}, True),
+    ({"config": {"route": {"receiver": "null"}, "receivers": [{"name": "null"}]}}, True),
+    ({"config": {"route": {"receiver": "team"}, "receivers": [{"name": "team"}]}}, True),  # no notifier
+    ({"config": {"route": {"receiver": "team"}, "receivers": [
+        {"name": "team", "webhook_configs": [{"url": "http://relay"}]}]}}, False),
+    ({"alertmanagerSpec": {"useExistingSecret": True, "configSecret": "alertmanager-pipeworks"}}, False),
+])
+def test_prod_alertmanager_must_deliver(alertmanager, fires):
+    assert bool(messages(ALERT_RECEIVER, [kps(alertmanager)], env="prod")) is fires
+    assert messages(ALERT_RECEIVER, [kps(alertmanager)], env="dev") == []
+
+
+def test_shipped_stacks_fit_their_ceph_and_page_someone(tmp_path):
+    """Both fail on the stacks as they were (prod: 3 x i4i.2xlarge for ~15.5 TiB of claims and quotas; no receiver)."""
+    from pipeworks.check import load_plan, run_check
+    from pipeworks.plan import plan_stack
+
+    for stack in ("dev", "prod"):
+        report = run_check(load_plan(plan_stack(stack, tmp_path)))
+        bad = [x for x in report.violations if x.policy in (sc.STORAGE_CAPACITY, ALERT_RECEIVER)]
+        assert bad == [], bad
