@@ -22,8 +22,8 @@ CHART = "jupyterhub"
 CHART_REPO = "https://hub.jupyter.org/helm-chart/"
 RELEASE = "jupyterhub"
 SPARK_DEFAULTS_CM = "spark-defaults"
-# SPARK_HOME of the jupyter docker-stacks pyspark image
-SPARK_CONF_PATH = "/usr/local/spark/conf/spark-defaults.conf"
+# Spark reads spark-defaults.conf from SPARK_CONF_DIR whatever the image's SPARK_HOME is.
+SPARK_CONF_DIR = "/etc/spark/conf"
 
 
 def _ns_peer(namespace: str) -> dict[str, Any]:
@@ -79,8 +79,7 @@ def hub_values(cfg: JupyterHubConfig, *, gpu_profile: bool, block_class: str | N
     storage: dict[str, Any] = {"capacity": cfg.storage_size, "dynamic": {"storageClass": block_class}}
     if spark_conf_mounted:
         storage["extraVolumes"] = [{"name": "spark-defaults", "configMap": {"name": SPARK_DEFAULTS_CM}}]
-        storage["extraVolumeMounts"] = [{"name": "spark-defaults", "mountPath": SPARK_CONF_PATH,
-                                         "subPath": "spark-defaults.conf", "readOnly": True}]
+        storage["extraVolumeMounts"] = [{"name": "spark-defaults", "mountPath": SPARK_CONF_DIR, "readOnly": True}]
     hub_db: dict[str, Any] = {"type": "sqlite-pvc", "pvc": {"storage": "1Gi"}}
     if block_class:
         hub_db["pvc"]["storageClassName"] = block_class
@@ -144,8 +143,12 @@ def notebook_env(*, bucket: Any | None, spark_master: str | None) -> dict[str, A
         env["S3_ENDPOINT_URL"] = bucket.endpoint
     if spark_master:
         env["SPARK_MASTER"] = spark_master
-        env["SPARK_DRIVER_HOST"] = {"name": "SPARK_DRIVER_HOST",
-                                    "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+        env["SPARK_CONF_DIR"] = SPARK_CONF_DIR
+        # A client-mode driver advertises Utils.localHostName(): the pod's hostname `jupyter-<user>`, which no
+        # executor can resolve. SPARK_LOCAL_HOSTNAME overrides it (the default of spark.driver.host), so
+        # executors call back to the pod IP; the NetworkPolicy admits them from the Spark namespace.
+        env["SPARK_LOCAL_HOSTNAME"] = {"name": "SPARK_LOCAL_HOSTNAME",
+                                       "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
     return env
 
 
@@ -185,7 +188,7 @@ class JupyterHub(pulumi.ComponentResource):
             extra_labels.update(args.spark.client_labels)
             egress.append(args.spark.namespace)
             ingress.append(args.spark.namespace)
-            conf = {"spark.master": spark_master}
+            conf = {"spark.master": spark_master, **args.spark.client_conf()}
             if args.storage is not None:
                 conf.update(args.spark.sparkconf_s3a(args.storage.s3_endpoint))
             deps.append(k8s.core.v1.ConfigMap(

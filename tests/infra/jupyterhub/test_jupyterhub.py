@@ -55,7 +55,10 @@ def test_notebook_credentials_come_from_the_bucket_secret_never_inline():
     for key in ("BUCKET_HOST", "BUCKET_PORT", "BUCKET_NAME"):
         assert env[key]["valueFrom"]["configMapKeyRef"]["name"] == "notebooks"
     assert env["SPARK_MASTER"] == "spark://spark-master.spark.svc:7077"
-    assert env["SPARK_DRIVER_HOST"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    # Executors must reach the client-mode driver: it advertises SPARK_LOCAL_HOSTNAME (the pod IP), not the pod's
+    # unresolvable hostname jupyter-<user>.
+    assert env["SPARK_LOCAL_HOSTNAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    assert env["SPARK_CONF_DIR"] == "/etc/spark/conf"
     assert notebook_env(bucket=None, spark_master=None) == {}
 
 
@@ -90,6 +93,15 @@ def test_bad_config_names_the_key():
     with pytest.raises(StackConfigError) as e:
         load_stack_config({"pipeworks:platform": platform}, set(), stack="dev", file="Pulumi.dev.yaml")
     assert "pipeworks:platform.jupyterhub.gpuProfile=set needs gpu.enabled: true" in str(e.value)
+    stacks = {"environment": "dev", "cluster": {"eks": {"publicAccessCidrs": ["198.51.100.0/24"]}},
+              "jupyterhub": {"cpuProfile": {"image": "quay.io/jupyter/pyspark-notebook:spark-4.0.1",
+                                            "resources": {"cpu": "1", "memory": "4Gi"}}}}
+    with pytest.raises(StackConfigError) as e:
+        load_stack_config({"pipeworks:platform": stacks}, set(), stack="dev", file="Pulumi.dev.yaml")
+    assert ('pipeworks:platform.jupyterhub.cpuProfile.image="quay.io/jupyter/pyspark-notebook:spark-4.0.1" is a Jupyter '
+            "docker-stacks image: its Python differs from the Spark workers'") in str(e.value)
+    stacks["spark"] = {"enabled": False}  # no standalone cluster to match
+    assert load_stack_config({"pipeworks:platform": stacks}, set(), stack="dev").platform.jupyterhub.enabled
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -111,7 +123,7 @@ def test_plan_wires_spark_bucket_and_profiles(stack):
     assert "spark.hadoop.fs.s3a.endpoint http://" in text and "spark.master spark://" in text
     assert "access.key" not in text and "secret.key" not in text
     mount = su["storage"]["extraVolumeMounts"][0]
-    assert mount["mountPath"] == "/usr/local/spark/conf/spark-defaults.conf" and mount["readOnly"] is True
+    assert mount["mountPath"] == su["extraEnv"]["SPARK_CONF_DIR"] and mount["readOnly"] is True
     assert su["storage"]["dynamic"]["storageClass"] == "ceph-block"
 
 
