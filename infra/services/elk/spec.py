@@ -65,6 +65,29 @@ def _pod_spec(placement: Placement, match_labels: dict[str, str], across_zones: 
             "containers": containers, **extra}
 
 
+# Elasticsearch 8.16+ wants vm.max_map_count >= 1048576 (ECK 3.5 docs, "Virtual memory"); AL2023 ships less.
+MAX_MAP_COUNT = 1048576
+
+
+def es_image(cfg: ElkConfig) -> str:
+    """The image ECK runs for this Elasticsearch version (its default registry and repository)."""
+    return f"docker.elastic.co/elasticsearch/elasticsearch:{cfg.version}"
+
+
+def max_map_count_init(cfg: ElkConfig) -> dict[str, Any]:
+    """ECK's documented privileged init container that raises the node's vm.max_map_count before Elasticsearch
+    starts, so mmap (the production store) stays on. Chosen over nodeadm user data or a DaemonSet: it runs exactly
+    where Elasticsearch runs (whatever pool a nodeSet moves to) and touches neither the cluster layer nor other
+    namespaces; the privilege is confined to this one command in the `logging` platform namespace."""
+    return {
+        "name": "max-map-count", "image": es_image(cfg),
+        "command": ["sh", "-c", f"[ \"$(sysctl -n vm.max_map_count)\" -ge {MAX_MAP_COUNT} ] || "
+                                f"sysctl -w vm.max_map_count={MAX_MAP_COUNT}"],
+        "securityContext": {"privileged": True, "runAsUser": 0},
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
+    }
+
+
 def _node_set(cfg: ElkConfig, name: str, sizing: NodeSetSizing, roles: list[str], placement: Placement,
               storage_class: str | None, across_zones: bool) -> dict[str, Any]:
     claim: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": sizing.storage_size}}}
@@ -73,10 +96,11 @@ def _node_set(cfg: ElkConfig, name: str, sizing: NodeSetSizing, roles: list[str]
     return {
         "name": name,
         "count": sizing.count,
-        # allow_mmap false: no vm.max_map_count sysctl, so no privileged init container on the nodes.
-        "config": {"node.roles": roles, "node.store.allow_mmap": False},
+        # mmap stays on (ECK: node.store.allow_mmap false is for quickstarts, not production).
+        "config": {"node.roles": roles},
         "podTemplate": {"spec": _pod_spec(placement, es_labels(cfg, name), across_zones,
-                                          [_container("elasticsearch", sizing.resources)])},
+                                          [_container("elasticsearch", sizing.resources)],
+                                          initContainers=[max_map_count_init(cfg)])},
         "volumeClaimTemplates": [{"metadata": {"name": DATA_VOLUME}, "spec": claim}],
     }
 
