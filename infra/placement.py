@@ -168,8 +168,11 @@ def place(
 
 
 def spread(match_labels: dict[str, str], *, across_zones: bool) -> list[dict[str, Any]]:
-    """Topology spread constraints for a replicated workload: always across hosts (hard), and
-    across zones (hard) when the environment has several."""
+    """Topology spread constraints for a replicated workload: always across hosts (hard), and across zones
+    when the environment has several. The zone spread is soft (ScheduleAnyway): node groups span every zone
+    and the cluster-autoscaler cannot scale a chosen zone of such a group, so a hard zone spread could leave
+    a pod pending forever (policy zone-spread-autoscaling); the scheduler still balances zones whenever
+    the nodes exist, and Strimzi's rack awareness still places partition replicas by zone."""
     constraints = [
         {
             "maxSkew": 1,
@@ -183,7 +186,7 @@ def spread(match_labels: dict[str, str], *, across_zones: bool) -> list[dict[str
             {
                 "maxSkew": 1,
                 "topologyKey": "topology.kubernetes.io/zone",
-                "whenUnsatisfiable": "DoNotSchedule",
+                "whenUnsatisfiable": "ScheduleAnyway",
                 "labelSelector": {"matchLabels": dict(match_labels)},
             }
         )

@@ -75,6 +75,10 @@ RULES: tuple[Rule, ...] = (
     Rule(schedulability.POOL_CAPACITY, "schedulability", "placement",
          "The pods that land on a pool fit its maximum capacity together, and every instance type is in the "
          "capacity table.", stack_check=schedulability.pool_capacity, needs_pools=True),
+    Rule(operations.ZONE_SPREAD_AUTOSCALING, "schedulability", "placement",
+         "No hard zone spread (DoNotSchedule, required zone anti-affinity) on pods whose node group spans several "
+         "zones and autoscales: the cluster-autoscaler cannot scale up a chosen zone of such a group.",
+         stack_check=operations.zone_spread_autoscaling, needs_pools=True),
     # secrets pack
     Rule(secrets.NO_LITERAL_CREDENTIALS, "secrets", "secrets",
          "No credential-looking literal in container env values, args or command, ConfigMap data, custom resource "

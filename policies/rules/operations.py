@@ -1,5 +1,5 @@
 """Rules about how the platform behaves once running (not only whether its objects are valid): alerts reach
-someone in prod.
+someone in prod; hard zone spreads do not depend on a scale-up the cluster-autoscaler cannot make.
 """
 
 from __future__ import annotations
@@ -7,9 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from policies.rules import vocabulary as v
 from policies.rules.model import Context, Finding, as_dict, as_list, dig
+from policies.rules.placement import landing_pools
+from policies.rules.podspec import PodTemplate, all_pod_templates
 
 ALERT_RECEIVER = "alert-receiver"
+ZONE_SPREAD_AUTOSCALING = "zone-spread-autoscaling"
 
 _NOTIFIERS = ("email_configs", "pagerduty_configs", "slack_configs", "webhook_configs", "opsgenie_configs",
               "victorops_configs", "pushover_configs", "sns_configs", "telegram_configs", "discord_configs",
@@ -49,3 +53,40 @@ def alert_receiver(ctx: Context) -> Iterable[Finding]:
                       "receiver (no alertmanagerSpec.configSecret, no inline receiver with a notifier); prod must page "
                       "someone: set platform.monitoring.alertReceiver to webhook or slack and the secure "
                       "pipeworks:alertWebhookUrl")
+
+
+def _hard_zone_terms(pt: PodTemplate) -> list[str]:
+    """Where the pod requires a zone topology: DoNotSchedule spreads (the default whenUnsatisfiable) and required
+    pod anti-affinity on the zone key."""
+    out = []
+    for i, c in enumerate(as_list(pt.spec.get("topologySpreadConstraints"))):
+        c = as_dict(c)
+        if c.get("topologyKey") == v.ZONE_KEY and c.get("whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule":
+            out.append(f"topologySpreadConstraints[{i}] ({v.ZONE_KEY}, DoNotSchedule)")
+    anti = as_list(dig(pt.spec, "affinity", "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution"))
+    for i, t in enumerate(anti):
+        if as_dict(t).get("topologyKey") == v.ZONE_KEY:
+            out.append(f"podAntiAffinity.required[{i}] ({v.ZONE_KEY})")
+    return out
+
+
+def zone_spread_autoscaling(ctx: Context) -> Iterable[Finding]:
+    """A hard zone constraint on a pod whose pool is one autoscaled node group over several zones: the
+    cluster-autoscaler assumes every node of a group is alike, zone included, so it cannot pick the zone a
+    pending pod needs and either scales the wrong zone or not at all (kubernetes/autoscaler FAQ "I'm running
+    cluster with nodes in multiple zones for HA purposes"; issues #1681, #4848). Either one node group per
+    zone (with --balance-similar-node-groups) or a soft zone spread (ScheduleAnyway)."""
+    if ctx.pools is None:
+        return
+    for pt in all_pod_templates(ctx):
+        terms = _hard_zone_terms(pt)
+        if not terms or pt.daemon:
+            continue
+        risky = [p for p in landing_pools(pt, ctx.pools)
+                 if len(p.zones) > 1 and p.max_size > p.min_size and p.source == "node group"]
+        if risky:
+            yield Finding(ZONE_SPREAD_AUTOSCALING, pt.resource.urn,
+                          f"{pt.label} requires a zone spread ({'; '.join(terms)}) but may land on "
+                          + ", ".join(f"{p.name} ({len(p.zones)} zones, {p.min_size}..{p.max_size} nodes)" for p in risky)
+                          + ": the cluster-autoscaler cannot scale a multi-zone node group into the zone the pod needs; "
+                          "use whenUnsatisfiable: ScheduleAnyway or one node group per zone")

@@ -1,5 +1,6 @@
-"""storage-capacity: Ceph claims x pool copies against the raw instance-store capacity of the OSD pools, and
-alert-receiver: prod's Alertmanager pages someone. Both judged on hand-built stacks and on the shipped plans."""
+"""Rules about the platform as it runs: storage-capacity (Ceph claims x pool copies against the raw instance-store
+capacity of the OSD pools), alert-receiver (prod pages someone) and zone-spread-autoscaling, on hand-built
+stacks and on the shipped plans."""
 
 from __future__ import annotations
 
@@ -173,3 +174,51 @@ def test_shipped_stacks_fit_their_ceph_and_page_someone(tmp_path):
         report = run_check(load_plan(plan_stack(stack, tmp_path)))
         bad = [x for x in report.violations if x.policy in (sc.STORAGE_CAPACITY, ALERT_RECEIVER)]
         assert bad == [], bad
+
+
+# --- zone-spread-autoscaling ----------------------------------------------------------------------
+
+def _general_deployment(when: str | None = "DoNotSchedule", anti: bool = False):
+    from tests.policies.builders import container, pod, workload
+    zone = {"maxSkew": 1.0, "topologyKey": "topology.kubernetes.io/zone",
+            "labelSelector": {"matchLabels": {"app": "api"}}}
+    if when is not None:
+        zone["whenUnsatisfiable"] = when
+    spec = pod(container(), nodeSelector={"pipeworks.io/role": "general"}, topologySpreadConstraints=[zone])
+    if anti:
+        spec["affinity"] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+            {"topologyKey": "topology.kubernetes.io/zone", "labelSelector": {"matchLabels": {"app": "api"}}}]}}
+        spec.pop("topologySpreadConstraints")
+    return workload("Deployment", "api", spec, replicas=3.0)
+
+
+def _with_node_groups(resources, pools):
+    from tests.policies.builders import nodegroup, pools_configmap
+    return [*resources, pools_configmap(pools), *(nodegroup(p) for p in pools if p["role"] != "edge")]
+
+
+@pytest.mark.parametrize("deployment,fires", [
+    (lambda: _general_deployment("DoNotSchedule"), True),
+    (lambda: _general_deployment(None), True),  # whenUnsatisfiable defaults to DoNotSchedule
+    (lambda: _general_deployment(anti=True), True),  # required zone anti-affinity: same problem (autoscaler#1681)
+    (lambda: _general_deployment("ScheduleAnyway"), False),
+])
+def test_hard_zone_spreads_on_multi_zone_autoscaled_groups_are_reported(deployment, fires):
+    from policies.rules.operations import ZONE_SPREAD_AUTOSCALING
+    from tests.policies.builders import standard_pools
+
+    resources = _with_node_groups([deployment()], standard_pools())
+    msgs = messages(ZONE_SPREAD_AUTOSCALING, resources, env="prod", with_pools=True)
+    assert bool(msgs) is fires
+    if fires:
+        assert "may land on general (3 zones, 2..4 nodes)" in msgs[0]
+
+
+def test_a_fixed_size_or_single_zone_group_is_fine():
+    from policies.rules.operations import ZONE_SPREAD_AUTOSCALING
+    from tests.policies.builders import standard_pools
+
+    fixed = [dict(p, minSize=4, maxSize=4) if p["name"] == "general" else p for p in standard_pools()]
+    one_zone = [dict(p, zones=["us-east-1a"]) if p["name"] == "general" else p for p in standard_pools()]
+    for pools in (fixed, one_zone):
+        assert messages(ZONE_SPREAD_AUTOSCALING, _with_node_groups([_general_deployment()], pools), env="prod") == []
