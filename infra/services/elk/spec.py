@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import yaml
@@ -244,6 +245,12 @@ def filebeat_daemonset_spec(cfg: ElkConfig, tolerations: list[dict[str, str]]) -
             "daemonSet": {"podTemplate": {"spec": pod_spec}}}
 
 
+# EKS control-plane log streams (EKS docs "Send control plane logs to CloudWatch Logs"): kube-apiserver-<id>,
+# kube-apiserver-audit-<id>, authenticator-<id>, kube-controller-manager-<id>, kube-scheduler-<id>.
+API_SERVER_STREAM_PREFIX = "kube-apiserver-"
+AUDIT_STREAM_PREFIX = "kube-apiserver-audit-"
+
+
 def control_plane_log_group(cluster_name: str) -> str:
     """The CloudWatch log group EKS writes control-plane logs to (infra/cluster/eks.py creates it)."""
     return f"/aws/eks/{cluster_name}/cluster"
@@ -258,9 +265,13 @@ def filebeat_cloudwatch_spec(cfg: ElkConfig, cluster_name: str, region: str) -> 
             "type": "aws-cloudwatch", "id": "eks-control-plane",
             "log_group_name": control_plane_log_group(cluster_name),
             "region_name": region,
-            "log_stream_prefix": "kube-apiserver-",
+            "log_stream_prefix": API_SERVER_STREAM_PREFIX,
             "scan_frequency": "1m",
             "start_position": "end",
+            # The prefix also matches the audit streams (kube-apiserver-audit-*; the cluster enables audit logs),
+            # which CloudWatch cannot exclude by name: drop them here so only the API server's klog lines ship.
+            "processors": [{"drop_event": {"when": {"regexp": {
+                "awscloudwatch.log_stream": f"^{re.escape(AUDIT_STREAM_PREFIX)}"}}}}],
         }],
         "output.logstash": {"hosts": [logstash_beats_host(cfg)]},
     }
