@@ -11,6 +11,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from infra.config.jupyterhub import JupyterHubConfig, NotebookProfile
 from infra.placement import Role, gpu_limits, place
@@ -24,6 +25,36 @@ RELEASE = "jupyterhub"
 SPARK_DEFAULTS_CM = "spark-defaults"
 # Spark reads spark-defaults.conf from SPARK_CONF_DIR whatever the image's SPARK_HOME is.
 SPARK_CONF_DIR = "/etc/spark/conf"
+
+
+ADMIN_USER = "admin"
+ADMIN_SECRET = "jupyterhub-admin"  # key `password`: the only password the `admin` account can be signed up with
+ADMIN_PASSWORD_ENV = "PIPEWORKS_HUB_ADMIN_PASSWORD"
+
+# hub.extraConfig: NativeAuthenticator authorizes any sign-up whose name is in admin_users
+# (nativeauthenticator.py create_user: `if username in self.admin_users or self.open_signup: is_authorized`), so
+# whoever signs up first as `admin` would own the hub. Guard it: an admin account is created only with the
+# generated password from the Secret above (operators read it with kubectl); everyone else still waits for an
+# admin's approval.
+ADMIN_GUARD = f"""
+import hmac
+import os
+
+from nativeauthenticator import NativeAuthenticator
+
+_pipeworks_create_user = NativeAuthenticator.create_user
+
+
+def _create_user_with_admin_guard(self, username, pw, **kwargs):
+    if self.normalize_username(username) in self.admin_users:
+        expected = os.environ.get("{ADMIN_PASSWORD_ENV}", "")
+        if not expected or not hmac.compare_digest((pw or "").encode(), expected.encode()):
+            return None
+    return _pipeworks_create_user(self, username, pw, **kwargs)
+
+
+NativeAuthenticator.create_user = _create_user_with_admin_guard
+"""
 
 
 def _ns_peer(namespace: str) -> dict[str, Any]:
@@ -92,8 +123,12 @@ def hub_values(cfg: JupyterHubConfig, *, gpu_profile: bool, block_class: str | N
             # Sign-up with admin approval; passwords are stored hashed in the hub database. Swap for an
             # OAuthenticator once the organisation's identity provider is known.
             "config": {"JupyterHub": {"authenticator_class": "nativeauthenticator.NativeAuthenticator"},
-                       "NativeAuthenticator": {"open_signup": False},
-                       "Authenticator": {"admin_users": ["admin"]}},
+                       "NativeAuthenticator": {"open_signup": False, "minimum_password_length": 12,
+                                               "check_common_password": True},
+                       "Authenticator": {"admin_users": [ADMIN_USER]}},
+            "extraConfig": {"pipeworks-admin-guard": ADMIN_GUARD},
+            "extraEnv": {ADMIN_PASSWORD_ENV: {"name": ADMIN_PASSWORD_ENV, "valueFrom": {"secretKeyRef": {
+                "name": ADMIN_SECRET, "key": "password"}}}},
         },
         "proxy": {
             "service": {"type": "ClusterIP"},
@@ -195,6 +230,13 @@ class JupyterHub(pulumi.ComponentResource):
                 f"{name}-spark-defaults", metadata={"name": SPARK_DEFAULTS_CM, "namespace": ns},
                 data={"spark-defaults.conf": spark_defaults(conf)}, opts=after_ns))
             spark_conf_mounted = True
+        # Default providers are disabled for the whole project (Pulumi.yaml): pulumi-random needs its own.
+        random_provider = random.Provider(f"{name}-random", opts=pulumi.ResourceOptions(parent=self))
+        admin_password = random.RandomPassword(f"{name}-admin-password", length=24, special=False,
+                                               opts=pulumi.ResourceOptions(parent=self, provider=random_provider))
+        deps.append(k8s.core.v1.Secret(
+            f"{name}-admin", metadata={"name": ADMIN_SECRET, "namespace": ns},
+            string_data={"password": pulumi.Output.secret(admin_password.result)}, opts=after_ns))
         values = hub_values(cfg, gpu_profile=args.gpu_profile, block_class=args.block_class,
                             env=notebook_env(bucket=self.bucket, spark_master=spark_master),
                             extra_labels=extra_labels, egress_namespaces=egress, ingress_namespaces=ingress,

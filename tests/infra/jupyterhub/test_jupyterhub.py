@@ -148,3 +148,50 @@ def test_profiles_fit_the_smallest_node_of_their_pool(stack):
         # room for the node agents (Filebeat, node-exporter, GPU operands) beside the notebook
         assert o["cpu_guarantee"] + 0.5 <= smallest.cpu, (slug, smallest.source)
         assert _bytes(o["mem_guarantee"]) + 1.5 * 2**30 <= smallest.memory, (slug, smallest.source)
+
+
+def _guarded_authenticator(monkeypatch, password: str | None):
+    """Run the hub's extraConfig snippet against a stand-in for nativeauthenticator's create_user, whose upstream
+    behaviour (nativeauthenticator.py) authorizes any sign-up named in admin_users."""
+    import sys
+    import types
+
+    from infra.services.jupyterhub import ADMIN_GUARD, ADMIN_PASSWORD_ENV
+
+    class NativeAuthenticator:
+        admin_users = {"admin"}
+
+        def normalize_username(self, name):
+            return name.lower()
+
+        def create_user(self, username, pw, **kwargs):
+            return {"username": username, "is_authorized": username in self.admin_users}
+
+    monkeypatch.setitem(sys.modules, "nativeauthenticator", types.SimpleNamespace(NativeAuthenticator=NativeAuthenticator))
+    if password is None:
+        monkeypatch.delenv(ADMIN_PASSWORD_ENV, raising=False)
+    else:
+        monkeypatch.setenv(ADMIN_PASSWORD_ENV, password)
+    exec(compile(ADMIN_GUARD, "extraConfig/pipeworks-admin-guard", "exec"), {})
+    return NativeAuthenticator()
+
+
+def test_only_the_generated_password_signs_up_the_admin(monkeypatch):
+    auth = _guarded_authenticator(monkeypatch, "s3cret-generated-pw")
+    assert auth.create_user("Admin", "first-come-first-served") is None
+    assert auth.create_user("admin", "s3cret-generated-pw") == {"username": "admin", "is_authorized": True}
+    assert auth.create_user("alice", "any-password-1") == {"username": "alice", "is_authorized": False}
+    assert _guarded_authenticator(monkeypatch, None).create_user("admin", "") is None, "no Secret: no admin sign-up"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_hub_reads_the_admin_password_from_a_generated_secret(stack):
+    from infra.services.jupyterhub import ADMIN_PASSWORD_ENV, ADMIN_SECRET
+
+    recs = planned(stack)
+    hub = release(recs, "jupyterhub")["values"]["hub"]
+    assert hub["config"]["Authenticator"]["admin_users"] == ["admin"]
+    assert "pipeworks-admin-guard" in hub["extraConfig"]
+    assert hub["extraEnv"][ADMIN_PASSWORD_ENV]["valueFrom"]["secretKeyRef"] == {"name": ADMIN_SECRET, "key": "password"}
+    (secret,) = [o for o in in_namespace(recs, NS) if o["kind"] == "Secret" and o["metadata"]["name"] == ADMIN_SECRET]
+    assert secret["stringData"] == {"password": "[secret]"}
