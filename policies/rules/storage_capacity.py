@@ -85,6 +85,7 @@ class StorageReport:
     raw_min: float | None = None  # raw OSD bytes at the OSD pools' minSize; None: unknown instance types
     raw_max: float | None = None
     unknown_types: list[str] = field(default_factory=list)
+    declared_pools: list[str] = field(default_factory=list)  # OSD pools without instance types (existing clusters)
     cluster_urn: str | None = None
 
     @property
@@ -304,6 +305,9 @@ def storage_report(ctx: Context) -> StorageReport | None:
             if not _is_osd_pool(p):
                 continue
             report.osd_pools.append((p.name, list(p.instance_types), p.min_size, p.max_size))
+            if not p.instance_types:
+                report.declared_pools.append(p.name)
+                continue
             known = [INSTANCE_STORE[t] for t in p.instance_types if t in INSTANCE_STORE]
             report.unknown_types += [t for t in p.instance_types if t not in INSTANCE_STORE]
             if not known or len(known) < len(p.instance_types):
@@ -311,7 +315,7 @@ def storage_report(ctx: Context) -> StorageReport | None:
             per_node = min(n * size for n, size in known)  # the ASG may launch the smallest of its types
             raw_min += per_node * _balanced(p.min_size, len(p.zones), by_zone)
             raw_max += per_node * _balanced(p.max_size, len(p.zones), by_zone)
-        if report.osd_pools and not report.unknown_types:
+        if report.osd_pools and not report.unknown_types and not report.declared_pools:
             report.raw_min, report.raw_max = raw_min, raw_max
     return report
 
@@ -331,8 +335,9 @@ def render(report: StorageReport) -> list[str]:
         lines.append(f"    {b}: no maxSize quota (unbounded, not counted)")
     lines.append(f"  claimed {fmt_bytes(report.claimed)}, raw needed {fmt_bytes(report.raw_needed)}")
     if report.raw_min is None:
-        lines.append(f"  raw capacity unknown (instance types without instance-store data: "
-                     f"{', '.join(report.unknown_types) or 'no raw nvme pool'})")
+        why = (f"declared pools without instance types: {', '.join(report.declared_pools)}" if report.declared_pools
+               else f"instance types without instance-store data: {', '.join(report.unknown_types) or 'none'}")
+        lines.append(f"  raw capacity unknown ({why})")
     else:
         for label, raw in (("minSize", report.raw_min), ("maxSize", report.raw_max)):
             usable = report.usable(raw) or 0.0
@@ -362,6 +367,8 @@ def storage_capacity(ctx: Context) -> Iterable[Finding]:
     report = storage_report(ctx)
     if report is None or not report.osd_pools or report.cluster_urn is None:
         return
+    if report.raw_min is None and report.declared_pools and not report.unknown_types:
+        return  # an existing cluster's disks are not described by its declared pools: nothing to judge
     if report.raw_min is None:
         yield Finding(STORAGE_CAPACITY, report.cluster_urn,
                       f"raw OSD capacity unknown: instance types {', '.join(sorted(set(report.unknown_types)))} are not "

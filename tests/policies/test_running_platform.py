@@ -139,6 +139,15 @@ def test_unknown_instance_store_is_a_finding_not_a_guess():
     assert "instance types x9.metal are not in the instance-store table" in msg
 
 
+def test_declared_osd_pools_of_an_existing_cluster_are_not_guessed():
+    declared = [pool("general", "general", [], 3, 3, capacity={"cpu": "16", "memory": "64Gi"}),
+                pool("osd", "nvme", [], 3, 3, nvme_mode="raw", capacity={"cpu": "16", "memory": "64Gi"})]
+    assert messages(sc.STORAGE_CAPACITY, OLD_PROD, env="prod", pools=declared) == []
+    report = sc.storage_report(Context(environment="prod", resources=OLD_PROD, pools=parse_pools(declared)))
+    assert report is not None and report.raw_min is None
+    assert "raw capacity unknown (declared pools without instance types: osd)" in "\n".join(sc.render(report))
+
+
 def test_stacks_without_ceph_or_pools_are_not_judged():
     assert messages(sc.STORAGE_CAPACITY, [es(3, "500Ti")], env="prod") == []
     assert findings(sc.STORAGE_CAPACITY, OLD_PROD, env="prod", with_pools=False) == []
