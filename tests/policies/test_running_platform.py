@@ -231,3 +231,26 @@ def test_a_fixed_size_or_single_zone_group_is_fine():
     one_zone = [dict(p, zones=["us-east-1a"]) if p["name"] == "general" else p for p in standard_pools()]
     for pools in (fixed, one_zone):
         assert messages(ZONE_SPREAD_AUTOSCALING, _with_node_groups([_general_deployment()], pools), env="prod") == []
+
+
+def test_capacity_command_prints_the_storage_computation(tmp_path, capsys):
+    import json
+
+    from pipeworks.capacity import main as capacity_main
+    from tests.policies.builders import pools_configmap
+
+    plan = tmp_path / "plan"
+    plan.mkdir()
+    rs = [pools_configmap(osd_pools(["i4i.2xlarge"], 3, 6)), *OLD_PROD]
+    (plan / "resources.json").write_text(json.dumps([
+        {"urn": r.urn, "type": r.type, "name": r.name, "parent": None, "provider": None, "dependencies": [],
+         "custom": True, "inputs": r.props} for r in rs]))
+    assert capacity_main([str(plan), "--format", "json"]) == 0
+    storage = json.loads(capsys.readouterr().out)["storage"]
+    assert storage["rawNeeded"] == 3 * storage["claimed"]
+    assert storage["rawAtMinSize"] == 3 * 1875 * 10**9 and storage["rawAtMaxSize"] == 6 * 1875 * 10**9
+    assert {c["claim"] for c in storage["claims"]} >= {"KafkaNodePool/broker", "Elasticsearch/logs nodeSet hot"}
+    assert capacity_main([str(plan)]) == 0
+    text = capsys.readouterr().out
+    assert "ceph storage (claims x pool copies vs raw OSD capacity" in text
+    assert "KafkaNodePool/broker: 3 x 500Gi on pool replicapool (size 3, zone) = 4.4Ti raw" in text
