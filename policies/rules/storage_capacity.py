@@ -81,6 +81,7 @@ class StorageReport:
 
     claims: list[tuple[Claim, CephPool]] = field(default_factory=list)  # claims on Ceph with their pool
     unbounded_buckets: list[str] = field(default_factory=list)
+    per_user: list[str] = field(default_factory=list)  # volumes created per user at sign-in (not counted)
     osd_pools: list[tuple[str, list[str], int, int]] = field(default_factory=list)  # name, types, min, max
     raw_min: float | None = None  # raw OSD bytes at the OSD pools' minSize; None: unknown instance types
     raw_max: float | None = None
@@ -298,6 +299,13 @@ def storage_report(ctx: Context) -> StorageReport | None:
         if cls in by_class:
             report.claims.append((c, by_class[cls]))
     report.claims.extend(_bucket_claims(ctx, report))
+    for r in ctx.resources:
+        if r.is_kubernetes and r.kind == "Release" and r.props.get("chart") == "jupyterhub":
+            storage = as_dict(dig(r.props, "values", "singleuser", "storage"))
+            cls = dig(storage, "dynamic", "storageClass") or default
+            if storage.get("type", "dynamic") == "dynamic" and cls in by_class and storage.get("capacity"):
+                report.per_user.append(f"Release/{r.props.get('name') or r.name} home volumes: "
+                                       f"{storage['capacity']} per user on {cls}")
     if ctx.pools is not None:
         raw_min = raw_max = 0.0
         by_zone = any(p.failure_domain == "zone" for _, p in report.claims)
@@ -333,6 +341,8 @@ def render(report: StorageReport) -> list[str]:
                      f"{p.failure_domain}) = {fmt_bytes(c.total * p.size)} raw")
     for b in report.unbounded_buckets:
         lines.append(f"    {b}: no maxSize quota (unbounded, not counted)")
+    for u in report.per_user:
+        lines.append(f"    {u} (created at sign-in, not counted)")
     lines.append(f"  claimed {fmt_bytes(report.claimed)}, raw needed {fmt_bytes(report.raw_needed)}")
     if report.raw_min is None:
         why = (f"declared pools without instance types: {', '.join(report.declared_pools)}" if report.declared_pools
@@ -354,6 +364,7 @@ def as_json(report: StorageReport) -> dict[str, Any]:
                     "size": int(c.size), "cephPool": p.name, "copies": p.size, "failureDomain": p.failure_domain,
                     "raw": int(c.total * p.size)} for c, p in report.claims],
         "unboundedBuckets": report.unbounded_buckets,
+        "perUserVolumes": report.per_user,
         "claimed": int(report.claimed), "rawNeeded": int(report.raw_needed),
         "rawAtMinSize": None if report.raw_min is None else int(report.raw_min),
         "rawAtMaxSize": None if report.raw_max is None else int(report.raw_max),

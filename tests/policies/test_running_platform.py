@@ -254,3 +254,12 @@ def test_capacity_command_prints_the_storage_computation(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "ceph storage (claims x pool copies vs raw OSD capacity" in text
     assert "KafkaNodePool/broker: 3 x 500Gi on pool replicapool (size 3, zone) = 4.4Ti raw" in text
+
+
+def test_per_user_home_volumes_are_listed_not_counted():
+    hub = res("kubernetes:helm.sh/v3:Release", "hub", {"chart": "jupyterhub", "name": "jupyterhub", "values": {
+        "singleuser": {"storage": {"capacity": "50Gi", "dynamic": {"storageClass": "ceph-block"}}}}})
+    report = sc.storage_report(Context(environment="prod", resources=[*ceph(), hub],
+                                       pools=parse_pools(osd_pools(["i4i.2xlarge"], 3, 3))))
+    assert report is not None and report.claims == []
+    assert report.per_user == ["Release/jupyterhub home volumes: 50Gi per user on ceph-block"]
