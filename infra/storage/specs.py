@@ -75,14 +75,14 @@ def osd_placement() -> Placement:
     return place(Role.NVME, nvme_mode=NvmeMode.RAW)
 
 
-def _rook_placement(p: Placement, spread_labels: dict[str, str] | None = None, *, across_zones: bool = False
-                    ) -> dict[str, Any]:
+def _rook_placement(p: Placement, spread_labels: dict[str, str] | None = None, *, across_zones: bool = False,
+                    hard_zones: bool = False) -> dict[str, Any]:
     """A Rook `placement` entry (nodeAffinity + tolerations [+ topology spread]) from a Placement."""
     out: dict[str, Any] = dict(p.node_affinity())
     if p.tolerations:
         out["tolerations"] = p.toleration_list()
     if spread_labels:
-        out["topologySpreadConstraints"] = spread(spread_labels, across_zones=across_zones)
+        out["topologySpreadConstraints"] = spread(spread_labels, across_zones=across_zones, hard_zones=hard_zones)
     return out
 
 
@@ -223,7 +223,8 @@ def ceph_cluster_spec(cfg: StorageConfig, *, device_path_filter: str, across_zon
         "priorityClassNames": {"mon": "system-node-critical", "osd": "system-node-critical",
                                "mgr": "system-cluster-critical"},
         "placement": {
-            "mon": _rook_placement(general, {"app": "rook-ceph-mon"}, across_zones=across_zones),
+            # Mons hold the quorum: two in one zone and that zone's loss stops the cluster.
+            "mon": _rook_placement(general, {"app": "rook-ceph-mon"}, across_zones=across_zones, hard_zones=True),
             "mgr": _rook_placement(general, {"app": "rook-ceph-mgr"}, across_zones=across_zones),
             "osd": osd,
             "prepareosd": osd,

@@ -75,15 +75,19 @@ def zone_spread_autoscaling(ctx: Context) -> Iterable[Finding]:
     cluster-autoscaler assumes every node of a group is alike, zone included, so it cannot pick the zone a
     pending pod needs and either scales the wrong zone or not at all (kubernetes/autoscaler FAQ "I'm running
     cluster with nodes in multiple zones for HA purposes"; issues #1681, #4848). Either one node group per
-    zone (with --balance-similar-node-groups) or a soft zone spread (ScheduleAnyway)."""
+    zone (with --balance-similar-node-groups) or a soft zone spread (ScheduleAnyway). Accepted: no more pods
+    than zones on a pool whose minSize is at least its zone count (the ASG keeps a node in every zone, so
+    the pods never wait for a zonal scale-up)."""
     if ctx.pools is None:
         return
     for pt in all_pod_templates(ctx):
         terms = _hard_zone_terms(pt)
         if not terms or pt.daemon:
             continue
+        # Safe without a scale-up: no more pods than zones, on a pool whose minimum already has a node per zone.
         risky = [p for p in landing_pools(pt, ctx.pools)
-                 if len(p.zones) > 1 and p.max_size > p.min_size and p.source == "node group"]
+                 if len(p.zones) > 1 and p.max_size > p.min_size and p.source == "node group"
+                 and not (pt.replicas <= len(p.zones) <= p.min_size)]
         if risky:
             yield Finding(ZONE_SPREAD_AUTOSCALING, pt.resource.urn,
                           f"{pt.label} requires a zone spread ({'; '.join(terms)}) but may land on "

@@ -96,3 +96,6 @@ def test_spread_is_hard_across_hosts_and_soft_across_zones_only_when_asked():
     both = spread({"app": "x"}, across_zones=True)
     assert [c["topologyKey"] for c in both] == ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]
     assert [c["whenUnsatisfiable"] for c in both] == ["DoNotSchedule", "ScheduleAnyway"]
+    quorum = spread({"app": "x"}, across_zones=True, hard_zones=True)
+    assert [c["whenUnsatisfiable"] for c in quorum] == ["DoNotSchedule", "DoNotSchedule"]
+    assert spread({"app": "x"}, across_zones=False, hard_zones=True) == spread({"app": "x"}, across_zones=False)

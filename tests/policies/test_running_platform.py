@@ -263,3 +263,32 @@ def test_per_user_home_volumes_are_listed_not_counted():
                                        pools=parse_pools(osd_pools(["i4i.2xlarge"], 3, 3))))
     assert report is not None and report.claims == []
     assert report.per_user == ["Release/jupyterhub home volumes: 50Gi per user on ceph-block"]
+
+
+@pytest.mark.parametrize("replicas,min_size,fires", [(3, 3, False), (2, 3, False), (4, 3, True), (3, 2, True)])
+def test_hard_zone_spreads_are_fine_while_the_minimum_has_a_node_per_zone(replicas, min_size, fires):
+    """Quorum sets (Ceph mons, Kafka nodes, ES node sets) keep DoNotSchedule across zones: with no more pods than
+    zones and a pool minimum of one node per zone they never wait for a zonal scale-up; beyond that they would."""
+    from policies.rules.operations import ZONE_SPREAD_AUTOSCALING
+    from tests.policies.builders import container, pod, spread, standard_pools, workload
+
+    hard = [dict(c, whenUnsatisfiable="DoNotSchedule") for c in spread({"app": "q"})]
+    sts = workload("StatefulSet", "quorum", pod(container(), nodeSelector={"pipeworks.io/role": "general"},
+                                                 topologySpreadConstraints=hard), replicas=float(replicas))
+    pools = [dict(p, minSize=min_size, maxSize=9) if p["name"] == "general" else p for p in standard_pools()]
+    assert bool(messages(ZONE_SPREAD_AUTOSCALING, _with_node_groups([sts], pools), env="prod")) is fires
+
+
+def test_shipped_quorum_sets_keep_hard_zone_spreads_in_prod(tmp_path):
+    from pipeworks.check import load_plan
+    from pipeworks.plan import plan_stack
+    from policies.rules.podspec import all_pod_templates
+
+    target = load_plan(plan_stack("prod", tmp_path))
+    ctx = Context(environment="prod", resources=target.resources)
+    hard = {pt.label for pt in all_pod_templates(ctx)
+            if any(c.get("topologyKey") == "topology.kubernetes.io/zone" and c.get("whenUnsatisfiable") == "DoNotSchedule"
+                   for c in pt.spec.get("topologySpreadConstraints") or [])}
+    for expected in ("CephCluster/rook-ceph mon", "KafkaNodePool/broker (broker)", "KafkaNodePool/controller (controller)"):
+        assert expected in hard, sorted(hard)
+    assert any(label.startswith("Elasticsearch/logs") for label in hard)

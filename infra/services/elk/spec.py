@@ -61,9 +61,9 @@ def _container(name: str, res: PodResources, **extra: Any) -> dict[str, Any]:
 
 
 def _pod_spec(placement: Placement, match_labels: dict[str, str], across_zones: bool,
-              containers: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return {**placement.pod_spec(), "topologySpreadConstraints": spread(match_labels, across_zones=across_zones),
-            "containers": containers, **extra}
+              containers: list[dict[str, Any]], hard_zones: bool = False, **extra: Any) -> dict[str, Any]:
+    spread_ = spread(match_labels, across_zones=across_zones, hard_zones=hard_zones)
+    return {**placement.pod_spec(), "topologySpreadConstraints": spread_, "containers": containers, **extra}
 
 
 # Elasticsearch 8.16+ wants vm.max_map_count >= 1048576 (ECK 3.5 docs, "Virtual memory"); AL2023 ships less.
@@ -101,7 +101,8 @@ def _node_set(cfg: ElkConfig, name: str, sizing: NodeSetSizing, roles: list[str]
         "config": {"node.roles": roles},
         "podTemplate": {"spec": _pod_spec(placement, es_labels(cfg, name), across_zones,
                                           [_container("elasticsearch", sizing.resources)],
-                                          initContainers=[max_map_count_init(cfg)])},
+                                          # masters hold the quorum, data tiers a shard and its replica
+                                          hard_zones=True, initContainers=[max_map_count_init(cfg)])},
         "volumeClaimTemplates": [{"metadata": {"name": DATA_VOLUME}, "spec": claim}],
     }
 

@@ -75,7 +75,8 @@ def _pod_template(pool: str, cfg: KafkaConfig, across_zones: bool) -> dict[str, 
     return {
         "affinity": placement.node_affinity(),  # KafkaNodePool templates have no nodeSelector field
         "tolerations": placement.toleration_list(),
-        "topologySpreadConstraints": spread(pod_labels, across_zones=across_zones),
+        # Hard across zones: controllers hold the KRaft quorum and brokers are the racks partition replicas spread over.
+        "topologySpreadConstraints": spread(pod_labels, across_zones=across_zones, hard_zones=True),
     }
 
 
