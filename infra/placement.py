@@ -185,9 +185,15 @@ def every_edge_node() -> dict[str, Any]:
     }
 
 
-def spread(match_labels: dict[str, str], *, across_zones: bool) -> list[dict[str, Any]]:
-    """Topology spread constraints for a replicated workload: always across hosts (hard), and
-    across zones (hard) when the environment has several."""
+def spread(match_labels: dict[str, str], *, across_zones: bool, hard_zones: bool = False) -> list[dict[str, Any]]:
+    """Topology spread constraints for a replicated workload: always across hosts (hard), and across zones
+    when the environment has several. The zone spread is soft (ScheduleAnyway) by default: node groups span
+    every zone and the cluster-autoscaler cannot scale a chosen zone of such a group, so a hard zone spread
+    could leave a pod pending forever (policy zone-spread-autoscaling); the scheduler still balances zones
+    whenever the nodes exist. `hard_zones` is for quorum and replica sets (Ceph mons, Kafka nodes,
+    Elasticsearch node sets) whose losing two members to one zone would stop them: they keep DoNotSchedule,
+    which the policy accepts while they have no more pods than zones on pools whose minimum size already
+    puts a node in every zone (they never wait for a zonal scale-up)."""
     constraints = [
         {
             "maxSkew": 1,
@@ -201,7 +207,7 @@ def spread(match_labels: dict[str, str], *, across_zones: bool) -> list[dict[str
             {
                 "maxSkew": 1,
                 "topologyKey": "topology.kubernetes.io/zone",
-                "whenUnsatisfiable": "DoNotSchedule",
+                "whenUnsatisfiable": "DoNotSchedule" if hard_zones else "ScheduleAnyway",
                 "labelSelector": {"matchLabels": dict(match_labels)},
             }
         )

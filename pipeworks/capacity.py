@@ -21,6 +21,7 @@ from typing import Any
 
 from pipeworks import prices
 from pipeworks.check import UnusableInput, _parser, load_target
+from policies.rules import storage_capacity as storage
 from policies.rules import vocabulary as v
 from policies.rules.instances import NodeShape
 from policies.rules.model import Context, as_dict, to_int
@@ -294,8 +295,12 @@ def main(argv: list[str] | None = None) -> int:
             if ctx.pools is None:
                 raise UnusableInput("no node pools: the stack declares none; for manifests pass --pools FILE")
             rep = capacity_report(ctx)
+            ceph = storage.storage_report(ctx)
     except UnusableInput as e:
         print(f"pipeworks capacity: {e}", file=sys.stderr)
         return 2
-    print(json.dumps(rep.to_json(), indent=1) if args.format == "json" else render_text(rep))
+    if args.format == "json":
+        print(json.dumps({**rep.to_json(), "storage": None if ceph is None else storage.as_json(ceph)}, indent=1))
+    else:
+        print(render_text(rep) + ("" if ceph is None else "\n" + "\n".join(storage.render(ceph))))
     return 0 if rep.ok else 1

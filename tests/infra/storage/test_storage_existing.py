@@ -42,7 +42,9 @@ def test_existing_cluster_uses_the_configured_device_filter_and_no_aws(tmp_path)
     (cluster,) = [r["inputs"] for r in recs if r["inputs"].get("kind") == "CephCluster"]
     assert cluster["spec"]["storage"]["devicePathFilter"] == FILTER
     assert cluster["spec"]["mon"]["count"] == 3
-    (pool,) = [r["inputs"] for r in recs if r["inputs"].get("kind") == "CephBlockPool"]
+    assert "volumeClaimTemplate" not in cluster["spec"]["mon"], "no known class: mons stay on dataDirHostPath"
+    (pool,) = [r["inputs"] for r in recs if r["inputs"].get("kind") == "CephBlockPool"
+               and r["inputs"]["metadata"]["name"] != "builtin-mgr"]
     assert pool["spec"]["replicated"]["size"] == 3
     provider = [r for r in recs if r["type"] == "pulumi:providers:kubernetes"][0]
     assert all(r["provider"].startswith(provider["urn"]) for r in recs
