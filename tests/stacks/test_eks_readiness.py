@@ -4,6 +4,7 @@ ordinary changes, hardened nodes, versions that advance, and the order EKS needs
 import pytest
 
 from tests.stacks.test_cluster_invariants import of_type
+from tests.stackfiles import shipped_platform_config
 
 STACKS = ["dev", "prod"]
 
@@ -111,8 +112,7 @@ def _stack_cluster(stack):
     import yaml
     from pathlib import Path
     from infra.config import load_stack_config
-    raw = yaml.safe_load(Path(f"Pulumi.{stack}.yaml").read_text())["config"]
-    return load_stack_config({"pipeworks:platform": raw["pipeworks:platform"]}, set(), stack=stack).platform.cluster
+    return shipped_platform_config(stack).platform.cluster
 
 
 def _stack_eks(stack):

@@ -14,8 +14,8 @@ from pipeworks import mocks
 from tests.infra.service_plans import plan_in_tmp, shipped_stack
 from tests.stacks.test_cluster_invariants import of_type
 
-NEW_POOL = {"name": "nvme-osd-b", "role": "nvme", "nvmeMode": "raw", "instanceTypes": ["i3en.2xlarge"],
-            "minSize": 3, "maxSize": 6}
+NEW_POOL = {"name": "nvme-osd-b", "role": "nvme", "nvmeMode": "raw", "instanceTypes": ["i4i.4xlarge"],
+            "minSize": 6, "maxSize": 9}
 
 
 def side_by_side() -> dict:
@@ -45,8 +45,9 @@ def blue_green():
 def test_old_and_new_osd_pools_plan_side_by_side(blue_green):
     recs, _ = blue_green
     groups = {ng["inputs"]["labels"]["pipeworks.io/pool"]: ng["inputs"] for ng in of_type(recs, "aws:eks/nodeGroup:NodeGroup")}
-    assert groups["nvme-osd"]["instanceTypes"] == ["i4i.2xlarge"]
-    assert groups["nvme-osd-b"]["instanceTypes"] == ["i3en.2xlarge"]
+    shipped = next(p for p in shipped_stack("prod")["config"]["pipeworks:platform"]["nodePools"] if p["name"] == "nvme-osd")
+    assert groups["nvme-osd"]["instanceTypes"] == shipped["instanceTypes"]
+    assert groups["nvme-osd-b"]["instanceTypes"] == NEW_POOL["instanceTypes"] != shipped["instanceTypes"]
     assert groups["nvme-osd-b"]["labels"]["pipeworks.io/nvme-mode"] == "raw"
     assert groups["nvme-osd-b"]["nodeGroupNamePrefix"] == "nvme-osd-b-"
 

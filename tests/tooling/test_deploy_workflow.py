@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from infra.config import load_stack_config
+from tests.stackfiles import shipped_platform_config
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github" / "workflows"
@@ -19,8 +20,7 @@ def private_stacks() -> list[str]:
     out = []
     for f in sorted(REPO.glob("Pulumi.*.yaml")):
         stack = f.name.split(".")[1]
-        raw = yaml.safe_load(f.read_text()).get("config", {})
-        eks = load_stack_config({"pipeworks:platform": raw["pipeworks:platform"]}, set(), stack=stack).platform.cluster
+        eks = shipped_platform_config(stack).platform.cluster
         if eks.kind.value == "eks" and eks.eks.endpoint_public_access is False:
             out.append(stack)
     return out
