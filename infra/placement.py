@@ -167,9 +167,33 @@ def place(
     return Placement(selector, tuple(tolerations))
 
 
-def spread(match_labels: dict[str, str], *, across_zones: bool) -> list[dict[str, Any]]:
-    """Topology spread constraints for a replicated workload: always across hosts (hard), and
-    across zones (hard) when the environment has several."""
+LABEL_EKS_COMPUTE_TYPE = "eks.amazonaws.com/compute-type"  # "hybrid" on EKS hybrid nodes (set by EKS)
+
+
+def every_edge_node() -> dict[str, Any]:
+    """Affinity and tolerations of a node agent for EVERY edge location at once (the hybrid nodes' CNI):
+    EKS hybrid nodes with the edge role, whatever their location or GPU taints. The VPC CNI keeps off
+    them by its own anti-affinity to compute-type hybrid; this keeps the hybrid CNI off cloud nodes."""
+    term = {"matchExpressions": [
+        {"key": LABEL_ROLE, "operator": "In", "values": [str(Role.EDGE)]},
+        {"key": LABEL_EKS_COMPUTE_TYPE, "operator": "In", "values": ["hybrid"]},
+    ]}
+    return {
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}},
+        "tolerations": [{"key": TAINT_EDGE, "operator": "Exists", "effect": "NoSchedule"},
+                        {"key": TAINT_GPU, "operator": "Exists", "effect": "NoSchedule"}],
+    }
+
+
+def spread(match_labels: dict[str, str], *, across_zones: bool, hard_zones: bool = False) -> list[dict[str, Any]]:
+    """Topology spread constraints for a replicated workload: always across hosts (hard), and across zones
+    when the environment has several. The zone spread is soft (ScheduleAnyway) by default: node groups span
+    every zone and the cluster-autoscaler cannot scale a chosen zone of such a group, so a hard zone spread
+    could leave a pod pending forever (policy zone-spread-autoscaling); the scheduler still balances zones
+    whenever the nodes exist. `hard_zones` is for quorum and replica sets (Ceph mons, Kafka nodes,
+    Elasticsearch node sets) whose losing two members to one zone would stop them: they keep DoNotSchedule,
+    which the policy accepts while they have no more pods than zones on pools whose minimum size already
+    puts a node in every zone (they never wait for a zonal scale-up)."""
     constraints = [
         {
             "maxSkew": 1,
@@ -183,7 +207,7 @@ def spread(match_labels: dict[str, str], *, across_zones: bool) -> list[dict[str
             {
                 "maxSkew": 1,
                 "topologyKey": "topology.kubernetes.io/zone",
-                "whenUnsatisfiable": "DoNotSchedule",
+                "whenUnsatisfiable": "DoNotSchedule" if hard_zones else "ScheduleAnyway",
                 "labelSelector": {"matchLabels": dict(match_labels)},
             }
         )

@@ -16,6 +16,10 @@ from infra.placement import Role
 if TYPE_CHECKING:
     from infra.config.platform import PlatformConfig
 
+# The project's notebook image (infra/services/jupyterhub/image/Dockerfile, FROM the Spark image).
+NOTEBOOK_IMAGE = "ghcr.io/pipeworks/spark-notebook:4.0.4-s3a"
+# Jupyter docker-stacks images bring their own Python (3.13 in the 2025+ tags) and Spark without hadoop-aws.
+_DOCKER_STACKS = re.compile(r"^(quay\.io/|docker\.io/)?jupyter/")
 _IMAGE = re.compile(r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$")
 _QUANTITY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti)$")
 
@@ -46,9 +50,10 @@ class JupyterHubConfig(ConfigModel):
     bucket: str = Field("notebooks", description="ObjectBucketClaim of the notebooks' shared Ceph bucket.")
     storage_size: str = Field("10Gi", description="Home volume per user.")
     cpu_profile: NotebookProfile = Field(
-        default_factory=lambda: NotebookProfile(image="quay.io/jupyter/pyspark-notebook:spark-4.0.1",
+        default_factory=lambda: NotebookProfile(image=NOTEBOOK_IMAGE,
                                                 resources=PodResources(cpu="500m", memory="4Gi", cpu_limit="2")),
-        description="The default profile: PySpark (same Spark minor as the cluster) on the general pool.")
+        description="The default profile: PySpark on the general pool, in an image built FROM the cluster's Spark "
+                    "image (same Python, Spark and s3a jars as the workers).")
     gpu_profile: NotebookProfile | None = Field(
         default_factory=lambda: NotebookProfile(image="quay.io/jupyter/pytorch-notebook:cuda12-2025-08-18",
                                                 resources=PodResources(cpu="1", memory="8Gi", cpu_limit="3")),
@@ -71,6 +76,12 @@ class JupyterHubConfig(ConfigModel):
         if not self.enabled:
             return []
         problems: list[tuple[str, object, str]] = []
+        spark = platform.spark
+        if spark.enabled and spark.standalone.enabled and _DOCKER_STACKS.match(self.cpu_profile.image):
+            problems.append(("jupyterhub.cpuProfile.image", self.cpu_profile.image,
+                             "is a Jupyter docker-stacks image: its Python differs from the Spark workers' (Python "
+                             "UDFs fail on the version mismatch) and it has no hadoop-aws for s3a; build "
+                             f"infra/services/jupyterhub/image/Dockerfile FROM spark.image (e.g. {NOTEBOOK_IMAGE})"))
         if "gpu_profile" not in self.model_fields_set:
             return problems  # the default GPU profile is offered only where there is a GPU pool (gpu_offered)
         if self.gpu_profile is not None and not platform.pools(Role.GPU):

@@ -59,6 +59,24 @@ class KafkaPoolSizing(ConfigModel):
         return v
 
 
+class UserQuotas(ConfigModel):
+    """Per-user, per-broker client quotas (Strimzi KafkaUser spec.quotas): one runaway producer or consumer is
+    throttled instead of saturating the brokers' network, disks and request threads for every other client."""
+
+    producer_byte_rate: int = Field(10 * 2**20, ge=1024, description="Bytes/s each user may publish to a broker.")
+    consumer_byte_rate: int = Field(20 * 2**20, ge=1024, description="Bytes/s each user may fetch from a broker.")
+    request_percentage: int = Field(
+        200, ge=1, le=10000, description="Share of a broker's network and I/O threads each user may keep busy, in "
+                                         "percent of one thread (200: two threads' worth).")
+    controller_mutation_rate: float = Field(
+        10.0, gt=0, description="Partitions per second each user may create or delete (topic and partition "
+                                "creation, deletion).")
+
+    def k8s(self) -> dict[str, Any]:
+        return {"producerByteRate": self.producer_byte_rate, "consumerByteRate": self.consumer_byte_rate,
+                "requestPercentage": self.request_percentage, "controllerMutationRate": self.controller_mutation_rate}
+
+
 class KafkaConfig(ConfigModel):
     """Strimzi (kafka.strimzi.io/v1) and one KRaft Kafka cluster with separate controller and broker pools."""
 
@@ -83,7 +101,11 @@ class KafkaConfig(ConfigModel):
                           "(NVMe-backed); without storage, the EKS gp3 class.")
     replication_factor: int = Field(1, ge=1, le=32, description="default.replication.factor and internal topics'.")
     min_insync_replicas: int = Field(1, ge=1, le=32, description="min.insync.replicas (acks=all writes need this many).")
-    cruise_control: bool = Field(False, description="Deploy Cruise Control (partition rebalancing).")
+    user_quotas: UserQuotas = Field(default_factory=UserQuotas,
+                                    description="Quotas every KafkaUser gets unless its declaration passes its own.")
+    cruise_control: bool = Field(
+        False, description="Deploy Cruise Control, with auto-rebalancing when brokers are added (partitions move onto "
+                           "them) or removed (partitions move off first).")
     cruise_control_resources: PodResources = Field(
         default_factory=lambda: PodResources(cpu="200m", memory="768Mi"), description="Cruise Control's container.")
     exporter: bool = Field(True, description="Deploy Strimzi's Kafka Exporter (consumer-group lag per topic).")

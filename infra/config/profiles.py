@@ -12,8 +12,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+# The network `pulumi up` runs from can only be the owner's: a stack with a private API endpoint (both
+# profiles) that does not name its deployerNetworks gets this placeholder (loader), so it plans offline
+# but `pulumi preview/up` refuses it by key.
+DEPLOYER_PLACEHOLDER = "<CIDR of the network pulumi up runs from (deploy runner, VPN)>"
+
 _DEV: dict[str, Any] = {
-    "cluster": {"eks": {"endpointPublicAccess": True, "singleNatGateway": True}},
+    # Private like prod: with hybrid nodes AWS advises public or private endpoint access, not both; a dev
+    # stack without edge pools may open a public endpoint to its own publicAccessCidrs.
+    "cluster": {"eks": {"endpointPublicAccess": False, "singleNatGateway": True}},
     "nodePools": [
         {"name": "general", "role": "general", "instanceTypes": ["m6i.xlarge", "m5.xlarge"], "capacityType": "SPOT",
          "minSize": 2, "maxSize": 4},
@@ -21,12 +28,14 @@ _DEV: dict[str, Any] = {
          "capacityType": "ON_DEMAND", "minSize": 1, "maxSize": 1},
         {"name": "nvme-scratch", "role": "nvme", "nvmeMode": "raid0", "instanceTypes": ["i4i.xlarge"],
          "capacityType": "ON_DEMAND", "minSize": 1, "maxSize": 3},
-        {"name": "gpu", "role": "gpu", "instanceTypes": ["g5.xlarge"], "gpuModel": "NVIDIA-A10G",
+        {"name": "gpu", "role": "gpu", "instanceTypes": ["g5.xlarge", "g5.2xlarge"], "gpuModel": "NVIDIA-A10G",
          "capacityType": "SPOT", "minSize": 0, "maxSize": 2},
     ],
     "policy": {"enforcement": "advisory", "allowExemptions": True},
     # One mon, one mgr, one copy on the single OSD node; no protect/retain so `pulumi destroy` cleans up.
+    # failureDomain host: one OSD host, one copy.
     "storage": {"monCount": 1, "mgrCount": 1, "allowMultipleMonsPerNode": True, "replicaSize": 1, "rgwInstances": 1,
+                "failureDomain": "host",
                 "protect": False, "retainOnDelete": False,
                 "resources": {"mon": {"cpu": "100m", "memory": "512Mi", "memoryLimit": "1Gi"},
                               "mgr": {"cpu": "100m", "memory": "512Mi", "memoryLimit": "1Gi"},
@@ -46,8 +55,10 @@ _PROD: dict[str, Any] = {
     "nodePools": [
         {"name": "general", "role": "general", "instanceTypes": ["m6i.2xlarge"], "capacityType": "ON_DEMAND",
          "minSize": 3, "maxSize": 9},
-        {"name": "nvme-osd", "role": "nvme", "nvmeMode": "raw", "instanceTypes": ["i4i.2xlarge"],
-         "capacityType": "ON_DEMAND", "minSize": 3, "maxSize": 6},
+        # Ceph OSDs: 6 x i3en.3xlarge (7.5 TB instance store each) = 40.9 TiB raw, two per zone; sized by the
+        # storage-capacity policy (claims x 3 copies below nearfull at minSize; `pipeworks capacity prod`).
+        {"name": "nvme-osd", "role": "nvme", "nvmeMode": "raw", "instanceTypes": ["i3en.3xlarge"],
+         "capacityType": "ON_DEMAND", "minSize": 6, "maxSize": 9},
         {"name": "nvme-scratch", "role": "nvme", "nvmeMode": "raid0", "instanceTypes": ["i4i.2xlarge"],
          "capacityType": "ON_DEMAND", "minSize": 3, "maxSize": 12},
         {"name": "gpu", "role": "gpu", "instanceTypes": ["g5.2xlarge"], "gpuModel": "NVIDIA-A10G",
@@ -56,7 +67,7 @@ _PROD: dict[str, Any] = {
     "policy": {"enforcement": "mandatory", "allowExemptions": False},
     # 3 mons, 2 mgrs, 3 copies (one per OSD host); protected and retained, Retain reclaim on data classes.
     "storage": {"monCount": 3, "mgrCount": 2, "replicaSize": 3, "rgwInstances": 2, "protect": True,
-                "retainOnDelete": True, "buckets": [{"name": "lake", "namespace": "data-lake", "maxSize": "10Ti"}]},
+                "retainOnDelete": True, "buckets": [{"name": "lake", "namespace": "data-lake", "maxSize": "4Ti"}]},
     # Three controllers (quorum survives one loss), three brokers spread over three zones, RF 3 / min ISR 2,
     # Cruise Control to rebalance partitions when brokers are added or replaced.
     "kafka": {"replicationFactor": 3, "minInsyncReplicas": 2, "cruiseControl": True,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -18,6 +18,9 @@ from infra.placement import NvmeMode, Role
 
 if TYPE_CHECKING:
     from infra.config.platform import PlatformConfig
+
+# The cluster's default class on EKS (infra/cluster/eks.py): encrypted gp3, WaitForFirstConsumer.
+EKS_DEFAULT_CLASS = "gp3-encrypted"
 
 # nodeadm's setup-local-disks finds instance-store disks by this by-id name; on Nitro instances the root
 # EBS volume is NVMe too, so a short-name filter (nvme1n1) could pick it (upstream.md §2).
@@ -150,8 +153,22 @@ class StorageConfig(ConfigModel):
     allow_multiple_mons_per_node: bool = Field(
         False, description="Let several mons share a node (dev only: one node loses the quorum).")
     mgr_count: int = Field(2, ge=1, le=5, description="Ceph managers (one active, the rest standby).")
-    replica_size: int = Field(3, ge=1, le=5, description="Copies of every object in the block, file and object "
-                                                         "pools; one per host.")
+    replica_size: int = Field(3, ge=1, le=5, description="Copies of every object in the block, file, object and "
+                                                         "`.mgr` pools; one per failure domain.")
+    failure_domain: Literal["host", "zone"] = Field(
+        "zone", description="CRUSH failure domain of every pool: `zone` puts each copy in a different "
+                            "topology.kubernetes.io/zone (one zone's loss leaves replicaSize-1 copies, writes go on); "
+                            "`host` only separates hosts, so past replicaSize OSD hosts two copies can share a zone. "
+                            "`zone` needs the raw NVMe pools to span at least replicaSize zones.")
+    remove_osds_if_out_and_safe_to_remove: bool = Field(
+        True, description="Rook's removeOSDsIfOutAndSafeToRemove: purge OSDs that are out and whose data is "
+                          "re-replicated. Instance-store OSD nodes never come back after replacement, so without it "
+                          "dead OSDs stay in the CRUSH map.")
+    mon_storage_class: str | None = Field(
+        None, description="StorageClass of the mons' PVCs (Rook mon.volumeClaimTemplate), so a mon's store survives "
+                          f"its node (spot reclaim, ASG replacement). Default on EKS: {EKS_DEFAULT_CLASS}; on existing "
+                          "clusters unset means the store stays on hostPath under dataDirHostPath.")
+    mon_storage_size: str = Field("10Gi", description="Size of each mon's PVC (Rook's example: 10Gi).")
     mds_active_count: int = Field(1, ge=1, le=4, description="Active CephFS metadata servers (each with a standby).")
     rgw_instances: int = Field(2, ge=1, le=10, description="RGW (S3) gateway pods.")
     protect: bool = Field(True, description="Pulumi `protect` on the namespace, CephCluster and pools, and Retain "
@@ -179,6 +196,11 @@ class StorageConfig(ConfigModel):
         None, description="`release` label the Prometheus of kube-prometheus-stack selects ServiceMonitors by.")
     resources: CephResources = Field(default_factory=CephResources, description="Sizing of the Ceph daemons.")
     buckets: list[BucketConfig] = Field(default_factory=list, description="Buckets this stack declares.")
+
+    @field_validator("mon_storage_size")
+    @classmethod
+    def _mon_size(cls, v: str) -> str:
+        return _check_quantity(v)
 
     @field_validator("namespace", "block_pool", "block_class", "filesystem", "filesystem_class", "object_store",
                      "bucket_class")
@@ -247,6 +269,15 @@ class StorageConfig(ConfigModel):
             problems.append(("storage.replicaSize", self.replica_size,
                              f"needs as many OSD hosts (one copy per host), but the nvme pools with nvmeMode raw "
                              f"guarantee {osd_hosts} (sum of their minSize); lower it or grow those pools"))
+        if osd_pools and self.failure_domain == "zone":
+            cluster_zones = [] if platform.cluster.kind.value == "existing" else (
+                platform.cluster.eks.availability_zones or [])
+            zones = {z for p in osd_pools for z in (p.zones or cluster_zones)}
+            if len(zones) < self.replica_size:
+                problems.append(("storage.failureDomain", "zone",
+                                 f"needs the nvme pools with nvmeMode raw to span replicaSize={self.replica_size} zones "
+                                 f"but they span {len(zones)} ({sorted(zones) or 'unknown: set nodePools[].zones'}); "
+                                 "valid: host, or spread those pools over more zones"))
         general = sum(p.min_size for p in platform.pools(Role.GENERAL))
         if not self.allow_multiple_mons_per_node and general and general < self.mon_count:
             problems.append(("storage.monCount", self.mon_count,

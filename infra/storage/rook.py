@@ -15,7 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.config.nodepools import NodePoolConfig
-from infra.config.storage import StorageConfig
+from infra.config.storage import EKS_DEFAULT_CLASS, StorageConfig
 from infra.naming import dns_label
 from infra.placement import NvmeMode, Role
 from infra.storage import specs
@@ -99,9 +99,13 @@ class RookCeph(pulumi.ComponentResource):
                 metadata={"name": obj_name, "namespace": ns}, spec=spec,
                 opts=pulumi.ResourceOptions(**k8s_opts, depends_on=depends_on, **(keep if data else {})))
 
+        # Mon stores on PVCs where the cluster has a class for them (Rook: "recommended on cloud clusters"): a
+        # mon on a node's hostPath dies with the node, and dev's single mon runs on a spot node.
+        mon_class = cfg.mon_storage_class or (EKS_DEFAULT_CLASS if args.on_eks else None)
         cluster_spec = specs.ceph_cluster_spec(cfg, device_path_filter=device_filter,
-                                               across_zones=args.highly_available)
+                                               across_zones=args.highly_available, mon_storage_class=mon_class)
         cluster = custom("cluster", "CephCluster", ns, cluster_spec, [operator, csi])
+        custom("mgrpool", "CephBlockPool", "builtin-mgr", specs.mgr_pool_spec(cfg), [cluster])
         pool = custom("blockpool", "CephBlockPool", cfg.block_pool, specs.block_pool_spec(cfg), [cluster])
         fs = custom("filesystem", "CephFilesystem", cfg.filesystem,
                     specs.filesystem_spec(cfg, across_zones=args.highly_available), [cluster])

@@ -7,6 +7,8 @@ check them directly. Facts are from ../shared/reference/upstream.md §2 (Rook v1
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -75,14 +77,14 @@ def osd_placement() -> Placement:
     return place(Role.NVME, nvme_mode=NvmeMode.RAW)
 
 
-def _rook_placement(p: Placement, spread_labels: dict[str, str] | None = None, *, across_zones: bool = False
-                    ) -> dict[str, Any]:
+def _rook_placement(p: Placement, spread_labels: dict[str, str] | None = None, *, across_zones: bool = False,
+                    hard_zones: bool = False) -> dict[str, Any]:
     """A Rook `placement` entry (nodeAffinity + tolerations [+ topology spread]) from a Placement."""
     out: dict[str, Any] = dict(p.node_affinity())
     if p.tolerations:
         out["tolerations"] = p.toleration_list()
     if spread_labels:
-        out["topologySpreadConstraints"] = spread(spread_labels, across_zones=across_zones)
+        out["topologySpreadConstraints"] = spread(spread_labels, across_zones=across_zones, hard_zones=hard_zones)
     return out
 
 
@@ -111,6 +113,10 @@ def operator_values(cfg: StorageConfig) -> dict[str, Any]:
         # RBAC that lets the operator create ServiceMonitors and PrometheusRules for the cluster.
         "monitoring": {"enabled": cfg.monitoring},
         "enableDiscoveryDaemon": False,  # devices are selected by devicePathFilter, not discovered
+        # Rook's default allows only maxObjects,maxSize in an OBC's additionalConfig (ROOK_OBC_ALLOW_ADDITIONAL_
+        # CONFIG_FIELDS). bucketPolicy is how a workload gives its read-only and write-only users their prefixes;
+        # only the program creates claims (users cannot), so the risk Rook warns about stays with reviewed code.
+        "obcAllowAdditionalConfigFields": "maxObjects,maxSize,bucketPolicy",
         "resources": {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
         **place(Role.GENERAL).pod_spec(),
     }
@@ -162,23 +168,57 @@ def csi_drivers_values(cfg: StorageConfig, node_tolerations: list[dict[str, str]
 # ---------------------------------------------------------------------------------------------
 
 
+# Ceph health warnings Rook v1.20.6 documents for clusters whose CSI keys stay on the `aes` cipher
+# (Documentation/Storage-Configuration/Advanced/cephx-key-rotation.md, "Health errors and warnings"): they
+# clear only when every key is AES256K, which needs Linux 7.0+ on the nodes, so until then they are muted
+# (the patch that page gives); otherwise HEALTH_WARN, and CephHealthWarning, never clear.
+AES_KEY_WARNINGS = ("AUTH_INSECURE_ROTATING_SERVICE_KEY_TYPE", "AUTH_INSECURE_CLIENT_KEY_TYPE",
+                    "AUTH_INSECURE_KEYS_ALLOWED", "AUTH_INSECURE_KEYS_CREATABLE")
+CSI_KEY_TYPE = "aes"  # AL2023 kernels predate 7.0 (upstream cluster.yaml: "required when nodes don't run 7.0+")
+MGR_POOL = ".mgr"  # Ceph's built-in pool of the mgr modules; Rook manages it as CephBlockPool spec.name .mgr
+
+
 def replicated(size: int) -> dict[str, Any]:
     """A replicated pool of `size` copies; size 1 must waive Rook's safety check explicitly."""
     return {"size": size, "requireSafeReplicaSize": size > 1}
 
 
-def ceph_cluster_spec(cfg: StorageConfig, *, device_path_filter: str, across_zones: bool = False) -> dict[str, Any]:
+def single_copy_config(cfg: StorageConfig) -> dict[str, dict[str, str]] | None:
+    """cephConfig of a one-copy cluster, as Rook's single-node example sets it (deploy/examples/cluster-test.yaml
+    at v1.20.6): pools Ceph creates itself default to size 1, and POOL_NO_REDUNDANCY is not a warning (every
+    pool has one copy by design). None when the cluster keeps several copies."""
+    if cfg.replica_size != 1:
+        return None
+    return {"global": {"osd_pool_default_size": "1", "mon_warn_on_pool_no_redundancy": "false"}}
+
+
+def mon_volume_claim_template(storage_class: str | None, size: str) -> dict[str, Any] | None:
+    """A mon's PVC (Rook `mon.volumeClaimTemplate`, deploy/examples/cluster-on-pvc.yaml at v1.20.6): the mon store
+    then outlives its node instead of living on the node's hostPath."""
+    if not storage_class:
+        return None
+    return {"spec": {"storageClassName": storage_class, "resources": {"requests": {"storage": size}}}}
+
+
+def ceph_cluster_spec(cfg: StorageConfig, *, device_path_filter: str, across_zones: bool = False,
+                      mon_storage_class: str | None = None) -> dict[str, Any]:
     """CephCluster.spec: mons/mgrs on the general pool (spread over hosts, and zones in prod), OSDs only on
-    raw NVMe pools' instance-store disks."""
+    raw NVMe pools' instance-store disks; mon stores on PVCs of `mon_storage_class` when given."""
     general = place(Role.GENERAL)
     osd = _rook_placement(osd_placement())
     res = cfg.resources
+    mon: dict[str, Any] = {"count": cfg.mon_count, "allowMultiplePerNode": cfg.allow_multiple_mons_per_node}
+    claim = mon_volume_claim_template(mon_storage_class, cfg.mon_storage_size)
+    if claim:
+        mon["volumeClaimTemplate"] = claim
     spec: dict[str, Any] = {
         "cephVersion": {"image": cfg.ceph_image},
         "dataDirHostPath": DATA_DIR_HOST_PATH,
-        # AL2023 kernels are older than 7.0: CSI keys must use the aes cipher (upstream cluster.yaml).
-        "security": {"cephx": {"csi": {"keyType": "aes"}}},
-        "mon": {"count": cfg.mon_count, "allowMultiplePerNode": cfg.allow_multiple_mons_per_node},
+        "security": {"cephx": {"csi": {"keyType": CSI_KEY_TYPE}}},
+        "healthCheck": {"muteHealthWarning": {code: {"policy": "mute"} for code in AES_KEY_WARNINGS}},
+        # Replaced instance-store nodes never return: purge their OSDs once out and safe, or they stay down forever.
+        "removeOSDsIfOutAndSafeToRemove": cfg.remove_osds_if_out_and_safe_to_remove,
+        "mon": mon,
         "mgr": {"count": cfg.mgr_count, "allowMultiplePerNode": cfg.allow_multiple_mons_per_node,
                 "modules": [{"name": "pg_autoscaler", "enabled": True}]},
         "dashboard": {"enabled": cfg.dashboard, "ssl": True},
@@ -189,7 +229,8 @@ def ceph_cluster_spec(cfg: StorageConfig, *, device_path_filter: str, across_zon
         "priorityClassNames": {"mon": "system-node-critical", "osd": "system-node-critical",
                                "mgr": "system-cluster-critical"},
         "placement": {
-            "mon": _rook_placement(general, {"app": "rook-ceph-mon"}, across_zones=across_zones),
+            # Mons hold the quorum: two in one zone and that zone's loss stops the cluster.
+            "mon": _rook_placement(general, {"app": "rook-ceph-mon"}, across_zones=across_zones, hard_zones=True),
             "mgr": _rook_placement(general, {"app": "rook-ceph-mgr"}, across_zones=across_zones),
             "osd": osd,
             "prepareosd": osd,
@@ -212,20 +253,31 @@ def ceph_cluster_spec(cfg: StorageConfig, *, device_path_filter: str, across_zon
             "config": {"osdsPerDevice": "1"},
         },
     }
+    single = single_copy_config(cfg)
+    if single:
+        spec["cephConfig"] = single
     if cfg.prometheus_release:
         spec["labels"] = {"monitoring": {"release": cfg.prometheus_release}}
     return spec
 
 
 def block_pool_spec(cfg: StorageConfig) -> dict[str, Any]:
-    return {"failureDomain": "host", "replicated": replicated(cfg.replica_size), "enableRBDStats": True}
+    return {"failureDomain": cfg.failure_domain, "replicated": replicated(cfg.replica_size), "enableRBDStats": True}
+
+
+def mgr_pool_spec(cfg: StorageConfig) -> dict[str, Any]:
+    """The `.mgr` pool as a CephBlockPool (Rook's `builtin-mgr`, deploy/examples/pool-builtin-mgr.yaml and
+    cluster-test.yaml at v1.20.6). Left to Ceph it gets size 3 / min_size 2 whatever the cluster has, so a
+    one-host dev cluster stays HEALTH_WARN (undersized PGs) forever; declared, it follows the stack's pools."""
+    return {"name": MGR_POOL, "failureDomain": cfg.failure_domain, "replicated": replicated(cfg.replica_size)}
 
 
 def filesystem_spec(cfg: StorageConfig, *, across_zones: bool) -> dict[str, Any]:
     labels = {"app": "rook-ceph-mds", "rook_file_system": cfg.filesystem}
     return {
-        "metadataPool": {"failureDomain": "host", "replicated": replicated(cfg.replica_size)},
-        "dataPools": [{"name": "replicated", "failureDomain": "host", "replicated": replicated(cfg.replica_size)}],
+        "metadataPool": {"failureDomain": cfg.failure_domain, "replicated": replicated(cfg.replica_size)},
+        "dataPools": [{"name": "replicated", "failureDomain": cfg.failure_domain,
+                       "replicated": replicated(cfg.replica_size)}],
         "preserveFilesystemOnDelete": cfg.retain_on_delete,
         "preservePoolsOnDelete": cfg.retain_on_delete,
         "metadataServer": {
@@ -246,8 +298,8 @@ def subvolume_group_spec(cfg: StorageConfig) -> dict[str, Any]:
 def object_store_spec(cfg: StorageConfig, *, across_zones: bool) -> dict[str, Any]:
     labels = {"app": "rook-ceph-rgw", "rook_object_store": cfg.object_store}
     return {
-        "metadataPool": {"failureDomain": "host", "replicated": replicated(cfg.replica_size)},
-        "dataPool": {"failureDomain": "host", "replicated": replicated(cfg.replica_size)},
+        "metadataPool": {"failureDomain": cfg.failure_domain, "replicated": replicated(cfg.replica_size)},
+        "dataPool": {"failureDomain": cfg.failure_domain, "replicated": replicated(cfg.replica_size)},
         "preservePoolsOnDelete": cfg.retain_on_delete,
         "allowUsersInNamespaces": list(cfg.allow_users_in_namespaces),
         "gateway": {
@@ -261,8 +313,9 @@ def object_store_spec(cfg: StorageConfig, *, across_zones: bool) -> dict[str, An
 
 
 def bucket_claim_spec(*, storage_class: str, name: str, bucket_name: str | None = None, max_size: str | None = None,
-                      max_objects: int | None = None) -> dict[str, Any]:
-    """ObjectBucketClaim.spec: an exact bucket name, or a generated one (name + random suffix)."""
+                      max_objects: int | None = None, bucket_policy: dict[str, Any] | None = None) -> dict[str, Any]:
+    """ObjectBucketClaim.spec: an exact bucket name, or a generated one (name + random suffix); a bucket policy
+    (Rook applies `additionalConfig.bucketPolicy`, a JSON string, to the bucket) needs the exact name."""
     spec: dict[str, Any] = {"storageClassName": storage_class}
     if bucket_name:
         spec["bucketName"] = bucket_name
@@ -273,6 +326,10 @@ def bucket_claim_spec(*, storage_class: str, name: str, bucket_name: str | None 
         extra["maxSize"] = max_size
     if max_objects:
         extra["maxObjects"] = str(max_objects)
+    if bucket_policy is not None:
+        if not bucket_name:
+            raise ValueError(f"bucket claim {name}: a bucket policy names the bucket, so give an exact bucket_name")
+        extra["bucketPolicy"] = json.dumps(bucket_policy, sort_keys=True)
     if extra:
         spec["additionalConfig"] = extra
     return spec

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from policies.rules import aws, placement, reliability, schedulability, secrets, security
+from policies.rules import (aws, operations, placement, reliability, schedulability, secrets, security,
+                            storage_capacity)
 from policies.rules.model import CONCERNS, Context, Finding, Resource
 from policies.rules.pools import POOL_CONSISTENCY
 from policies.rules.stackfile import STACK_FILE_SECRETS
@@ -74,6 +75,10 @@ RULES: tuple[Rule, ...] = (
     Rule(schedulability.POOL_CAPACITY, "schedulability", "placement",
          "The pods that land on a pool fit its maximum capacity together, and every instance type is in the "
          "capacity table.", stack_check=schedulability.pool_capacity, needs_pools=True),
+    Rule(operations.ZONE_SPREAD_AUTOSCALING, "schedulability", "placement",
+         "No hard zone spread (DoNotSchedule, required zone anti-affinity) on pods whose node group spans several "
+         "zones and autoscales: the cluster-autoscaler cannot scale up a chosen zone of such a group.",
+         stack_check=operations.zone_spread_autoscaling, needs_pools=True),
     # secrets pack
     Rule(secrets.NO_LITERAL_CREDENTIALS, "secrets", "secrets",
          "No credential-looking literal in container env values, args or command, ConfigMap data, custom resource "
@@ -109,6 +114,13 @@ RULES: tuple[Rule, ...] = (
     Rule(reliability.STORAGE_CLASS, "storage-class", "guardrails",
          "Persistent storage names a StorageClass the stack declares; no ephemeral storage for stateful data in "
          "prod.", stack_check=reliability.storage_class),
+    Rule(storage_capacity.STORAGE_CAPACITY, "storage-class", "guardrails",
+         "Ceph is not oversubscribed: every claim on a Ceph class (and bucket quota) times its pool's copies fits "
+         "below the nearfull ratio of the raw NVMe OSD nodes at the OSD pools' minSize.",
+         stack_check=storage_capacity.storage_capacity, needs_pools=True),
+    Rule(operations.ALERT_RECEIVER, "alerting", "guardrails",
+         "Prod's Alertmanager delivers alerts: a config Secret or an inline receiver with a notifier, never only "
+         "the chart's null receiver.", stack_check=operations.alert_receiver),
     Rule(aws.EKS_PRIVATE_ENDPOINT, "network", "guardrails",
          "The EKS API endpoint is private (or public only to named CIDRs).", resource_check=aws.eks_private_endpoint),
     Rule(aws.EKS_SECRETS_ENCRYPTION, "encryption", "guardrails",
@@ -118,6 +130,14 @@ RULES: tuple[Rule, ...] = (
     Rule(aws.IMDSV2, "network", "guardrails",
          "Nodes require IMDSv2 (launch template metadataOptions.httpTokens: required).",
          resource_check=aws.imdsv2_required),
+    Rule(aws.IMDS_HOP_LIMIT, "network", "guardrails",
+         "Launch templates set the IMDS hop limit to 1, so pods cannot reach the node role's credentials.",
+         resource_check=aws.imds_hop_limit),
+    Rule(aws.VPC_FLOW_LOGS, "network", "guardrails",
+         "Every VPC has a flow log.", stack_check=aws.vpc_flow_logs),
+    Rule(aws.STATEFUL_NODE_GROUP_NAMES, "replicas", "guardrails",
+         "Node groups of stateful (nvme) pools use nodeGroupNamePrefix, not a fixed nodeGroupName, so a replacement "
+         "creates the new group before deleting the old.", resource_check=aws.stateful_node_group_names),
 )
 
 BY_NAME = {r.name: r for r in RULES}

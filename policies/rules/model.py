@@ -36,7 +36,7 @@ SECRET_PLACEHOLDER = "[secret]"
 
 CONCERNS = (
     "placement", "schedulability", "secrets", "limits", "probes", "image-tag", "privileged", "host-namespaces",
-    "host-path", "pdb", "replicas", "spread", "storage-class", "encryption", "network",
+    "host-path", "pdb", "replicas", "spread", "storage-class", "encryption", "network", "alerting",
 )
 
 

@@ -56,6 +56,9 @@ ALLOW_LIST: tuple[AllowEntry, ...] = (
                frozenset({"privileged", "host-path", "host-namespaces", "run-as-root"})),
     AllowEntry("filebeat", "Filebeat reads every container's logs from /var/log on the host, as root",
                ("docker.elastic.co/beats/filebeat",), ("Beat/filebeat",), frozenset({"host-path", "run-as-root"})),
+    AllowEntry("elasticsearch-sysctl", "ECK's documented init container raises the node's vm.max_map_count for "
+               "Elasticsearch's mmap store: privileged and root for that one sysctl",
+               ("docker.elastic.co/elasticsearch/elasticsearch",), (), frozenset({"privileged", "run-as-root"})),
     AllowEntry("node-exporter", "node exporter reports the host's metrics: host network and PID namespaces and "
                "read-only /proc, /sys and / mounts",
                ("quay.io/prometheus/node-exporter",), (), frozenset({"host-path", "host-namespaces"})),

@@ -89,8 +89,13 @@ def test_labels_carry_role_and_edge_details():
         pool_labels("e", Role.EDGE)
 
 
-def test_spread_is_hard_across_hosts_and_zones_only_when_asked():
+def test_spread_is_hard_across_hosts_and_soft_across_zones_only_when_asked():
+    """Node groups span every zone, and the cluster-autoscaler cannot scale one zone of a group, so a hard zone
+    spread could leave pods pending (policy zone-spread-autoscaling): zones are ScheduleAnyway."""
     assert [c["topologyKey"] for c in spread({"app": "x"}, across_zones=False)] == ["kubernetes.io/hostname"]
     both = spread({"app": "x"}, across_zones=True)
     assert [c["topologyKey"] for c in both] == ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]
-    assert all(c["whenUnsatisfiable"] == "DoNotSchedule" for c in both)
+    assert [c["whenUnsatisfiable"] for c in both] == ["DoNotSchedule", "ScheduleAnyway"]
+    quorum = spread({"app": "x"}, across_zones=True, hard_zones=True)
+    assert [c["whenUnsatisfiable"] for c in quorum] == ["DoNotSchedule", "DoNotSchedule"]
+    assert spread({"app": "x"}, across_zones=False, hard_zones=True) == spread({"app": "x"}, across_zones=False)

@@ -88,7 +88,9 @@ def pdb(name: str, match: dict[str, str], namespace: str = "ml", **spec: Any) ->
 
 def spread(labels: dict[str, str], zones: bool = True) -> list[dict[str, Any]]:
     keys = ["kubernetes.io/hostname"] + (["topology.kubernetes.io/zone"] if zones else [])
-    return [{"maxSkew": 1.0, "topologyKey": k, "whenUnsatisfiable": "DoNotSchedule",
+    # Hard across hosts, soft across zones, as infra.placement.spread (see policy zone-spread-autoscaling).
+    return [{"maxSkew": 1.0, "topologyKey": k,
+             "whenUnsatisfiable": "DoNotSchedule" if k == "kubernetes.io/hostname" else "ScheduleAnyway",
              "labelSelector": {"matchLabels": labels}} for k in keys]
 
 

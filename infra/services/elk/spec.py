@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import yaml
@@ -60,9 +61,32 @@ def _container(name: str, res: PodResources, **extra: Any) -> dict[str, Any]:
 
 
 def _pod_spec(placement: Placement, match_labels: dict[str, str], across_zones: bool,
-              containers: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return {**placement.pod_spec(), "topologySpreadConstraints": spread(match_labels, across_zones=across_zones),
-            "containers": containers, **extra}
+              containers: list[dict[str, Any]], hard_zones: bool = False, **extra: Any) -> dict[str, Any]:
+    spread_ = spread(match_labels, across_zones=across_zones, hard_zones=hard_zones)
+    return {**placement.pod_spec(), "topologySpreadConstraints": spread_, "containers": containers, **extra}
+
+
+# Elasticsearch 8.16+ wants vm.max_map_count >= 1048576 (ECK 3.5 docs, "Virtual memory"); AL2023 ships less.
+MAX_MAP_COUNT = 1048576
+
+
+def es_image(cfg: ElkConfig) -> str:
+    """The image ECK runs for this Elasticsearch version (its default registry and repository)."""
+    return f"docker.elastic.co/elasticsearch/elasticsearch:{cfg.version}"
+
+
+def max_map_count_init(cfg: ElkConfig) -> dict[str, Any]:
+    """ECK's documented privileged init container that raises the node's vm.max_map_count before Elasticsearch
+    starts, so mmap (the production store) stays on. Chosen over nodeadm user data or a DaemonSet: it runs exactly
+    where Elasticsearch runs (whatever pool a nodeSet moves to) and touches neither the cluster layer nor other
+    namespaces; the privilege is confined to this one command in the `logging` platform namespace."""
+    return {
+        "name": "max-map-count", "image": es_image(cfg),
+        "command": ["sh", "-c", f"[ \"$(sysctl -n vm.max_map_count)\" -ge {MAX_MAP_COUNT} ] || "
+                                f"sysctl -w vm.max_map_count={MAX_MAP_COUNT}"],
+        "securityContext": {"privileged": True, "runAsUser": 0},
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
+    }
 
 
 def _node_set(cfg: ElkConfig, name: str, sizing: NodeSetSizing, roles: list[str], placement: Placement,
@@ -73,10 +97,12 @@ def _node_set(cfg: ElkConfig, name: str, sizing: NodeSetSizing, roles: list[str]
     return {
         "name": name,
         "count": sizing.count,
-        # allow_mmap false: no vm.max_map_count sysctl, so no privileged init container on the nodes.
-        "config": {"node.roles": roles, "node.store.allow_mmap": False},
+        # mmap stays on (ECK: node.store.allow_mmap false is for quickstarts, not production).
+        "config": {"node.roles": roles},
         "podTemplate": {"spec": _pod_spec(placement, es_labels(cfg, name), across_zones,
-                                          [_container("elasticsearch", sizing.resources)])},
+                                          [_container("elasticsearch", sizing.resources)],
+                                          # masters hold the quorum, data tiers a shard and its replica
+                                          hard_zones=True, initContainers=[max_map_count_init(cfg)])},
         "volumeClaimTemplates": [{"metadata": {"name": DATA_VOLUME}, "spec": claim}],
     }
 
@@ -220,6 +246,12 @@ def filebeat_daemonset_spec(cfg: ElkConfig, tolerations: list[dict[str, str]]) -
             "daemonSet": {"podTemplate": {"spec": pod_spec}}}
 
 
+# EKS control-plane log streams (EKS docs "Send control plane logs to CloudWatch Logs"): kube-apiserver-<id>,
+# kube-apiserver-audit-<id>, authenticator-<id>, kube-controller-manager-<id>, kube-scheduler-<id>.
+API_SERVER_STREAM_PREFIX = "kube-apiserver-"
+AUDIT_STREAM_PREFIX = "kube-apiserver-audit-"
+
+
 def control_plane_log_group(cluster_name: str) -> str:
     """The CloudWatch log group EKS writes control-plane logs to (infra/cluster/eks.py creates it)."""
     return f"/aws/eks/{cluster_name}/cluster"
@@ -234,9 +266,13 @@ def filebeat_cloudwatch_spec(cfg: ElkConfig, cluster_name: str, region: str) -> 
             "type": "aws-cloudwatch", "id": "eks-control-plane",
             "log_group_name": control_plane_log_group(cluster_name),
             "region_name": region,
-            "log_stream_prefix": "kube-apiserver-",
+            "log_stream_prefix": API_SERVER_STREAM_PREFIX,
             "scan_frequency": "1m",
             "start_position": "end",
+            # The prefix also matches the audit streams (kube-apiserver-audit-*; the cluster enables audit logs),
+            # which CloudWatch cannot exclude by name: drop them here so only the API server's klog lines ship.
+            "processors": [{"drop_event": {"when": {"regexp": {
+                "awscloudwatch.log_stream": f"^{re.escape(AUDIT_STREAM_PREFIX)}"}}}}],
         }],
         "output.logstash": {"hosts": [logstash_beats_host(cfg)]},
     }
@@ -253,12 +289,14 @@ def filebeat_cloudwatch_spec(cfg: ElkConfig, cluster_name: str, region: str) -> 
             "deployment": {"replicas": 1, "podTemplate": {"spec": pod_spec}}}
 
 
-def cloudwatch_read_policy(cluster_name: str) -> str:
-    """IAM policy: read only the cluster's control-plane log group."""
+def cloudwatch_read_policy(cluster_name: str, region: str) -> str:
+    """IAM policy: read only the cluster's control-plane log group, in the stack's region and account
+    (`${aws:PrincipalAccount}`: the IRSA role's own account, the stack's)."""
     group = control_plane_log_group(cluster_name)
+    arn = f"arn:aws:logs:{region}:${{aws:PrincipalAccount}}:log-group:{group}"
     return json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["logs:FilterLogEvents", "logs:GetLogEvents", "logs:DescribeLogStreams"],
-         "Resource": [f"arn:aws:logs:*:*:log-group:{group}", f"arn:aws:logs:*:*:log-group:{group}:*"]},
+         "Resource": [arn, f"{arn}:*"]},
         {"Effect": "Allow", "Action": ["logs:DescribeLogGroups"], "Resource": "*"}]})
 
 

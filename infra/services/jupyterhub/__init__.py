@@ -11,6 +11,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from infra.config.jupyterhub import JupyterHubConfig, NotebookProfile
 from infra.placement import Role, gpu_limits, place
@@ -22,8 +23,38 @@ CHART = "jupyterhub"
 CHART_REPO = "https://hub.jupyter.org/helm-chart/"
 RELEASE = "jupyterhub"
 SPARK_DEFAULTS_CM = "spark-defaults"
-# SPARK_HOME of the jupyter docker-stacks pyspark image
-SPARK_CONF_PATH = "/usr/local/spark/conf/spark-defaults.conf"
+# Spark reads spark-defaults.conf from SPARK_CONF_DIR whatever the image's SPARK_HOME is.
+SPARK_CONF_DIR = "/etc/spark/conf"
+
+
+ADMIN_USER = "admin"
+ADMIN_SECRET = "jupyterhub-admin"  # key `password`: the only password the `admin` account can be signed up with
+ADMIN_PASSWORD_ENV = "PIPEWORKS_HUB_ADMIN_PASSWORD"
+
+# hub.extraConfig: NativeAuthenticator authorizes any sign-up whose name is in admin_users
+# (nativeauthenticator.py create_user: `if username in self.admin_users or self.open_signup: is_authorized`), so
+# whoever signs up first as `admin` would own the hub. Guard it: an admin account is created only with the
+# generated password from the Secret above (operators read it with kubectl); everyone else still waits for an
+# admin's approval.
+ADMIN_GUARD = f"""
+import hmac
+import os
+
+from nativeauthenticator import NativeAuthenticator
+
+_pipeworks_create_user = NativeAuthenticator.create_user
+
+
+def _create_user_with_admin_guard(self, username, pw, **kwargs):
+    if self.normalize_username(username) in self.admin_users:
+        expected = os.environ.get("{ADMIN_PASSWORD_ENV}", "")
+        if not expected or not hmac.compare_digest((pw or "").encode(), expected.encode()):
+            return None
+    return _pipeworks_create_user(self, username, pw, **kwargs)
+
+
+NativeAuthenticator.create_user = _create_user_with_admin_guard
+"""
 
 
 def _ns_peer(namespace: str) -> dict[str, Any]:
@@ -79,8 +110,7 @@ def hub_values(cfg: JupyterHubConfig, *, gpu_profile: bool, block_class: str | N
     storage: dict[str, Any] = {"capacity": cfg.storage_size, "dynamic": {"storageClass": block_class}}
     if spark_conf_mounted:
         storage["extraVolumes"] = [{"name": "spark-defaults", "configMap": {"name": SPARK_DEFAULTS_CM}}]
-        storage["extraVolumeMounts"] = [{"name": "spark-defaults", "mountPath": SPARK_CONF_PATH,
-                                         "subPath": "spark-defaults.conf", "readOnly": True}]
+        storage["extraVolumeMounts"] = [{"name": "spark-defaults", "mountPath": SPARK_CONF_DIR, "readOnly": True}]
     hub_db: dict[str, Any] = {"type": "sqlite-pvc", "pvc": {"storage": "1Gi"}}
     if block_class:
         hub_db["pvc"]["storageClassName"] = block_class
@@ -93,8 +123,12 @@ def hub_values(cfg: JupyterHubConfig, *, gpu_profile: bool, block_class: str | N
             # Sign-up with admin approval; passwords are stored hashed in the hub database. Swap for an
             # OAuthenticator once the organisation's identity provider is known.
             "config": {"JupyterHub": {"authenticator_class": "nativeauthenticator.NativeAuthenticator"},
-                       "NativeAuthenticator": {"open_signup": False},
-                       "Authenticator": {"admin_users": ["admin"]}},
+                       "NativeAuthenticator": {"open_signup": False, "minimum_password_length": 12,
+                                               "check_common_password": True},
+                       "Authenticator": {"admin_users": [ADMIN_USER]}},
+            "extraConfig": {"pipeworks-admin-guard": ADMIN_GUARD},
+            "extraEnv": {ADMIN_PASSWORD_ENV: {"name": ADMIN_PASSWORD_ENV, "valueFrom": {"secretKeyRef": {
+                "name": ADMIN_SECRET, "key": "password"}}}},
         },
         "proxy": {
             "service": {"type": "ClusterIP"},
@@ -144,8 +178,12 @@ def notebook_env(*, bucket: Any | None, spark_master: str | None) -> dict[str, A
         env["S3_ENDPOINT_URL"] = bucket.endpoint
     if spark_master:
         env["SPARK_MASTER"] = spark_master
-        env["SPARK_DRIVER_HOST"] = {"name": "SPARK_DRIVER_HOST",
-                                    "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+        env["SPARK_CONF_DIR"] = SPARK_CONF_DIR
+        # A client-mode driver advertises Utils.localHostName(): the pod's hostname `jupyter-<user>`, which no
+        # executor can resolve. SPARK_LOCAL_HOSTNAME overrides it (the default of spark.driver.host), so
+        # executors call back to the pod IP; the NetworkPolicy admits them from the Spark namespace.
+        env["SPARK_LOCAL_HOSTNAME"] = {"name": "SPARK_LOCAL_HOSTNAME",
+                                       "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
     return env
 
 
@@ -185,13 +223,20 @@ class JupyterHub(pulumi.ComponentResource):
             extra_labels.update(args.spark.client_labels)
             egress.append(args.spark.namespace)
             ingress.append(args.spark.namespace)
-            conf = {"spark.master": spark_master}
+            conf = {"spark.master": spark_master, **args.spark.client_conf()}
             if args.storage is not None:
                 conf.update(args.spark.sparkconf_s3a(args.storage.s3_endpoint))
             deps.append(k8s.core.v1.ConfigMap(
                 f"{name}-spark-defaults", metadata={"name": SPARK_DEFAULTS_CM, "namespace": ns},
                 data={"spark-defaults.conf": spark_defaults(conf)}, opts=after_ns))
             spark_conf_mounted = True
+        # Default providers are disabled for the whole project (Pulumi.yaml): pulumi-random needs its own.
+        random_provider = random.Provider(f"{name}-random", opts=pulumi.ResourceOptions(parent=self))
+        admin_password = random.RandomPassword(f"{name}-admin-password", length=24, special=False,
+                                               opts=pulumi.ResourceOptions(parent=self, provider=random_provider))
+        deps.append(k8s.core.v1.Secret(
+            f"{name}-admin", metadata={"name": ADMIN_SECRET, "namespace": ns},
+            string_data={"password": pulumi.Output.secret(admin_password.result)}, opts=after_ns))
         values = hub_values(cfg, gpu_profile=args.gpu_profile, block_class=args.block_class,
                             env=notebook_env(bucket=self.bucket, spark_master=spark_master),
                             extra_labels=extra_labels, egress_namespaces=egress, ingress_namespaces=ingress,

@@ -25,7 +25,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from infra.config.kafka import KafkaConfig, PodResources
+from infra.config.kafka import KafkaConfig, PodResources, UserQuotas
 from infra.placement import NvmeMode, Role, place
 from infra.podsecurity import pod_security_labels
 from infra.services.kafka.spec import (
@@ -193,8 +193,9 @@ class Kafka(pulumi.ComponentResource):
         return KafkaTopicHandle(name=name, resource=cr)
 
     def user(self, name: str, namespace: str, acls: Iterable[Acl], parent: pulumi.Resource | None = None,
-             depends_on: Sequence[pulumi.Resource] = ()) -> KafkaUserHandle:
-        """Declare a SCRAM user with ACLs whose credentials and the cluster CA land in `namespace`.
+             depends_on: Sequence[pulumi.Resource] = (), quotas: UserQuotas | None = None) -> KafkaUserHandle:
+        """Declare a SCRAM user with ACLs and client quotas (`kafka.userQuotas` unless given) whose credentials and
+        the cluster CA land in `namespace`.
 
         `depends_on` should hold the namespace's own resource when the workload creates it."""
         check_user_name(name)
@@ -215,7 +216,7 @@ class Kafka(pulumi.ComponentResource):
         k8s.apiextensions.CustomResource(
             f"{self._name}-user-{name}", api_version=API_VERSION, kind="KafkaUser",
             metadata={"name": name, "namespace": self.namespace, "labels": labels_for(self.cfg)},
-            spec=user_spec(pw_secret, acls),
+            spec=user_spec(pw_secret, acls, quotas or self.cfg.user_quotas),
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[self.operator, self.kafka, pw])))
         if namespace != self.namespace:
             # The User Operator already writes Secret <name> (same keys) in the Kafka namespace itself.

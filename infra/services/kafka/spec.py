@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from infra.config.kafka import KafkaConfig
+from infra.config.kafka import KafkaConfig, UserQuotas
 from infra.placement import Role, place, spread
 
 TLS_PORT = 9093
@@ -75,7 +75,8 @@ def _pod_template(pool: str, cfg: KafkaConfig, across_zones: bool) -> dict[str, 
     return {
         "affinity": placement.node_affinity(),  # KafkaNodePool templates have no nodeSelector field
         "tolerations": placement.toleration_list(),
-        "topologySpreadConstraints": spread(pod_labels, across_zones=across_zones),
+        # Hard across zones: controllers hold the KRaft quorum and brokers are the racks partition replicas spread over.
+        "topologySpreadConstraints": spread(pod_labels, across_zones=across_zones, hard_zones=True),
     }
 
 
@@ -145,6 +146,10 @@ def kafka_spec(cfg: KafkaConfig, across_zones: bool) -> dict[str, Any]:
         }
     if cfg.cruise_control:
         spec["cruiseControl"] = {
+            # Without a trigger Cruise Control only computes proposals: new brokers stay empty and removed ones
+            # cannot be drained. autoRebalance (Strimzi 1.2.0 Kafka spec.cruiseControl.autoRebalance) runs a
+            # rebalance with Cruise Control's default goals whenever the broker pool scales either way.
+            "autoRebalance": [{"mode": "add-brokers"}, {"mode": "remove-brokers"}],
             "resources": cfg.cruise_control_resources.k8s(),
             "template": {"pod": _general_pod(across_zones, {"strimzi.io/name": f"{cfg.cluster_name}-cruise-control"})},
         }
@@ -245,9 +250,9 @@ class Acl:
         return {"type": "allow", "resource": resource, "operations": list(self.operations), "host": "*"}
 
 
-def user_spec(password_secret: str, acls: Iterable[Acl]) -> dict[str, Any]:
+def user_spec(password_secret: str, acls: Iterable[Acl], quotas: UserQuotas) -> dict[str, Any]:
     """A KafkaUser spec with SCRAM-SHA-512 and a password the program generated (so the same password can be
-    written to the workload's own namespace) and simple-authorization ACLs."""
+    written to the workload's own namespace), simple-authorization ACLs and client quotas."""
     rules = [a.k8s() for a in acls]
     if not rules:
         raise ValueError("kafka.user: acls is empty; a user without ACLs can do nothing under simple authorization")
@@ -255,6 +260,7 @@ def user_spec(password_secret: str, acls: Iterable[Acl]) -> dict[str, Any]:
         "authentication": {"type": "scram-sha-512",
                            "password": {"valueFrom": {"secretKeyRef": {"name": password_secret, "key": "password"}}}},
         "authorization": {"type": "simple", "acls": rules},
+        "quotas": quotas.k8s(),
     }
 
 

@@ -21,6 +21,9 @@ OPERATOR_WEBHOOK_PORT = 10250
 CEPH_HEALTH = "ceph_health_status"  # Rook's mgr prometheus module: 0 OK, 1 WARN, 2 ERR
 KAFKA_URP = "kafka_server_replicamanager_underreplicatedpartitions"  # Strimzi's JMX exporter rules
 ES_HEALTH = "elasticsearch_cluster_health_status"  # elasticsearch-exporter, label color
+# The exporter's scrape job: the ServiceMonitor's Service name (infra/services/elk/spec.py EXPORTER). v1.9.0's
+# cluster-health collector exports no `*_up` gauge: when Elasticsearch is unreachable its series just vanish.
+ES_EXPORTER_JOB = "elasticsearch-exporter"
 GPU_XID = "DCGM_FI_DEV_XID_ERRORS"  # dcgm-exporter: the last XID error code of a GPU (0: none)
 
 
@@ -158,11 +161,19 @@ def alert_rules(cfg: MonitoringConfig) -> dict[str, Any]:
             _rule("ElasticsearchClusterYellow", f'max by (cluster) ({ES_HEALTH}{{color="yellow"}}) == 1', "30m",
                   "warning", "Elasticsearch cluster is yellow",
                   "Cluster {{ $labels.cluster }} has had unassigned replica shards for 30 minutes."),
-            _rule("ElasticsearchHealthUnknown", "max(elasticsearch_cluster_health_up) == 0", "10m", "warning",
-                  "Elasticsearch health cannot be read", "The elasticsearch-exporter cannot reach the cluster."),
+            # Exporter down (its `up` is 0 or it is not scraped at all) or exporter up but Elasticsearch unreachable
+            # (then the health series are absent): either way the Red/Yellow alerts above cannot fire.
+            _rule("ElasticsearchHealthUnknown",
+                  f'max(up{{job="{ES_EXPORTER_JOB}"}}) == 0 or absent(up{{job="{ES_EXPORTER_JOB}"}}) '
+                  f"or absent({ES_HEALTH})", "10m", "warning",
+                  "Elasticsearch health cannot be read",
+                  "The elasticsearch-exporter is down or cannot reach the cluster; health alerts are blind."),
         ]},
         {"name": "gpu", "rules": [
-            _rule("GpuXidError", f"max by (Hostname, gpu) (max_over_time({GPU_XID}[10m])) > 0", "0m", "critical",
+            # The gauge keeps the last XID until the exporter restarts, so "> 0" would fire forever after one error:
+            # fire when it changes to a non-zero code (resolves 10 minutes later); the value is the XID code.
+            _rule("GpuXidError",
+                  f"max by (Hostname, gpu) ({GPU_XID} != 0 and changes({GPU_XID}[10m]) > 0)", "0m", "critical",
                   "GPU reported an XID error",
                   "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} reported XID {{ $value }}; see NVIDIA's XID catalog."),
         ]},

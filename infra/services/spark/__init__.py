@@ -77,6 +77,7 @@ class Spark(pulumi.ComponentResource):
         self.namespace = self.job_namespace = cfg.namespace
         self.service_account = SERVICE_ACCOUNT
         self.client_labels = {CLIENT_LABEL: "true"}
+        self.image = cfg.image  # the s3a-capable image every Spark process runs (SparkApplication spec.image too)
         self.master_url = f"spark://spark-master.{cfg.namespace}.svc:{MASTER_PORT}"
         self.history_url = f"http://spark-history.{cfg.namespace}.svc:{HISTORY_PORT}"
         self._s3_endpoint = args.storage.s3_endpoint if args.storage else None
@@ -179,9 +180,11 @@ class Spark(pulumi.ComponentResource):
                   "minReplicas": sa.min_workers, "maxReplicas": sa.max_workers,
                   "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
                       "type": "Utilization", "averageUtilization": sa.target_cpu_percent}}}],
-                  # Scale down slowly: a worker leaving kills the executors (and cached blocks) it hosts.
-                  "behavior": {"scaleDown": {"stabilizationWindowSeconds": 600,
-                                             "policies": [{"type": "Pods", "value": 1, "periodSeconds": 300}]}}},
+                  # CPU shows demand only one way: busy executors burn it, but an idle notebook session keeps its
+                  # executors (and their shuffle output) at ~0% CPU, so a CPU scale-down would kill live
+                  # applications' state. Scale up on CPU; never down automatically (scale down by hand: each
+                  # stopping worker decommissions and migrates its blocks, see spec.worker_pod_spec).
+                  "behavior": {"scaleDown": {"selectPolicy": "Disabled"}}},
             opts=self._opts(depends_on=[workers]))
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-workers-pdb", metadata={"name": "spark-worker", "namespace": cfg.namespace},
@@ -240,6 +243,10 @@ class Spark(pulumi.ComponentResource):
             raise ValueError("spark.sparkconf_s3a(event_logs=True): this stack has no history server "
                              "(spark.history.enabled or the object store is off)")
         return sparkconf_s3a(endpoint, region=region, event_log_dir=self.event_log_dir if event_logs else None)
+
+    def client_conf(self) -> dict[str, str]:
+        """sparkConf of an application of the standalone cluster: core cap and graceful decommissioning."""
+        return spec.client_conf(self.cfg)
 
     def event_log_env(self) -> list[dict[str, Any]]:
         """Driver `env` with the event bucket's keys (for sparkconf_s3a(event_logs=True))."""

@@ -93,6 +93,25 @@ def sparkconf_s3a(endpoint: str, *, region: str = "us-east-1", event_log_dir: st
     return conf
 
 
+def client_conf(cfg: SparkConfig) -> dict[str, str]:
+    """What every application of the standalone cluster (notebooks, client-mode jobs) sets: a core cap, so one
+    session cannot take the whole cluster, and graceful decommissioning (Spark 4.0 docs "Graceful
+    Decommission of Executors"): when a worker is stopped (SIGPWR from its preStop hook), its executors migrate
+    shuffle and cached RDD blocks to the other executors instead of losing them, so running stages survive."""
+    return {
+        "spark.cores.max": str(cfg.standalone.default_cores),
+        "spark.decommission.enabled": "true",
+        "spark.storage.decommission.enabled": "true",
+        "spark.storage.decommission.shuffleBlocks.enabled": "true",
+        "spark.storage.decommission.rddBlocks.enabled": "true",
+    }
+
+
+def _hadoop_defines(s3a: dict[str, str]) -> list[str]:
+    """`-Dkey=value` generic options of a Hadoop tool from the s3a sparkConf (spark.hadoop.* minus the prefix)."""
+    return [f"-D{k.removeprefix('spark.hadoop.')}={v}" for k, v in sorted(s3a.items()) if k.startswith("spark.hadoop.")]
+
+
 # The driver writes event logs with the event bucket's own keys (each claim has its own RGW user), while
 # the job's data may sit in another bucket under AWS_ACCESS_KEY_ID/...: s3a per-bucket settings point at
 # these variables, which Hadoop 3 expands from the environment (${env.NAME}, HADOOP-9642), so no key is
@@ -186,18 +205,31 @@ def history_pod_spec(cfg: SparkConfig, s3a: dict[str, str], bucket_configmap: st
             "spark.history.fs.cleaner.enabled": "true",
             "spark.history.fs.cleaner.maxAge": f"{cfg.history.retention_days}d",
             "spark.history.ui.port": str(HISTORY_PORT)}
+    bucket_env = [{"name": "BUCKET_NAME", "valueFrom": {"configMapKeyRef": {"name": bucket_configmap,
+                                                                        "key": "BUCKET_NAME"}}}]
     return {
         **place(Role.GENERAL).pod_spec(),
         "serviceAccountName": SERVICE_ACCOUNT,
         "automountServiceAccountToken": False,
         "securityContext": _pod_security(),
         "topologySpreadConstraints": spread(labels, across_zones=across_zones),
+        # FsHistoryProvider exits on a log directory that does not exist ("Log directory specified does not
+        # exist"), and a new bucket has no `events/` prefix until the first job writes one: create it (an s3a
+        # directory marker; -p makes it idempotent) with Hadoop's own shell from the same image.
+        "initContainers": [{
+            "name": "seed-event-log-dir", "image": cfg.image,
+            "command": ["/opt/spark/bin/spark-class", "org.apache.hadoop.fs.FsShell", *_hadoop_defines(s3a),
+                        "-mkdir", "-p", f"s3a://$(BUCKET_NAME)/{EVENT_LOG_PREFIX}"],
+            "env": [*bucket_env, {"name": "SPARK_DRIVER_MEMORY", "value": "256m"}],
+            "envFrom": [{"secretRef": {"name": bucket_secret}}],
+            "resources": {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"memory": "512Mi"}},
+            "securityContext": _security(),
+        }],
         "containers": [{
             "name": "history-server", "image": cfg.image,
             "command": ["/opt/spark/bin/spark-class", "org.apache.spark.deploy.history.HistoryServer"],
             "env": [
-                {"name": "BUCKET_NAME", "valueFrom": {"configMapKeyRef": {"name": bucket_configmap,
-                                                                          "key": "BUCKET_NAME"}}},
+                *bucket_env,
                 {"name": "SPARK_NO_DAEMONIZE", "value": "true"},
                 {"name": "SPARK_DAEMON_MEMORY", "value": daemon_memory(cfg.history.resources.memory)},
                 # $(BUCKET_NAME) is expanded by the kubelet from the variable above.
@@ -227,7 +259,10 @@ def master_pod_spec(cfg: SparkConfig, labels: dict[str, str], across_zones: bool
             "args": ["--host", "$(POD_IP)", "--port", str(MASTER_PORT), "--webui-port", str(MASTER_UI_PORT)],
             "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
                     {"name": "SPARK_NO_DAEMONIZE", "value": "true"},
-                    {"name": "SPARK_DAEMON_MEMORY", "value": daemon_memory(cfg.standalone.master_resources.memory)}],
+                    {"name": "SPARK_DAEMON_MEMORY", "value": daemon_memory(cfg.standalone.master_resources.memory)},
+                    # Applications that set no spark.cores.max get this many cores, not the whole cluster.
+                    {"name": "SPARK_MASTER_OPTS",
+                     "value": f"-Dspark.deploy.defaultCores={cfg.standalone.default_cores}"}],
             "ports": [{"name": "spark", "containerPort": MASTER_PORT},
                       {"name": "http", "containerPort": MASTER_UI_PORT}],
             "resources": cfg.standalone.master_resources.k8s(),
@@ -240,14 +275,29 @@ def master_pod_spec(cfg: SparkConfig, labels: dict[str, str], across_zones: bool
 
 def worker_pod_spec(cfg: SparkConfig, master_url: str, labels: dict[str, str], across_zones: bool) -> dict[str, Any]:
     """A standalone worker on an NVMe RAID0 node, its work and local dirs on the array."""
-    cores, memory = worker_offer(cfg.standalone.worker_resources.cpu, cfg.standalone.worker_resources.memory)
+    sa = cfg.standalone
+    cores, memory = worker_offer(sa.worker_resources.cpu, sa.worker_resources.memory)
     volumes, mounts = executor_scratch()
+    # Bounded: past the limit the kubelet evicts this worker rather than filling the node's RAID0 array.
+    volumes = [{**v, "emptyDir": {"sizeLimit": sa.scratch_size}} if v["name"] == LOCAL_DIR_VOLUME else v
+               for v in volumes]
+    worker_opts = {
+        # SIGPWR (spark.worker.decommission.signal, default PWR) makes the worker decommission itself
+        # (Worker.scala registers the handler only with spark.decommission.enabled).
+        "spark.decommission.enabled": "true",
+        # Remove finished applications' work dirs (jars, logs, shuffle of dead executors) from the scratch volume.
+        "spark.worker.cleanup.enabled": "true",
+        "spark.worker.cleanup.interval": "1800",
+        "spark.worker.cleanup.appDataTtl": "86400",
+    }
     return {
         **executor_placement(),
         "serviceAccountName": SERVICE_ACCOUNT,
         "automountServiceAccountToken": False,
         "securityContext": _pod_security(),
         "topologySpreadConstraints": spread(labels, across_zones=across_zones),
+        # The preStop wait plus the JVM's own shutdown.
+        "terminationGracePeriodSeconds": sa.decommission_seconds + 30,
         "volumes": volumes,
         "containers": [{
             "name": "worker", "image": cfg.image,
@@ -257,7 +307,12 @@ def worker_pod_spec(cfg: SparkConfig, master_url: str, labels: dict[str, str], a
             "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
                     {"name": "SPARK_NO_DAEMONIZE", "value": "true"},
                     {"name": "SPARK_DAEMON_MEMORY", "value": f"{WORKER_DAEMON_MIB}m"},
-                    {"name": "SPARK_LOCAL_DIRS", "value": f"{LOCAL_DIR_MOUNT}/local"}],
+                    {"name": "SPARK_LOCAL_DIRS", "value": f"{LOCAL_DIR_MOUNT}/local"},
+                    {"name": "SPARK_WORKER_OPTS", "value": " ".join(f"-D{k}={v}" for k, v in worker_opts.items())}],
+            # spark-class execs the worker JVM, so it is PID 1: SIGPWR starts its decommission, then the hook waits
+            # for executors to migrate their blocks before the kubelet's SIGTERM.
+            "lifecycle": {"preStop": {"exec": {"command": [
+                "/bin/bash", "-c", f"kill -PWR 1; sleep {sa.decommission_seconds}"]}}},
             "ports": [{"name": "http", "containerPort": WORKER_UI_PORT}],
             "volumeMounts": mounts,
             "resources": cfg.standalone.worker_resources.k8s(),

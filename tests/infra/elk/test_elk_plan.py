@@ -183,3 +183,28 @@ def test_elk_resources_all_in_one_namespace(stack):
     ns = [r["inputs"] for r in recs if r["type"] == "kubernetes:core/v1:Namespace"][0]
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"  # Filebeat's hostPath
     assert yaml.safe_dump(ns)  # serialisable manifest
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_elasticsearch_keeps_mmap_and_raises_max_map_count_first(stack):
+    """ECK 3.5 ("Virtual memory"): node.store.allow_mmap false is the quickstart's shortcut, not for production;
+    raise vm.max_map_count (1048576 for Elasticsearch 8.16+) with a privileged init container and leave mmap on."""
+    from policies.rules.model import Context, Resource
+    from policies.rules.security import PSS_BASELINE, pod_security_baseline
+
+    recs = planned(stack)
+    es = cr(recs, "Elasticsearch")[0]
+    for node_set in es["inputs"]["spec"]["nodeSets"]:
+        assert "node.store.allow_mmap" not in node_set.get("config", {}), node_set["name"]
+        (init,) = node_set["podTemplate"]["spec"]["initContainers"]
+        assert init["image"] == f"docker.elastic.co/elasticsearch/elasticsearch:{es['inputs']['spec']['version']}"
+        assert init["securityContext"] == {"privileged": True, "runAsUser": 0}
+        assert "sysctl -w vm.max_map_count=1048576" in init["command"][-1]
+    # The platform's Pod Security policy admits exactly this: the ES image's sysctl, nothing else privileged.
+    res = Resource(urn=es["urn"], type=es["type"], name=es["name"], props=es["inputs"])
+    assert [f for f in pod_security_baseline(res, Context(environment=stack, resources=[res]))
+            if f.policy == PSS_BASELINE] == []
+    other = json.loads(json.dumps(es["inputs"]))
+    other["spec"]["nodeSets"][0]["podTemplate"]["spec"]["initContainers"][0]["image"] = "docker.io/library/busybox:1.37"
+    res = Resource(urn=es["urn"], type=es["type"], name=es["name"], props=other)
+    assert any("privileged" in f.message for f in pod_security_baseline(res, Context(environment=stack, resources=[res])))

@@ -154,9 +154,18 @@ def test_cloudwatch_reader_reads_only_the_control_plane_log_group():
     assert inp["type"] == "aws-cloudwatch" and inp["log_group_name"] == "/aws/eks/pipeworks-prod/cluster"
     assert inp["region_name"] == "eu-west-1" and inp["log_stream_prefix"] == "kube-apiserver-"
     assert cw["deployment"]["replicas"] == 1, "one reader: several would ship every event several times"
-    policy = json.loads(spec.cloudwatch_read_policy("pipeworks-prod"))
+    # The streams EKS writes: the prefix alone would also ship the audit log; the drop processor removes it.
+    streams = ["kube-apiserver-0a1b2c", "kube-apiserver-audit-0a1b2c", "authenticator-0a1b2c",
+               "kube-scheduler-0a1b2c", "kube-controller-manager-0a1b2c"]
+    (drop,) = inp["processors"]
+    pattern = drop["drop_event"]["when"]["regexp"]["awscloudwatch.log_stream"]
+    shipped = [s for s in streams if s.startswith(inp["log_stream_prefix"]) and not re.search(pattern, s)]
+    assert shipped == ["kube-apiserver-0a1b2c"]
+    policy = json.loads(spec.cloudwatch_read_policy("pipeworks-prod", "eu-west-1"))
     read = policy["Statement"][0]
-    assert all(r.startswith("arn:aws:logs:*:*:log-group:/aws/eks/pipeworks-prod/cluster") for r in read["Resource"])
+    # scoped to the stack's region and account, never any region's or account's group of that name
+    assert all(r.startswith("arn:aws:logs:eu-west-1:${aws:PrincipalAccount}:log-group:/aws/eks/pipeworks-prod/cluster")
+               for r in read["Resource"])
     assert not any(a in ("logs:*", "*") for s in policy["Statement"] for a in s["Action"])
 
 

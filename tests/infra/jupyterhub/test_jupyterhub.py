@@ -55,7 +55,10 @@ def test_notebook_credentials_come_from_the_bucket_secret_never_inline():
     for key in ("BUCKET_HOST", "BUCKET_PORT", "BUCKET_NAME"):
         assert env[key]["valueFrom"]["configMapKeyRef"]["name"] == "notebooks"
     assert env["SPARK_MASTER"] == "spark://spark-master.spark.svc:7077"
-    assert env["SPARK_DRIVER_HOST"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    # Executors must reach the client-mode driver: it advertises SPARK_LOCAL_HOSTNAME (the pod IP), not the pod's
+    # unresolvable hostname jupyter-<user>.
+    assert env["SPARK_LOCAL_HOSTNAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    assert env["SPARK_CONF_DIR"] == "/etc/spark/conf"
     assert notebook_env(bucket=None, spark_master=None) == {}
 
 
@@ -90,6 +93,15 @@ def test_bad_config_names_the_key():
     with pytest.raises(StackConfigError) as e:
         load_stack_config({"pipeworks:platform": platform}, set(), stack="dev", file="Pulumi.dev.yaml")
     assert "pipeworks:platform.jupyterhub.gpuProfile=set needs gpu.enabled: true" in str(e.value)
+    stacks = {"environment": "dev", "cluster": {"eks": {"publicAccessCidrs": ["198.51.100.0/24"]}},
+              "jupyterhub": {"cpuProfile": {"image": "quay.io/jupyter/pyspark-notebook:spark-4.0.1",
+                                            "resources": {"cpu": "1", "memory": "4Gi"}}}}
+    with pytest.raises(StackConfigError) as e:
+        load_stack_config({"pipeworks:platform": stacks}, set(), stack="dev", file="Pulumi.dev.yaml")
+    assert ('pipeworks:platform.jupyterhub.cpuProfile.image="quay.io/jupyter/pyspark-notebook:spark-4.0.1" is a Jupyter '
+            "docker-stacks image: its Python differs from the Spark workers'") in str(e.value)
+    stacks["spark"] = {"enabled": False}  # no standalone cluster to match
+    assert load_stack_config({"pipeworks:platform": stacks}, set(), stack="dev").platform.jupyterhub.enabled
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -111,7 +123,7 @@ def test_plan_wires_spark_bucket_and_profiles(stack):
     assert "spark.hadoop.fs.s3a.endpoint http://" in text and "spark.master spark://" in text
     assert "access.key" not in text and "secret.key" not in text
     mount = su["storage"]["extraVolumeMounts"][0]
-    assert mount["mountPath"] == "/usr/local/spark/conf/spark-defaults.conf" and mount["readOnly"] is True
+    assert mount["mountPath"] == su["extraEnv"]["SPARK_CONF_DIR"] and mount["readOnly"] is True
     assert su["storage"]["dynamic"]["storageClass"] == "ceph-block"
 
 
@@ -136,3 +148,50 @@ def test_profiles_fit_the_smallest_node_of_their_pool(stack):
         # room for the node agents (Filebeat, node-exporter, GPU operands) beside the notebook
         assert o["cpu_guarantee"] + 0.5 <= smallest.cpu, (slug, smallest.source)
         assert _bytes(o["mem_guarantee"]) + 1.5 * 2**30 <= smallest.memory, (slug, smallest.source)
+
+
+def _guarded_authenticator(monkeypatch, password: str | None):
+    """Run the hub's extraConfig snippet against a stand-in for nativeauthenticator's create_user, whose upstream
+    behaviour (nativeauthenticator.py) authorizes any sign-up named in admin_users."""
+    import sys
+    import types
+
+    from infra.services.jupyterhub import ADMIN_GUARD, ADMIN_PASSWORD_ENV
+
+    class NativeAuthenticator:
+        admin_users = {"admin"}
+
+        def normalize_username(self, name):
+            return name.lower()
+
+        def create_user(self, username, pw, **kwargs):
+            return {"username": username, "is_authorized": username in self.admin_users}
+
+    monkeypatch.setitem(sys.modules, "nativeauthenticator", types.SimpleNamespace(NativeAuthenticator=NativeAuthenticator))
+    if password is None:
+        monkeypatch.delenv(ADMIN_PASSWORD_ENV, raising=False)
+    else:
+        monkeypatch.setenv(ADMIN_PASSWORD_ENV, password)
+    exec(compile(ADMIN_GUARD, "extraConfig/pipeworks-admin-guard", "exec"), {})
+    return NativeAuthenticator()
+
+
+def test_only_the_generated_password_signs_up_the_admin(monkeypatch):
+    auth = _guarded_authenticator(monkeypatch, "s3cret-generated-pw")
+    assert auth.create_user("Admin", "first-come-first-served") is None
+    assert auth.create_user("admin", "s3cret-generated-pw") == {"username": "admin", "is_authorized": True}
+    assert auth.create_user("alice", "any-password-1") == {"username": "alice", "is_authorized": False}
+    assert _guarded_authenticator(monkeypatch, None).create_user("admin", "") is None, "no Secret: no admin sign-up"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_hub_reads_the_admin_password_from_a_generated_secret(stack):
+    from infra.services.jupyterhub import ADMIN_PASSWORD_ENV, ADMIN_SECRET
+
+    recs = planned(stack)
+    hub = release(recs, "jupyterhub")["values"]["hub"]
+    assert hub["config"]["Authenticator"]["admin_users"] == ["admin"]
+    assert "pipeworks-admin-guard" in hub["extraConfig"]
+    assert hub["extraEnv"][ADMIN_PASSWORD_ENV]["valueFrom"]["secretKeyRef"] == {"name": ADMIN_SECRET, "key": "password"}
+    (secret,) = [o for o in in_namespace(recs, NS) if o["kind"] == "Secret" and o["metadata"]["name"] == ADMIN_SECRET]
+    assert secret["stringData"] == {"password": "[secret]"}

@@ -130,3 +130,24 @@ def test_namespace_denies_by_default_and_admits_prometheus(stack):
     assert policies["default-deny-ingress"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
     (rule,) = policies["allow-prometheus"]["ingress"]
     assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_kafka_user_has_quotas(stack):
+    """Strimzi 1.2.0 KafkaUser spec.quotas: every user (the fraud scorer included) is throttled per broker."""
+    users = [o for o in (r["inputs"] for r in planned(stack)) if o.get("kind") == "KafkaUser"]
+    assert users, "the shipped stacks declare the fraud scorer's user"
+    for u in users:
+        q = u["spec"]["quotas"]
+        assert q["producerByteRate"] > 0 and q["consumerByteRate"] > 0 and q["requestPercentage"] > 0, u["metadata"]
+
+
+@pytest.mark.parametrize("stack,cruise", [("dev", False), ("prod", True)])
+def test_cruise_control_rebalances_when_brokers_come_and_go(stack, cruise):
+    """Cruise Control alone only proposes; Strimzi 1.2.0 Kafka spec.cruiseControl.autoRebalance moves partitions onto
+    added brokers and off brokers being removed, with no KafkaRebalance to approve by hand."""
+    (kafka,) = [o for o in (r["inputs"] for r in planned(stack)) if o.get("kind") == "Kafka"]
+    if not cruise:
+        assert "cruiseControl" not in kafka["spec"]
+        return
+    assert kafka["spec"]["cruiseControl"]["autoRebalance"] == [{"mode": "add-brokers"}, {"mode": "remove-brokers"}]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from infra.config import load_stack_config
-from infra.config.kafka import KafkaConfig
+from infra.config.kafka import KafkaConfig, UserQuotas
 from infra.placement import LABEL_NVME_MODE, LABEL_ROLE, TAINT_NVME, NvmeMode
 from infra.services.kafka import ca_sync
 from infra.services.kafka.spec import (
@@ -126,13 +126,24 @@ def test_topic_rejects_impossible_sizes(partitions, replicas, msg):
 
 
 def test_user_spec_uses_the_program_password_and_acls():
-    spec = user_spec("scorer-scram-password", [*Acl.consume("payments", "scorer"), *Acl.produce("scores")])
+    spec = user_spec("scorer-scram-password", [*Acl.consume("payments", "scorer"), *Acl.produce("scores")],
+                     UserQuotas())
     assert spec["authentication"] == {"type": "scram-sha-512", "password": {"valueFrom": {"secretKeyRef": {
         "name": "scorer-scram-password", "key": "password"}}}}
     acls = spec["authorization"]["acls"]
     assert {"type": "allow", "resource": {"type": "group", "name": "scorer", "patternType": "literal"},
             "operations": ["Read"], "host": "*"} in acls
     assert [a["resource"]["name"] for a in acls] == ["payments", "scorer", "scores"]
+
+
+def test_user_quotas_throttle_each_user_per_broker():
+    """Strimzi 1.2.0 KafkaUser spec.quotas (KafkaUser CRD): byte rates per broker, request-thread share and the
+    partition mutation rate; without them one client can saturate every broker for all others."""
+    spec = user_spec("s", Acl.produce("t"), UserQuotas(producer_byte_rate=4096))
+    assert spec["quotas"] == {"producerByteRate": 4096, "consumerByteRate": 20 * 2**20, "requestPercentage": 200,
+                              "controllerMutationRate": 10.0}
+    with pytest.raises(ValueError, match="greater than or equal to 1024"):
+        UserQuotas(consumer_byte_rate=0)
 
 
 def test_cluster_acl_has_no_name():
@@ -153,7 +164,7 @@ def test_bad_acls_name_the_field(kwargs, msg):
 
 def test_user_without_acls_or_with_a_bad_name_is_refused():
     with pytest.raises(ValueError, match="acls is empty"):
-        user_spec("s", [])
+        user_spec("s", [], UserQuotas())
     with pytest.raises(ValueError, match=r"kafka.user\('Bad_User'\)"):
         check_user_name("Bad_User")
 

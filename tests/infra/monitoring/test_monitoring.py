@@ -171,8 +171,10 @@ def test_every_monitor_and_rule_is_selected_and_created_after_the_crds(stack):
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_grafana_admin_password_is_generated_and_secret(stack):
     recs = planned(stack)
-    secret = [o for o in in_namespace(recs, NS) if o["kind"] == "Secret"][0]
-    assert secret["metadata"]["name"] == spec.GRAFANA_ADMIN_SECRET and all_secret(secret["stringData"])
+    # prod also has the Alertmanager config Secret (alertReceiver: webhook): pick Grafana's by name.
+    (secret,) = [o for o in in_namespace(recs, NS) if o["kind"] == "Secret"
+                 and o["metadata"]["name"] == spec.GRAFANA_ADMIN_SECRET]
+    assert all_secret(secret["stringData"])
     grafana = release(recs, spec.RELEASE)["values"]["grafana"]
     assert grafana["admin"]["existingSecret"] == spec.GRAFANA_ADMIN_SECRET and "adminPassword" not in grafana
     comp = component_records(recs, "pipeworks:services:Monitoring")

@@ -68,8 +68,8 @@ def test_each_alert_fires_on_its_failure(tmp_path):
              "values": "0 0 3x30"},
             {"series": 'elasticsearch_cluster_health_status{cluster="logs",color="red"}', "values": "1x30"},
             {"series": 'elasticsearch_cluster_health_status{cluster="logs",color="yellow"}', "values": "0x30"},
-            {"series": "elasticsearch_cluster_health_up", "values": "1x30"},
-            {"series": 'DCGM_FI_DEV_XID_ERRORS{Hostname="gpu-node-1",gpu="0"}', "values": "0 0 0 79 0x26"},
+            {"series": 'up{job="elasticsearch-exporter"}', "values": "1x30"},
+            {"series": 'DCGM_FI_DEV_XID_ERRORS{Hostname="gpu-node-1",gpu="0"}', "values": "0 0 0 79x27"},
             {"series": API_OK, "values": "0+90x30"},
             {"series": API_5XX, "values": "0+10x30"},  # 10% of requests fail: above the 5% threshold
         ],
@@ -86,7 +86,8 @@ def test_each_alert_fires_on_its_failure(tmp_path):
             {**expected("GpuXidError", {"Hostname": "gpu-node-1", "gpu": "0"},
                         ann("GpuXidError", **{"$labels.gpu": "0", "$labels.Hostname": "gpu-node-1", "$value": "79"}),
                         "critical"), "eval_time": "5m"},
-            {"alertname": "GpuXidError", "eval_time": "25m", "exp_alerts": []},  # 10 minutes after the XID
+            # dcgm-exporter keeps the last XID (79) in the gauge: 10 minutes after the change the alert resolves.
+            {"alertname": "GpuXidError", "eval_time": "25m", "exp_alerts": []},
             {**expected("ModelApiErrorRate", {"namespace": "fraud"},
                         ann("ModelApiErrorRate", **{"$labels.namespace": "fraud"}), "critical"), "eval_time": "15m"},
         ],
@@ -107,7 +108,7 @@ def test_healthy_platform_raises_nothing(tmp_path):
             {"series": 'kafka_server_replicamanager_underreplicatedpartitions{pod="events-broker-0"}', "values": "0x30"},
             {"series": 'elasticsearch_cluster_health_status{cluster="logs",color="green"}', "values": "1x30"},
             {"series": 'elasticsearch_cluster_health_status{cluster="logs",color="red"}', "values": "0x30"},
-            {"series": "elasticsearch_cluster_health_up", "values": "1x30"},
+            {"series": 'up{job="elasticsearch-exporter"}', "values": "1x30"},
             {"series": 'DCGM_FI_DEV_XID_ERRORS{Hostname="gpu-node-1",gpu="0"}', "values": "0x30"},
             {"series": API_OK, "values": "0+99x30"},
             {"series": API_5XX, "values": "0+1x30"},  # 1%: below the threshold
@@ -127,3 +128,43 @@ def test_dashboard_queries_parse(tmp_path):
     result = subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{len(rules)} rules found" in result.stdout
+
+
+def test_gpu_xid_fires_again_on_a_new_xid_and_not_on_a_stale_one(tmp_path):
+    """DCGM_FI_DEV_XID_ERRORS is "the value of the last XID error" (dcgm-exporter default-counters.csv of the
+    gpu-operator v26.7.0 DCGM exporter): it stays at the last code, so the alert fires when it changes to a non-zero
+    code, again on the next different code, and never for a value that merely persists (exporter restart)."""
+    cfg = MonitoringConfig()
+    rules = write_rules(tmp_path, cfg)
+    labels = {"Hostname": "gpu-node-1", "gpu": "0"}
+    tests = [{"interval": "1m", "input_series": [
+        {"series": 'DCGM_FI_DEV_XID_ERRORS{Hostname="gpu-node-1",gpu="0"}', "values": "79x20 48x20"},
+        {"series": 'DCGM_FI_DEV_XID_ERRORS{Hostname="gpu-node-2",gpu="0"}', "values": "13x40"},  # stale since start
+    ], "alert_rule_test": [
+        {"alertname": "GpuXidError", "eval_time": "15m", "exp_alerts": []},
+        {"alertname": "GpuXidError", "eval_time": "25m", "exp_alerts": [{"exp_labels": {**labels, "severity": "critical"},
+         "exp_annotations": {k: v.replace("{{ $labels.gpu }}", "0").replace("{{ $labels.Hostname }}", "gpu-node-1")
+                             .replace("{{ $value }}", "48") for k, v in annotations_of(cfg, "GpuXidError").items()}}]},
+        {"alertname": "GpuXidError", "eval_time": "38m", "exp_alerts": []},
+    ]}]
+    result = run_tests(tmp_path, rules, tests)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("exporter_up,health", [("0x30", "1x30"), ("1x30", None)])
+def test_elasticsearch_health_unknown_fires_when_the_exporter_is_down_or_blind(tmp_path, exporter_up, health):
+    """elasticsearch-exporter v1.9.0 (collector/cluster_health.go) has no `*_health_up` gauge: when Elasticsearch is
+    unreachable the health series vanish; when the exporter is down its scrape `up` is 0."""
+    cfg = MonitoringConfig()
+    rules = write_rules(tmp_path, cfg)
+    series = [{"series": 'up{job="elasticsearch-exporter",namespace="logging"}', "values": exporter_up}]
+    if health:
+        series.append({"series": 'elasticsearch_cluster_health_status{cluster="logs",color="green"}', "values": health})
+    tests = [{"interval": "1m", "input_series": series, "alert_rule_test": [
+        {"alertname": "ElasticsearchHealthUnknown", "eval_time": "5m", "exp_alerts": []},  # for: 10m
+        {"alertname": "ElasticsearchHealthUnknown", "eval_time": "15m", "exp_alerts": [{
+            "exp_labels": {"severity": "warning", **({} if health is None else {})},
+            "exp_annotations": annotations_of(cfg, "ElasticsearchHealthUnknown")}]},
+    ]}]
+    result = run_tests(tmp_path, rules, tests)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from infra.placement import LABEL_NVME_MODE, LABEL_ROLE
-from tests.infra.planned import cluster_version, core_validator, crd_validator, errors, in_namespace, planned, releases
+from tests.infra.planned import (REPO, cluster_version, core_validator, crd_validator, errors, in_namespace, planned,
+                                 releases)
 
 STACKS = ("dev", "prod")
 
@@ -80,7 +81,7 @@ def test_standalone_master_and_autoscaled_workers_on_nvme_scratch(stack, lo, hi,
     assert {p["port"] for p in svc["spec"]["ports"]} == {7077, 8080}
     worker = deployments["spark-worker"]["spec"]["template"]["spec"]
     assert worker["nodeSelector"] == {LABEL_ROLE: "nvme", LABEL_NVME_MODE: "raid0"}
-    assert worker["volumes"] == [{"name": "spark-local-dir-1", "emptyDir": {}}]
+    assert worker["volumes"] == [{"name": "spark-local-dir-1", "emptyDir": {"sizeLimit": "200Gi"}}]
     assert worker["containers"][0]["args"][0] == "spark://spark-master.spark.svc:7077"
     assert {c["topologyKey"] for c in worker["topologySpreadConstraints"]} == (
         {"kubernetes.io/hostname", "topology.kubernetes.io/zone"} if zones else {"kubernetes.io/hostname"})
@@ -135,3 +136,66 @@ def test_spark_applications_in_the_plan_are_valid_upstream(stack):
                     "the helpers)")
     for app in apps:
         assert not errors(crd_validator(app["apiVersion"], app["kind"]), app), app["metadata"]["name"]
+
+
+def _env(container: dict) -> dict[str, str]:
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_spark_process_runs_the_projects_s3a_image(stack):
+    """The stock apache/spark images have no hadoop-aws (harness-facts §4a), so s3a:// fails wherever they run: the
+    history server, master, workers and the seeding init container all run spark.image, which is the image of
+    infra/services/spark/image/Dockerfile; the notebook profile is built FROM it."""
+    from infra.config.jupyterhub import NOTEBOOK_IMAGE
+    from infra.config.spark import SPARK_IMAGE
+
+    images = {c["image"] for d in _kind(stack, "Deployment").values()
+              for c in d["spec"]["template"]["spec"].get("initContainers", []) + d["spec"]["template"]["spec"]["containers"]}
+    assert images == {SPARK_IMAGE}
+    dockerfile = (REPO / "infra/services/jupyterhub/image/Dockerfile").read_text()
+    assert f"ARG SPARK_IMAGE={SPARK_IMAGE}\nFROM ${{SPARK_IMAGE}}" in dockerfile
+    profiles = {p["slug"]: p for p in releases(planned(stack))["jupyterhub"]["values"]["singleuser"]["profileList"]}
+    assert profiles["cpu"]["kubespawner_override"]["image"] == NOTEBOOK_IMAGE
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_history_server_seeds_its_event_log_prefix_first(stack):
+    """FsHistoryProvider (Spark 4.0) stops on a missing log directory, and a new bucket has no `events/` prefix:
+    an init container creates it with Hadoop's FsShell (`-mkdir -p`, an s3a directory marker) against the same
+    endpoint and path-style settings, with the bucket's own credentials."""
+    pod = _kind(stack, "Deployment")["spark-history"]["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    cmd = init["command"]
+    assert cmd[:2] == ["/opt/spark/bin/spark-class", "org.apache.hadoop.fs.FsShell"]
+    assert cmd[-3:] == ["-mkdir", "-p", "s3a://$(BUCKET_NAME)/events"]
+    assert "-Dfs.s3a.path.style.access=true" in cmd
+    assert any(c.startswith("-Dfs.s3a.endpoint=http://rook-ceph-rgw-") for c in cmd)
+    (c,) = pod["containers"]
+    assert init["envFrom"] == c["envFrom"]
+    opts = _env(c)["SPARK_HISTORY_OPTS"]
+    assert "-Dspark.history.fs.logDirectory=s3a://$(BUCKET_NAME)/events" in opts
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_workers_decommission_gracefully_and_never_scale_down_on_cpu(stack):
+    """A CPU HPA scale-down kills executors of idle-but-live sessions with their shuffle output. The HPA only
+    scales up; a stopping worker gets SIGPWR (Worker.scala registers spark.worker.decommission.signal when
+    spark.decommission.enabled) and waits for its executors' block migration; applications opt into shuffle/RDD
+    block migration and are capped in cores; finished apps' work dirs are cleaned and the scratch is bounded."""
+    worker = _kind(stack, "Deployment")["spark-worker"]["spec"]["template"]["spec"]
+    (c,) = worker["containers"]
+    opts = _env(c)["SPARK_WORKER_OPTS"]
+    for flag in ("-Dspark.decommission.enabled=true", "-Dspark.worker.cleanup.enabled=true"):
+        assert flag in opts
+    assert c["lifecycle"]["preStop"]["exec"]["command"] == ["/bin/bash", "-c", "kill -PWR 1; sleep 120"]
+    assert worker["terminationGracePeriodSeconds"] > 120
+    hpa = _kind(stack, "HorizontalPodAutoscaler")["spark-worker"]["spec"]
+    assert hpa["behavior"]["scaleDown"] == {"selectPolicy": "Disabled"}
+    master = _kind(stack, "Deployment")["spark-master"]["spec"]["template"]["spec"]["containers"][0]
+    assert _env(master)["SPARK_MASTER_OPTS"] == "-Dspark.deploy.defaultCores=4"
+    conf = next(r["inputs"] for r in planned(stack) if r["inputs"].get("kind") == "ConfigMap"
+                and r["inputs"]["metadata"]["name"] == "spark-defaults")["data"]["spark-defaults.conf"]
+    for line in ("spark.cores.max 4", "spark.decommission.enabled true", "spark.storage.decommission.enabled true",
+                 "spark.storage.decommission.shuffleBlocks.enabled true"):
+        assert line + "\n" in conf

@@ -126,6 +126,14 @@ def test_unpinned_images_are_refused(image):
     assert SparkConfig(image="registry.local:5000/team/spark:4.0.4-s3a").image.endswith("4.0.4-s3a")
 
 
+@pytest.mark.parametrize("image", ["docker.io/apache/spark:4.0.4", "apache/spark:4.0.4-python3", "spark:4.0.4",
+                                   "docker.io/library/spark:4.0.4", "apache/spark-py:v3.4.0",
+                                   "apache/spark@sha256:" + "0" * 64])
+def test_stock_spark_images_without_hadoop_aws_are_refused(image):
+    with pytest.raises(ValueError, match="stock Spark image without hadoop-aws, so nothing can read s3a"):
+        SparkConfig(image=image)
+
+
 def test_standalone_bounds_and_the_raid0_pool_rule():
     with pytest.raises(ValueError, match="spark.standalone.minWorkers=4 exceeds maxWorkers=2"):
         SparkConfig.model_validate({"standalone": {"minWorkers": 4, "maxWorkers": 2}})

@@ -4,6 +4,7 @@ import pytest
 
 from infra.config import ClusterKind, StackConfigError, load_stack_config
 from infra.config.storage import EKS_INSTANCE_STORE_FILTER, StorageConfig, quantity
+from infra.placement import NvmeMode
 
 DEV_EKS = {"eks": {"publicAccessCidrs": ["198.51.100.0/24"]}}
 
@@ -52,6 +53,23 @@ def test_replicas_need_as_many_osd_hosts_and_mons_as_many_general_nodes():
     assert "storage.monCount=3 exceeds the 2 general nodes" in text
 
 
+def test_zone_failure_domain_needs_as_many_zones_as_copies():
+    """failureDomain zone with fewer zones than copies leaves PGs that CRUSH can never place (stuck undersized)."""
+    prod = load({"environment": "prod"}, stack="prod").platform
+    two_zones = prod.model_copy(update={"node_pools": [
+        p.model_copy(update={"zones": ["us-east-1a", "us-east-1b"]}) if p.nvme_mode is NvmeMode.RAW else p
+        for p in prod.node_pools]})
+    ((key, value, msg),) = two_zones.storage.stack_problems(two_zones)
+    assert (key, value) == ("storage.failureDomain", "zone")
+    assert msg.startswith("needs the nvme pools with nvmeMode raw to span replicaSize=3 zones but they span 2")
+    prod = load({"environment": "prod"}, stack="prod").platform
+    assert prod.storage.failure_domain == "zone" and prod.storage.stack_problems(prod) == []
+    dev = load({"environment": "dev", "cluster": DEV_EKS}).platform
+    assert dev.storage.failure_domain == "host"
+    text = problems({"environment": "dev", "cluster": DEV_EKS, "storage": {"failureDomain": "rack"}})
+    assert "storage.failureDomain=rack" in text and "'host' or 'zone'" in text
+
+
 def test_existing_cluster_needs_a_device_filter():
     # The rule itself, on the dev stack turned into an existing cluster (model_copy skips the other
     # sections' rules, which would otherwise report first).
@@ -60,7 +78,7 @@ def test_existing_cluster_needs_a_device_filter():
     (problem,) = existing.storage.stack_problems(existing)
     assert problem[0] == "storage.devicePathFilter" and problem[2].startswith("is required on an existing cluster")
     with_filter = existing.model_copy(update={"storage": StorageConfig(
-        device_path_filter="^/dev/disk/by-id/nvme-Samsung_.*", mon_count=1, replica_size=1)})
+        device_path_filter="^/dev/disk/by-id/nvme-Samsung_.*", mon_count=1, replica_size=1, failure_domain="host")})
     assert with_filter.storage.stack_problems(with_filter) == []
     assert with_filter.storage.osd_device_filter(on_eks=False) == "^/dev/disk/by-id/nvme-Samsung_.*"
     assert StorageConfig().osd_device_filter(on_eks=True) == EKS_INSTANCE_STORE_FILTER

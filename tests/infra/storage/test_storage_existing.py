@@ -18,7 +18,7 @@ OTHERS_OFF = {name: {"enabled": False} for name in ("kafka", "spark", "elk", "gp
 
 def stack(pools: list[dict], storage: dict) -> dict:
     return {"config": {
-        "pipeworks:platform": {"environment": "dev", "cluster": {"kind": "existing", "existing": {"context": "lab"}},
+        "pipeworks:platform": {"environment": "dev", "cluster": {"kind": "existing", "existing": {"context": "lab", "networkPolicyEnforcement": "calico"}},
                                "nodePools": pools, "storage": storage, **OTHERS_OFF},
         "pipeworks:kubeconfig": {"secure": CIPHERTEXT}}}
 
@@ -42,7 +42,9 @@ def test_existing_cluster_uses_the_configured_device_filter_and_no_aws(tmp_path)
     (cluster,) = [r["inputs"] for r in recs if r["inputs"].get("kind") == "CephCluster"]
     assert cluster["spec"]["storage"]["devicePathFilter"] == FILTER
     assert cluster["spec"]["mon"]["count"] == 3
-    (pool,) = [r["inputs"] for r in recs if r["inputs"].get("kind") == "CephBlockPool"]
+    assert "volumeClaimTemplate" not in cluster["spec"]["mon"], "no known class: mons stay on dataDirHostPath"
+    (pool,) = [r["inputs"] for r in recs if r["inputs"].get("kind") == "CephBlockPool"
+               and r["inputs"]["metadata"]["name"] != "builtin-mgr"]
     assert pool["spec"]["replicated"]["size"] == 3
     provider = [r for r in recs if r["type"] == "pulumi:providers:kubernetes"][0]
     assert all(r["provider"].startswith(provider["urn"]) for r in recs

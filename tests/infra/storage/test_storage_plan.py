@@ -23,8 +23,16 @@ def objects(recs, kind=None):
     return [r for r in recs if r["custom"] and r["inputs"].get("kind") and (kind is None or r["inputs"]["kind"] == kind)]
 
 
+MGR_POOL = "builtin-mgr"  # the `.mgr` pool's CephBlockPool; `one(recs, "CephBlockPool")` is the data pool
+
+
 def one(recs, kind):
-    (rec,) = objects(recs, kind)
+    (rec,) = [r for r in objects(recs, kind) if r["inputs"]["metadata"]["name"] != MGR_POOL]
+    return rec
+
+
+def mgr_pool(recs):
+    (rec,) = [r for r in objects(recs, "CephBlockPool") if r["inputs"]["metadata"]["name"] == MGR_POOL]
     return rec
 
 
@@ -130,7 +138,8 @@ def test_no_osd_outside_raw_nvme_pools(recs_by_stack, stack):
 @pytest.mark.parametrize("stack,size,mons,mgrs", [("dev", 1, 1, 1), ("prod", 3, 3, 2)])
 def test_replica_sizes_and_counts_per_environment(recs_by_stack, stack, size, mons, mgrs):
     recs = recs_by_stack[stack]
-    replicated = [one(recs, "CephBlockPool")["inputs"]["spec"]["replicated"]]
+    replicated = [one(recs, "CephBlockPool")["inputs"]["spec"]["replicated"],
+                  mgr_pool(recs)["inputs"]["spec"]["replicated"]]
     fs = one(recs, "CephFilesystem")["inputs"]["spec"]
     store = one(recs, "CephObjectStore")["inputs"]["spec"]
     replicated += [fs["metadataPool"]["replicated"], *(p["replicated"] for p in fs["dataPools"]),
@@ -251,3 +260,74 @@ def test_declared_buckets_get_a_claim_in_their_namespace(recs_by_stack, stack):
     assert depends_on(recs, lake, lake_ns["urn"])
     assert lake_ns["inputs"]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     assert lake["inputs"]["spec"]["generateBucketName"] == "lake"
+
+
+def _pool_specs(recs):
+    """(where, pool spec) of every Ceph pool the stack declares: block pools, CephFS metadata/data, RGW pools."""
+    out = [(r["inputs"]["metadata"]["name"], r["inputs"]["spec"]) for r in objects(recs, "CephBlockPool")]
+    fs = one(recs, "CephFilesystem")["inputs"]["spec"]
+    store = one(recs, "CephObjectStore")["inputs"]["spec"]
+    out += [("fs metadata", fs["metadataPool"]), *((f"fs data {p['name']}", p) for p in fs["dataPools"]),
+            ("rgw metadata", store["metadataPool"]), ("rgw data", store["dataPool"])]
+    return out
+
+
+@pytest.mark.parametrize("stack,domain", [("dev", "host"), ("prod", "zone")])
+def test_every_pool_keeps_its_copies_in_separate_failure_domains(recs_by_stack, stack, domain):
+    """prod spreads its 3 OSD pools' nodes over 3 zones: with `failureDomain: host`, a 4th OSD host lets CRUSH put
+    two copies in one zone, and that zone's loss drops those PGs below min_size (writes to Kafka, ES and Prometheus
+    volumes freeze together). `zone` keeps one copy per zone (Rook v1.20.6 Documentation/CRDs/Block-Storage/
+    ceph-block-pool-crd.md: failureDomain is any CRUSH type, Rook labels hosts with topology.kubernetes.io/zone).
+    dev has one OSD host, so host is all it can have."""
+    for where, pool in _pool_specs(recs_by_stack[stack]):
+        assert pool["failureDomain"] == domain, where
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_mgr_pool_follows_the_stack_and_dev_reaches_health_ok(recs_by_stack, stack):
+    """Ceph creates `.mgr` itself with osd_pool_default_size (3, min_size 2) unless it is declared; on dev's single
+    OSD host its PGs stay undersized and the cluster HEALTH_WARN forever. Rook's single-node example
+    (deploy/examples/cluster-test.yaml at v1.20.6) sets osd_pool_default_size 1, turns the no-redundancy warning off
+    and declares `builtin-mgr` (spec.name .mgr) with size 1; prod declares it with its own size and failure domain."""
+    recs = recs_by_stack[stack]
+    cluster = one(recs, "CephCluster")["inputs"]["spec"]
+    data = one(recs, "CephBlockPool")["inputs"]["spec"]
+    mgr = mgr_pool(recs)
+    assert mgr["inputs"]["metadata"]["namespace"] == one(recs, "CephCluster")["inputs"]["metadata"]["namespace"]
+    assert mgr["inputs"]["spec"]["name"] == ".mgr"
+    assert mgr["inputs"]["spec"]["replicated"] == data["replicated"]
+    assert depends_on(recs, mgr, one(recs, "CephCluster")["urn"])
+    if stack == "dev":
+        assert cluster["cephConfig"]["global"] == {"osd_pool_default_size": "1",
+                                                    "mon_warn_on_pool_no_redundancy": "false"}
+    else:
+        assert "cephConfig" not in cluster, "prod keeps Ceph's redundancy warnings"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_mons_keep_their_store_on_a_volume_that_outlives_the_node(recs_by_stack, stack):
+    """A mon's store on hostPath dies with its node; dev's single mon runs on a SPOT general node, so one reclaim
+    would lose the cluster map. Rook recommends PVC-backed mons on cloud clusters
+    (deploy/examples/cluster-on-pvc.yaml at v1.20.6, mon.volumeClaimTemplate)."""
+    recs = recs_by_stack[stack]
+    claim = one(recs, "CephCluster")["inputs"]["spec"]["mon"]["volumeClaimTemplate"]["spec"]
+    assert claim["storageClassName"] in {sc["metadata"]["name"] for sc in storage_classes(recs)}
+    op_ns = helm(recs, "rook-ceph")["inputs"]["namespace"]
+    assert claim["storageClassName"] not in {sc["metadata"]["name"] for sc in ceph_classes(recs, op_ns)}, \
+        "mons cannot store Ceph's own map on Ceph"
+    assert claim["resources"]["requests"]["storage"] == "10Gi"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_aes_key_warnings_are_muted_and_dead_osds_are_purged(recs_by_stack, stack):
+    """CSI keys on `aes` (AL2023 kernels predate 7.0) leave AUTH_INSECURE_* warnings until every key is AES256K, so
+    CephHealthWarning would fire forever; Rook v1.20.6 Documentation/Storage-Configuration/Advanced/
+    cephx-key-rotation.md ("Health errors and warnings") gives the muteHealthWarning patch. Replaced instance-store
+    nodes never return, so out-and-safe OSDs must be purged (cluster.yaml removeOSDsIfOutAndSafeToRemove)."""
+    cluster = one(recs_by_stack[stack], "CephCluster")["inputs"]["spec"]
+    assert cluster["security"]["cephx"]["csi"]["keyType"] == "aes"
+    muted = cluster["healthCheck"]["muteHealthWarning"]
+    assert set(muted) == {"AUTH_INSECURE_ROTATING_SERVICE_KEY_TYPE", "AUTH_INSECURE_CLIENT_KEY_TYPE",
+                          "AUTH_INSECURE_KEYS_ALLOWED", "AUTH_INSECURE_KEYS_CREATABLE"}
+    assert all(v == {"policy": "mute"} for v in muted.values())
+    assert cluster["removeOSDsIfOutAndSafeToRemove"] is True
