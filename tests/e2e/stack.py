@@ -19,7 +19,10 @@ STACK = "e2e"
 # pools for Rook OSDs and Spark scratch, a GPU pool, so every placement rule has something to check.
 PLATFORM: dict[str, Any] = {
     "environment": "dev",
-    "cluster": {"kind": "existing", "existing": {"distribution": "kubernetes", "awaitReadiness": False}},
+    # No CNI runs here (no pod ever runs): the NetworkPolicies are stored and validated, not enforced; the
+    # required networkPolicyEnforcement names what a real cluster of this shape would run.
+    "cluster": {"kind": "existing", "existing": {"distribution": "kubernetes", "awaitReadiness": False,
+                                                 "networkPolicyEnforcement": "calico"}},
     "nodePools": [
         {"name": "general", "role": "general", "provisioning": "declared", "minSize": 3, "maxSize": 3,
          "capacity": {"cpu": "15", "memory": "60Gi"}},
@@ -33,9 +36,11 @@ PLATFORM: dict[str, Any] = {
     "storage": {"devicePathFilter": "^/dev/disk/by-id/nvme-e2e_.*"},
     # Off only because they need the pulumi-random provider, which the Go module proxy does not serve at any
     # version (github.com/pulumi/pulumi-random/provider/v4), so it cannot be built here: Kafka (its users'
-    # SCRAM passwords) and monitoring (the Grafana admin password). The fraud workload needs Kafka.
+    # SCRAM passwords), monitoring (the Grafana admin password), JupyterHub (its generated secrets). The
+    # fraud workload needs Kafka. tests/e2e/environment.py refuses a stack that still declares one.
     "kafka": {"enabled": False},
     "monitoring": {"enabled": False},
+    "jupyterhub": {"enabled": False},
 }
 WORKLOADS: dict[str, Any] = {"fraud": {"enabled": False}}
 # Everything the program links into the project directory (Pulumi.yaml's `main` and what it imports).

@@ -163,7 +163,7 @@ def test_stack_export_and_stack_file_hold_no_plaintext_secret(e2e: E2E):
 # manifest beside the e2e stack's plan.
 GPU_POD_WITHOUT_TOLERATION = {
     "apiVersion": "apps/v1", "kind": "Deployment",
-    "metadata": {"name": "gpu-without-toleration", "namespace": "jupyterhub"},
+    "metadata": {"name": "gpu-without-toleration", "namespace": "spark"},
     "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "gpu-without-toleration"}}, "template": {
         "metadata": {"labels": {"app": "gpu-without-toleration"}},
         "spec": {"nodeSelector": {"nvidia.com/gpu.present": "true"},

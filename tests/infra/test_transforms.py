@@ -11,7 +11,7 @@ from infra.transforms import (SKIP_AWAIT, ChartMirrorError, mirrored_chart_file,
 DECLARED = [{"name": "general", "role": "general", "provisioning": "declared",
              "capacity": {"cpu": "8", "memory": "32Gi"}, "minSize": 3, "maxSize": 3}]
 MANAGED = [{"name": "general", "role": "general", "instanceTypes": ["m6i.xlarge"], "minSize": 3, "maxSize": 4}]
-EXISTING = {"kind": "existing"}
+EXISTING = {"kind": "existing", "existing": {"networkPolicyEnforcement": "calico"}}
 
 
 def platform(cluster=EXISTING, **extra) -> PlatformConfig:
@@ -60,7 +60,7 @@ def test_readiness_waits_are_skipped_per_kind_of_input():
 def test_only_what_the_stack_asks_for(tmp_path):
     assert stack_transformations(platform()) == []
     assert len(stack_transformations(platform(chartMirror=str(tmp_path)))) == 1
-    existing = {"kind": "existing", "existing": {"awaitReadiness": False}}
+    existing = {"kind": "existing", "existing": {"awaitReadiness": False, "networkPolicyEnforcement": "calico"}}
     assert len(stack_transformations(platform(cluster=existing))) == 1
     # awaitReadiness is a setting of existing clusters only: an EKS stack always waits
     eks = {"kind": "eks", "eks": {"region": "us-east-1", "publicAccessCidrs": ["203.0.113.0/24"]},
@@ -94,3 +94,18 @@ def test_a_stack_planned_after_another_gets_only_its_own_transformations(tmp_pat
                     if r["type"] == "kubernetes:helm.sh/v3:Release"]
         charts.setdefault(stack, set()).update(r["inputs"]["chart"] for r in releases)
     assert charts == {"mirrored": {str(mirror / "jupyterhub-4.4.0.tgz")}, "plain": {"jupyterhub"}}
+
+
+def test_an_existing_cluster_stack_carries_no_placeholder_the_real_cli_would_refuse():
+    """Found by the e2e test: the EKS deployerNetworks placeholder was added to existing-cluster stacks too, so
+    `pulumi preview` of any existing cluster failed on a key it never uses (infra/config/loader.py)."""
+    from infra.config.loader import load_stack_config, refuse_placeholders
+
+    existing = {"environment": "dev", "cluster": EXISTING, "nodePools": DECLARED}
+    cfg = load_stack_config({"pipeworks:platform": existing, "pipeworks:kubeconfig": "x"}, {"pipeworks:kubeconfig"},
+                            stack="onprem")
+    assert cfg.placeholders == ()
+    refuse_placeholders(cfg)
+    eks = {"environment": "dev", "cluster": {"kind": "eks", "eks": {"region": "us-east-1"}}, "nodePools": MANAGED}
+    cfg = load_stack_config({"pipeworks:platform": eks}, set(), stack="dev")
+    assert [k for k, _ in cfg.placeholders] == ["pipeworks:platform.cluster.eks.deployerNetworks[0]"]
