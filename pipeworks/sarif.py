@@ -37,13 +37,26 @@ def to_sarif(report: Report, locate: Locate, version: str = "0.1.0") -> dict[str
             "defaultConfiguration": {"level": "warning"},
             "properties": props,
         })
+    # A rule with controls (the Pod Security Standards ones) gets one SARIF rule per control, `<policy>/<control>`:
+    # its findings carry that id (Violation.rule_id), so results filter and suppress by control.
+    for r in RULES:
+        for control, what in r.controls.items():
+            index[f"{r.name}/{control}"] = len(rules)
+            rules.append({**rules[index[r.name]], "id": f"{r.name}/{control}",
+                          "name": "".join(w.capitalize() for w in f"{r.name}-{control}".split("-")),
+                          "shortDescription": {"text": what}, "fullDescription": {"text": f"{r.description} {what}"},
+                          "help": {"text": f"{what} Exempt one resource from this control with the annotation "
+                                           f"policy.pipeworks.io/exempt.{r.name}.{control}: \"<reason>\" where the "
+                                           "stack allows exemptions."},
+                          "properties": {**rules[index[r.name]]["properties"],
+                                         "tags": [control, f"pack:{r.pack}", f"policy:{r.name}"]}})
     results = []
     for v in report.violations:
         path, line = locate(v.resource)
         fingerprint = hashlib.sha256(f"{v.policy}|{v.resource}|{v.message}".encode()).hexdigest()[:32]
         results.append({
-            "ruleId": v.policy,
-            "ruleIndex": index.get(v.policy, 0),
+            "ruleId": v.rule_id,
+            "ruleIndex": index.get(v.rule_id, index.get(v.policy, 0)),
             "level": _LEVEL.get(v.level, "warning"),
             "message": {"text": f"{v.message} [{v.concern}; {v.level}]"},
             "locations": [{
