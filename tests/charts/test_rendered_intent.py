@@ -244,6 +244,27 @@ def render_autoscaler(user: dict[str, Any]) -> dict[str, Any]:
             "pdb": pdb if truthy(pdb) else None}
 
 
+# --- envoyproxy gateway-helm v1.9.0 -----------------------------------------------------------------------------
+# charts/gateway-helm/values.tmpl.yaml @ envoyproxy/gateway v1.9.0: deployment.replicas 1, podDisruptionBudget
+# {minAvailable: 0}, deployment.envoyGateway.resources limits {memory: 1024Mi} requests {cpu: 100m, memory: 256Mi},
+# deployment.pod.topologySpreadConstraints [].
+EG_DEFAULTS = nested(deployment__replicas=1, podDisruptionBudget={"minAvailable": 0},
+                     deployment__envoyGateway__resources={"limits": {"memory": "1024Mi"},
+                                                          "requests": {"cpu": "100m", "memory": "256Mi"}},
+                     deployment__pod__topologySpreadConstraints=[], crds__enabled=True)
+
+
+def render_envoy_gateway(user: dict[str, Any]) -> dict[str, Any]:
+    """templates/envoy-gateway-deployment.yaml (replicas unless hpa.enabled; deployment.pod.* placement) and
+    envoy-gateway-poddisruptionbudget.yaml (a PDB when minAvailable or maxUnavailable >= 1) @ v1.9.0."""
+    v = coalesce(EG_DEFAULTS, user)
+    pdb = v["podDisruptionBudget"]
+    has_pdb = int(pdb.get("minAvailable") or 0) >= 1 or int(pdb.get("maxUnavailable") or 0) >= 1
+    return {"replicas": int(v["deployment"]["replicas"]), "resources": v["deployment"]["envoyGateway"]["resources"],
+            "pod": _pod(v, "deployment.pod"), "spread": v["deployment"]["pod"].get("topologySpreadConstraints") or [],
+            "pdb": has_pdb, "crds": v["crds"]["enabled"]}
+
+
 # --- per release ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("stack", STACKS)
 def test_strimzi_operator_renders_without_the_chart_cpu_limit(stack):
@@ -346,8 +367,16 @@ def test_cluster_autoscaler_builds_a_pdb_only_with_a_standby_replica(stack):
     assert render_autoscaler({"replicaCount": 1})["pdb"] == {"maxUnavailable": 1}
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_envoy_gateway_renders_replicas_pdb_and_spread_only_when_replicated(stack):
+    want = config(stack).platform.gateway.controller_replicas
+    r = render_envoy_gateway(user_values(release(stack, "eg")))
+    assert r["replicas"] == want and r["crds"] and _on_general_pool(r["pod"]) and _no_cpu_limit(r["resources"])
+    assert r["pdb"] is (want > 1) and bool(r["spread"]) is (want > 1)
+
+
 def test_every_release_of_the_stacks_has_a_renderer():
-    covered = {"spark-operator", "strimzi-kafka-operator", "elastic-operator", "gpu-operator", "rook-ceph",
+    covered = {"eg", "spark-operator", "strimzi-kafka-operator", "elastic-operator", "gpu-operator", "rook-ceph",
                "ceph-csi-drivers", "kube-prometheus-stack", "jupyterhub", "cluster-autoscaler"}
     for stack in STACKS:
         assert set(releases(planned(stack))) <= covered, "a new Helm release needs its rendered-intent test here"
