@@ -123,3 +123,13 @@ def test_the_copy_judges_every_custom_resource_as_the_full_upstream_schema_does(
         for candidate in (obj, broken):
             assert sorted(errors(crd_validator(obj["apiVersion"], obj["kind"]), candidate)) == \
                 sorted(errors(full, candidate)), rel
+
+
+def test_the_script_refuses_bad_input_with_exit_2(tmp_path, capsys):
+    assert crd_schemas.main(["--source", str(tmp_path / "nope"), "--target", str(tmp_path / "out")]) == 2
+    assert "nope not found" in capsys.readouterr().err
+    (tmp_path / "crds").mkdir()  # a source without the schemas SCHEMAS names
+    assert crd_schemas.main(["--source", str(tmp_path / "crds"), "--target", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "no upstream schema for ceph.rook.io/CephCluster_v1.json" in err
+    assert not (tmp_path / "out").exists()  # nothing half-written
