@@ -196,7 +196,7 @@ def _render_text(report: Report, target: Target) -> str:
     lines.append(f"{len(report.violations)} violation(s): {mand} mandatory, {len(report.violations) - mand} advisory; "
                  f"{len(report.exemptions)} exemption(s) applied")
     for x in report.exemptions:
-        lines.append(f"exempt    {x.policy} {x.resource}: {x.reason}")
+        lines.append(f"exempt    {x.policy}{'.' + x.control if x.control else ''} {x.resource}: {x.reason}")
     lines += [f"note: {n}" for n in target.notes + report.notes]
     return "\n".join(lines)
 

@@ -101,3 +101,25 @@ def test_sarif_results_carry_the_control_rule_id_and_each_has_a_rule():
     assert {res["ruleId"] for res in pss} == {f"{PSS_RESTRICTED}/{c}" for c in RESTRICTED_CONTROLS}
     for res in run["results"]:
         assert rule_ids[res["ruleIndex"]] == res["ruleId"]
+
+
+def test_check_text_names_the_exempted_control(tmp_path, capsys):
+    from pipeworks.check import main as check_main
+
+    f = tmp_path / "m.yaml"
+    f.write_text("""apiVersion: v1
+kind: Pod
+metadata:
+  name: api
+  namespace: ml
+  annotations:
+    policy.pipeworks.io/exempt.pod-security-restricted.seccomp: "JIT needs it, OPS-12"
+spec:
+  containers:
+  - name: app
+    image: registry.example/app:1.0
+""")
+    check_main(["--manifests", str(f), "--environment", "dev"])
+    out = capsys.readouterr().out
+    assert "exempt    pod-security-restricted.seccomp" in out and "[seccomp]" not in out
+    assert "[run-as-non-root]" in out
