@@ -37,14 +37,18 @@ def _plan(argv: list[str]) -> int:
 
 
 def _diff(argv: list[str]) -> int:
-    from pipeworks.diff import DiffInputError, render_diff
+    from pipeworks.diff import DEFAULT_MAX_CHARS, DiffInputError, render_diff
 
     ap = argparse.ArgumentParser(prog="pipeworks diff", description="Compare two plan outputs as Markdown.")
     ap.add_argument("base", type=Path)
     ap.add_argument("head", type=Path)
+    ap.add_argument("--max-chars", type=int, default=DEFAULT_MAX_CHARS,
+                    help=f"fold components until the Markdown fits (default {DEFAULT_MAX_CHARS}, under GitHub's "
+                         "65,536-character comment limit); 0: no limit (for the job summary)")
+    ap.add_argument("--full-link", metavar="URL", help="where the full diff is, named when the diff is folded")
     args = ap.parse_args(argv)
     try:
-        print(render_diff(args.base, args.head))
+        print(render_diff(args.base, args.head, max_chars=args.max_chars, full_link=args.full_link))
     except DiffInputError as e:
         print(f"pipeworks diff: {e}", file=sys.stderr)
         return 2

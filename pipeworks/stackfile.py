@@ -3,6 +3,7 @@ they are, `secure:` values as placeholders marked secret (their ciphertext is ne
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,9 @@ class StackFile:
     values: dict[str, Any]
     secret_keys: frozenset[str]
     secrets_provider: str | None
+    # The per-stack key material of the secrets provider (passphrase `encryptionsalt`, KMS/cloud
+    # `encryptedkey`): stable while the stack keeps its provider; keys the plan's secret digests.
+    key_material: str | None = None
 
     @property
     def file(self) -> str:
@@ -35,7 +39,11 @@ def _resolve_secure(value: Any, key: str, found: set[str]) -> Any:
     if isinstance(value, dict):
         if set(value) == {"secure"}:
             found.add(key)
-            return f"{SECRET_PLACEHOLDER} {key}"
+            # The placeholder carries a digest of the ciphertext (never decrypted here), so a rotated
+            # secret gives the program a different value and `pipeworks diff` shows "(secret changed)".
+            # Ciphertext is high-entropy and already public in the stack file: its hash reveals nothing.
+            tag = hashlib.sha256(str(value["secure"]).encode()).hexdigest()[:12]
+            return f"{SECRET_PLACEHOLDER} {key} #{tag}"
         return {k: _resolve_secure(v, key, found) for k, v in value.items()}
     if isinstance(value, list):
         return [_resolve_secure(v, key, found) for v in value]
@@ -58,8 +66,10 @@ def read_stack_file(project_dir: Path, stack: str) -> StackFile:
         raise StackFileError(f"{path.name}: `config` must be a mapping of keys to values")
     secret: set[str] = set()
     values = {k: _resolve_secure(v, k, secret) for k, v in config.items()}
+    material = doc.get("encryptedkey") or doc.get("encryptionsalt")
     return StackFile(stack=stack, path=path, values=values, secret_keys=frozenset(secret),
-                     secrets_provider=doc.get("secretsprovider"))
+                     secrets_provider=doc.get("secretsprovider"),
+                     key_material=material if isinstance(material, str) else None)
 
 
 def lint_secrets_provider(sf: StackFile, environment: str | None) -> list[Problem]:

@@ -94,7 +94,7 @@ def test_an_unknown_control_is_named_with_the_valid_ones():
 
 def test_sarif_results_carry_the_control_rule_id_and_each_has_a_rule():
     report = evaluate([_insecure()], Enforcement.for_environment("dev"), pools_known=False)
-    sarif = to_sarif(report, lambda resource: ("m.yaml", 1))
+    sarif = to_sarif(report, lambda resource, message: ("m.yaml", 1))
     run = sarif["runs"][0]
     rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
     pss = [res for res in run["results"] if res["ruleId"].startswith(PSS_RESTRICTED)]
