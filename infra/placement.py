@@ -167,6 +167,24 @@ def place(
     return Placement(selector, tuple(tolerations))
 
 
+LABEL_EKS_COMPUTE_TYPE = "eks.amazonaws.com/compute-type"  # "hybrid" on EKS hybrid nodes (set by EKS)
+
+
+def every_edge_node() -> dict[str, Any]:
+    """Affinity and tolerations of a node agent for EVERY edge location at once (the hybrid nodes' CNI):
+    EKS hybrid nodes with the edge role, whatever their location or GPU taints. The VPC CNI keeps off
+    them by its own anti-affinity to compute-type hybrid; this keeps the hybrid CNI off cloud nodes."""
+    term = {"matchExpressions": [
+        {"key": LABEL_ROLE, "operator": "In", "values": [str(Role.EDGE)]},
+        {"key": LABEL_EKS_COMPUTE_TYPE, "operator": "In", "values": ["hybrid"]},
+    ]}
+    return {
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}},
+        "tolerations": [{"key": TAINT_EDGE, "operator": "Exists", "effect": "NoSchedule"},
+                        {"key": TAINT_GPU, "operator": "Exists", "effect": "NoSchedule"}],
+    }
+
+
 def spread(match_labels: dict[str, str], *, across_zones: bool) -> list[dict[str, Any]]:
     """Topology spread constraints for a replicated workload: always across hosts (hard), and
     across zones (hard) when the environment has several."""

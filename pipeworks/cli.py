@@ -33,6 +33,11 @@ def _plan(argv: list[str]) -> int:
         return 2
     print((target / "summary.md").read_text())
     print(f"plan written to {target}/ (resources.json, manifests/, helm/, stack.json, summary.md)")
+    # `<...>` values plan offline but `pulumi preview/up` refuses them: say which ones are left to set.
+    from pipeworks.plan import REPO_ROOT, validate
+
+    for key, value in validate(REPO_ROOT, args.stack)[1].placeholders:
+        print(f"before `pulumi up`: set {key} (now the placeholder {value})", file=sys.stderr)
     return 0
 
 

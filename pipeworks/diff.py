@@ -23,6 +23,7 @@ from typing import Any
 from pipeworks.plan import SECRET
 from pipeworks.replacements import forced_fields
 from pipeworks.summary import component_of
+from policies.rules import vocabulary
 
 MAX_PATHS = 12  # per resource: a comment stays readable
 MAX_VALUE = 80
@@ -176,11 +177,31 @@ class Entry:
                 lines.append(f"  - {code(p)}: {_show(x, y)} → {_show(y, x)}")
         if len(self.paths) > MAX_PATHS:
             lines.append(f"  - … and {len(self.paths) - MAX_PATHS} more properties")
+        warning = storage_node_warning(self)
+        if warning:
+            lines.append(f"  - {warning}")
         if self.affected:
             names = ", ".join(code(n) for n in self.affected[:MAX_AFFECTED])
             more = f" and {len(self.affected) - MAX_AFFECTED} more" if len(self.affected) > MAX_AFFECTED else ""
             lines.append(f"  - replaces every resource it manages ({len(self.affected)}): {names}{more}")
         return "\n".join(lines)
+
+
+def storage_node_warning(entry: Entry) -> str | None:
+    """A replaced (or removed) node group of an nvme pool takes its instance-store disks with it: on raw pools
+    every Ceph OSD of the pool, on raid0 pools the scratch of Kafka/Elasticsearch hot data."""
+    r = entry.rec
+    if r.get("type") != "aws:eks/nodeGroup:NodeGroup" or entry.action not in ("replace", "remove"):
+        return None
+    labels = (r.get("inputs") or {}).get("labels") or {}
+    if labels.get(vocabulary.LABEL_ROLE) != "nvme":
+        return None
+    pool = labels.get(vocabulary.LABEL_POOL, r.get("name"))
+    mode = labels.get(vocabulary.LABEL_NVME_MODE)
+    what = "every Ceph OSD on it" if mode == "raw" else "the NVMe scratch on it"
+    return (f"**replaces storage nodes**: every node of pool {code(str(pool))} goes with its instance-store "
+            f"NVMe ({what}); raw pools in prod are protected and change by the blue/green migration "
+            "(docs/ARCHITECTURE.md, Node pools)")
 
 
 def diff_resources(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> list[Entry]:

@@ -14,10 +14,17 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra.cluster.iam import irsa_trust_policy, service_trust_policy
-from infra.cluster.network import Network
+from infra.cluster.iam import (account_of, cluster_key_policy, hybrid_node_policy, hybrid_node_trust_policy,
+                               irsa_trust_policy, service_trust_policy)
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator"]
+# The VPC CNI enforces NetworkPolicies only with its network-policy controller on: `enableNetworkPolicy`
+# (amazon-vpc-cni-k8s charts/aws-vpc-cni/values.yaml at v1.23.0: default "false", rendered into the
+# amazon-vpc-cni ConfigMap as enable-network-policy-controller and the node agent's
+# --enable-network-policy flag); the node agent container (nodeAgent.enabled) is on by default there.
+# Without it every NetworkPolicy of the platform (JupyterHub's block of the instance metadata address
+# among them) is inert.
+VPC_CNI_CONFIGURATION = {"enableNetworkPolicy": "true"}
 AWS_MANAGED = "arn:aws:iam::aws:policy"
 
 
@@ -33,6 +40,9 @@ class EksClusterArgs:
     admin_role_arns: list[str] = field(default_factory=list)
     remote_node_networks: list[str] = field(default_factory=list)
     remote_pod_networks: list[str] = field(default_factory=list)
+    api_ingress_networks: list[str] = field(default_factory=list)
+    """Networks outside the VPC that reach the private endpoint (hybrid nodes, their pods, the deployer):
+    HTTPS on the cluster security group."""
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -67,9 +77,18 @@ class EksCluster(pulumi.ComponentResource):
         key = aws.kms.Key(f"{name}-secrets", description=f"Envelope encryption of {args.cluster_name} Kubernetes Secrets",
                           enable_key_rotation=True, deletion_window_in_days=30, tags=tags, opts=child)
         aws.kms.Alias(f"{name}-secrets", name=f"alias/{args.cluster_name}-secrets", target_key_id=key.key_id, opts=child)
-        # EKS writes control-plane logs to this exact name; creating it first sets retention and keeps it in state.
+        # CloudWatch Logs may use the key for this account's log groups in this region (the control plane's
+        # audit log and the VPC flow logs are encrypted with it).
+        key_policy = aws.kms.KeyPolicy(f"{name}-secrets", key_id=key.key_id,
+                                       policy=key.arn.apply(lambda arn: cluster_key_policy(account_of(arn), region,
+                                                                                           args.cluster_name)),
+                                       opts=child)
+        self.key = key
+        # EKS writes control-plane logs to this exact name; creating it first sets retention and encryption
+        # and keeps it in state.
         logs = aws.cloudwatch.LogGroup(f"{name}-control-plane", name=f"/aws/eks/{args.cluster_name}/cluster",
-                                       retention_in_days=args.log_retention_days, tags=tags, opts=child)
+                                       retention_in_days=args.log_retention_days, kms_key_id=key.arn, tags=tags,
+                                       opts=pulumi.ResourceOptions(parent=self, depends_on=[key_policy]))
         role = aws.iam.Role(f"{name}-control-plane", assume_role_policy=service_trust_policy("eks.amazonaws.com"),
                             tags=tags, opts=child)
         attach = aws.iam.RolePolicyAttachment(f"{name}-control-plane", role=role.name,
@@ -107,18 +126,33 @@ class EksCluster(pulumi.ComponentResource):
         self.node_role = aws.iam.Role(f"{name}-node", assume_role_policy=service_trust_policy("ec2.amazonaws.com"),
                                       tags=tags, opts=child)
         # The VPC CNI gets its own IRSA role (EksAddons); nodes keep only what kubelet and SSM need.
-        for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore"):
+        # Node groups depend on these attachments, so a destroy deletes the groups (draining instances
+        # and ENIs, which needs the policies) before it detaches the policies.
+        self.node_role_policies: list[pulumi.Resource] = [
             aws.iam.RolePolicyAttachment(f"{name}-node-{policy}", role=self.node_role.name,
                                          policy_arn=f"{AWS_MANAGED}/{policy}", opts=child)
+            for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonSSMManagedInstanceCore")]
+
+        # The private endpoint's ENIs carry the cluster security group: hybrid nodes (kubelet), pods on them
+        # (webhooks, operators) and the deployer reach the API on 443 from outside the VPC.
+        sg_id = self.cluster.vpc_config.cluster_security_group_id
+        for i, cidr in enumerate(args.api_ingress_networks):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-api-{i}", security_group_id=sg_id, cidr_ipv4=cidr, ip_protocol="tcp", from_port=443,
+                to_port=443, description=f"Kubernetes API from {cidr}", opts=child)
 
         self.hybrid_node_role = None
         if args.remote_node_networks:
-            # Edge locations join as EKS hybrid nodes, activated through SSM hybrid activations.
-            self.hybrid_node_role = aws.iam.Role(f"{name}-hybrid-node", assume_role_policy=service_trust_policy("ssm.amazonaws.com"),
-                                                 tags=tags, opts=child)
+            # Edge locations join as EKS hybrid nodes, activated through SSM hybrid activations of this account
+            # and region only.
+            self.hybrid_node_role = aws.iam.Role(
+                f"{name}-hybrid-node", tags=tags, opts=child,
+                assume_role_policy=self.cluster.arn.apply(lambda arn: hybrid_node_trust_policy(account_of(arn), region)))
             for policy in ("AmazonSSMManagedInstanceCore", "AmazonEC2ContainerRegistryPullOnly"):
                 aws.iam.RolePolicyAttachment(f"{name}-hybrid-node-{policy}", role=self.hybrid_node_role.name,
                                              policy_arn=f"{AWS_MANAGED}/{policy}", opts=child)
+            aws.iam.RolePolicy(f"{name}-hybrid-node", role=self.hybrid_node_role.id,
+                               policy=self.cluster.arn.apply(hybrid_node_policy), opts=child)
             aws.eks.AccessEntry(f"{name}-hybrid-nodes", cluster_name=self.cluster.name, principal_arn=self.hybrid_node_role.arn,
                                 type="HYBRID_LINUX", opts=child)
 
@@ -132,6 +166,7 @@ class EksCluster(pulumi.ComponentResource):
 
         config = pulumi.Output.all(self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority).apply(
             lambda a: kubeconfig(a[0], a[1], a[2]["data"], region))
+        self.kubeconfig = config
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=config, enable_server_side_apply=True,
                                      opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({"clusterName": self.cluster.name, "endpoint": self.cluster.endpoint,
@@ -140,29 +175,38 @@ class EksCluster(pulumi.ComponentResource):
     def irsa_role(self, name: str, namespace: str, service_account: str, policy_arns: list[str] | None = None,
                   inline_policy: pulumi.Input[str] | None = None, parent: pulumi.Resource | None = None) -> aws.iam.Role:
         """An IAM role only `namespace/service_account` can assume (IRSA)."""
+        return self.irsa_role_and_policies(name, namespace, service_account, policy_arns, inline_policy, parent)[0]
+
+    def irsa_role_and_policies(self, name: str, namespace: str, service_account: str,
+                               policy_arns: list[str] | None = None, inline_policy: pulumi.Input[str] | None = None,
+                               parent: pulumi.Resource | None = None) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+        """The IRSA role and its policy resources, for users that must be deleted before the policies go."""
         # Explicit provider: the caller's component may not carry the AWS provider.
         opts = pulumi.ResourceOptions(parent=parent or self, provider=self.aws_provider)
         trust = pulumi.Output.all(self.oidc_provider.arn, self.oidc_issuer).apply(
             lambda a: irsa_trust_policy(a[0], a[1], namespace, service_account))
         role = aws.iam.Role(f"{name}-irsa", assume_role_policy=trust, opts=opts)
+        policies: list[pulumi.Resource] = []
         for i, arn in enumerate(policy_arns or []):
-            aws.iam.RolePolicyAttachment(f"{name}-irsa-{i}", role=role.name, policy_arn=arn, opts=opts)
+            policies.append(aws.iam.RolePolicyAttachment(f"{name}-irsa-{i}", role=role.name, policy_arn=arn, opts=opts))
         if inline_policy is not None:
-            aws.iam.RolePolicy(f"{name}-irsa", role=role.id, policy=inline_policy, opts=opts)
-        return role
+            policies.append(aws.iam.RolePolicy(f"{name}-irsa", role=role.id, policy=inline_policy, opts=opts))
+        return role, policies
 
 
 class EksAddons(pulumi.ComponentResource):
     """EKS managed add-ons. vpc-cni, kube-proxy and the pod identity agent must exist before nodes can
     become Ready (`before_nodes`); CoreDNS, the EBS CSI driver and metrics-server need Ready nodes (`after_nodes`)."""
 
-    def __init__(self, name: str, eks: EksCluster, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, eks: EksCluster, versions: dict[str, str], opts: pulumi.ResourceOptions | None = None):
         super().__init__("pipeworks:cluster:EksAddons", name, None, opts)
-        self._name, self._eks = name, eks
-        cni_role = eks.irsa_role(f"{name}-vpc-cni", "kube-system", "aws-node",
-                                 [f"{AWS_MANAGED}/AmazonEKS_CNI_Policy"], parent=self)
+        self._name, self._eks, self._versions = name, eks, versions
+        cni_role, cni_policies = eks.irsa_role_and_policies(f"{name}-vpc-cni", "kube-system", "aws-node",
+                                                            [f"{AWS_MANAGED}/AmazonEKS_CNI_Policy"], parent=self)
         self.before_nodes = [
-            self._addon("vpc-cni", service_account_role_arn=cni_role.arn),
+            # After its role's policy: deleting the add-on needs it to release the ENIs it attached.
+            self._addon("vpc-cni", depends_on=cni_policies, service_account_role_arn=cni_role.arn,
+                        configuration_values=json.dumps(VPC_CNI_CONFIGURATION, sort_keys=True)),
             self._addon("kube-proxy"),
             self._addon("eks-pod-identity-agent"),
         ]
@@ -170,7 +214,10 @@ class EksAddons(pulumi.ComponentResource):
         self.default_storage_class: k8s.storage.v1.StorageClass | None = None
 
     def _addon(self, addon: str, depends_on: list[pulumi.Resource] | None = None, **kwargs) -> aws.eks.Addon:
+        # Pinned per Kubernetes minor (infra/data/eks-addon-versions.json): a control-plane upgrade moves
+        # every add-on to the version pinned for the new minor in the same run.
         return aws.eks.Addon(f"{self._name}-{addon}", cluster_name=self._eks.cluster.name, addon_name=addon,
+                             addon_version=self._versions[addon],
                              resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
                              opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on or []), **kwargs)
 

@@ -12,17 +12,41 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra.cluster.userdata import user_data_b64
-from infra.config import NodePoolConfig
+from infra.config import NodePoolConfig, Provisioning
 from infra.instances import is_arm_instance_type
-from infra.placement import Role, pool_labels, pool_taints
+from infra.placement import LABEL_EKS_COMPUTE_TYPE, NvmeMode, Role, pool_labels, pool_taints
 
 POOLS_CONFIGMAP = "pipeworks-node-pools"
 POOLS_NAMESPACE = "kube-system"
 
 
+# The cluster-autoscaler's AWS provider treats a node (template) carrying this label as a GPU node
+# (cloudprovider/aws/aws_cloud_provider.go, GPULabel): without it on the ASG's node-template tags,
+# scale-from-zero cannot tell that a pending nvidia.com/gpu pod fits the pool.
+ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
+
+
 def labels_for(pool: NodePoolConfig) -> dict[str, str]:
-    return pool_labels(pool.name, pool.role, nvme_mode=pool.nvme_mode, edge_location=pool.edge_location,
-                       gpu_model=pool.gpu_model)
+    labels = pool_labels(pool.name, pool.role, nvme_mode=pool.nvme_mode, edge_location=pool.edge_location,
+                         gpu_model=pool.gpu_model)
+    if pool.role is Role.GPU:
+        labels[ACCELERATOR_LABEL] = (pool.gpu_model or "nvidia").lower()
+    return labels
+
+
+def node_group_name_prefix(pool: NodePoolConfig) -> str:
+    """EKS node-group names are unique per cluster; a prefix (the provider appends a 26-character unique
+    suffix) lets a replacement group be created before the old one is deleted. A fixed name forces
+    delete-before-create: every node of the pool gone at once. Pool names are at most 24 characters, so
+    prefix + suffix stays within EKS's 63."""
+    return f"{pool.name}-"
+
+
+def protect_node_group(pool: NodePoolConfig, prod: bool) -> bool:
+    """Raw-NVMe pools hold the Ceph OSDs' instance-store disks: in prod a replacement of the group (new
+    instance type, AMI type, subnets...) would lose every replica on them, so Pulumi refuses to delete it;
+    such a change goes through the blue/green migration in docs/ARCHITECTURE.md."""
+    return prod and pool.role is Role.NVME and pool.nvme_mode is NvmeMode.RAW
 
 
 def taints_for(pool: NodePoolConfig):
@@ -47,13 +71,17 @@ def autoscaler_tags(cluster_name: str, pool: NodePoolConfig) -> dict[str, str]:
     return tags
 
 
-def pool_descriptor(pool: NodePoolConfig, zones: list[str]) -> dict[str, Any]:
-    """One entry of pools.json: what policies and capacity tools need to know about a pool."""
+def pool_descriptor(pool: NodePoolConfig, zones: list[str], hybrid: bool = False) -> dict[str, Any]:
+    """One entry of pools.json: what policies and capacity tools need to know about a pool. `hybrid`: the
+    stack is on EKS, where declared (edge) pools are EKS hybrid nodes and carry the label EKS gives them."""
+    labels = labels_for(pool)
+    if hybrid and pool.provisioning is Provisioning.DECLARED:
+        labels[LABEL_EKS_COMPUTE_TYPE] = "hybrid"
     return {
         "name": pool.name,
         "role": pool.role.value,
         "provisioning": pool.provisioning.value,
-        "labels": labels_for(pool),
+        "labels": labels,
         "taints": [t.k8s() for t in taints_for(pool)],
         "instanceTypes": list(pool.instance_types),
         "minSize": pool.min_size,
@@ -72,6 +100,12 @@ class NodePoolArgs:
     node_role_arn: pulumi.Input[str]
     subnet_ids: list[pulumi.Input[str]]
     """Private subnets of the zones this pool spans."""
+    kubernetes_version: pulumi.Input[str]
+    """The cluster's version: a control-plane upgrade moves the nodes (and their AMI release) along."""
+    prod: bool = False
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
+    """The node role's policy attachments and the add-ons nodes need: EKS cannot drain and delete
+    instances and their ENIs once the role has lost its policies."""
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -94,8 +128,10 @@ class NodePool(pulumi.ComponentResource):
                 "ebs": {"volume_size": pool.root_volume_gib, "volume_type": "gp3", "encrypted": "true",
                         "delete_on_termination": "true"},
             }],
-            # IMDSv2 only; hop limit 2 lets host-network agents (VPC CNI) reach it, pods use IRSA instead.
-            metadata_options={"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 2},
+            # IMDSv2 only, hop limit 1: a token answer cannot cross the extra hop into a pod's network
+            # namespace, so pods cannot read the node role's credentials (they use IRSA). Host-network
+            # agents (VPC CNI, kube-proxy) make no extra hop and still reach IMDS.
+            metadata_options={"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1},
             user_data=user_data_b64(pool.nvme_mode),
             tag_specifications=[{"resource_type": "instance", "tags": tags}, {"resource_type": "volume", "tags": tags}],
             update_default_version=True,
@@ -105,7 +141,8 @@ class NodePool(pulumi.ComponentResource):
         self.node_group = aws.eks.NodeGroup(
             f"{name}-ng",
             cluster_name=args.cluster_name,
-            node_group_name=f"{args.cluster_name_plain}-{pool.name}",
+            node_group_name_prefix=node_group_name_prefix(pool),
+            version=args.kubernetes_version,
             node_role_arn=args.node_role_arn,
             subnet_ids=args.subnet_ids,
             ami_type=ami_type(pool),
@@ -119,7 +156,8 @@ class NodePool(pulumi.ComponentResource):
             update_config={"max_unavailable": 1},
             tags={**tags, **autoscaler_tags(args.cluster_name_plain, pool)},
             # The cluster-autoscaler owns the desired size once the group exists.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"],
+                                        protect=protect_node_group(pool, args.prod), depends_on=args.depends_on),
         )
         # Node-group tags do not reach the Auto Scaling group, where the autoscaler reads its
         # scale-from-zero hints: tag the ASG itself.
@@ -138,9 +176,9 @@ class NodePoolDeclarations(pulumi.ComponentResource):
     clusters where nothing creates them."""
 
     def __init__(self, name: str, pools: list[NodePoolConfig], zones: list[str], provider: k8s.Provider,
-                 opts: pulumi.ResourceOptions | None = None):
+                 hybrid: bool = False, opts: pulumi.ResourceOptions | None = None):
         super().__init__("pipeworks:cluster:NodePoolDeclarations", name, None, opts)
-        descriptors = [pool_descriptor(p, zones) for p in pools]
+        descriptors = [pool_descriptor(p, zones, hybrid) for p in pools]
         self.config_map = k8s.core.v1.ConfigMap(
             f"{name}-pools",
             metadata={"name": POOLS_CONFIGMAP, "namespace": POOLS_NAMESPACE,

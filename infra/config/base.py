@@ -24,6 +24,16 @@ class ConfigModel(BaseModel):
     )
 
 
+# A value only the stack's owner can know (their network's CIDR, their transit gateway), shipped as
+# `<...>` so that `pipeworks plan` works out of the box while `pulumi preview/up` refuses it by key
+# (infra.config.loader.refuse_placeholders).
+PLACEHOLDER = re.compile(r"^<[^<>]+>$")
+
+
+def is_placeholder(value: object) -> bool:
+    return isinstance(value, str) and PLACEHOLDER.match(value) is not None
+
+
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 

@@ -9,7 +9,7 @@ from enum import StrEnum
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from infra.config.base import ConfigModel
+from infra.config.base import ConfigModel, is_placeholder
 
 # Rook v1.20 supports Kubernetes v1.31-v1.36 (../shared/reference/upstream.md §1); EKS versions outside
 # that window would give a cluster the storage layer cannot run on.
@@ -53,6 +53,27 @@ class EksSettings(ConfigModel):
     admin_role_arns: list[str] = Field(
         default_factory=list, description="IAM roles granted cluster-admin through EKS access entries (CI deployers, operators)."
     )
+    transit_gateway_id: str | None = Field(
+        None,
+        description="An existing transit gateway (tgw-...) to the edge locations and the deployer network: the stack "
+        "attaches the VPC's private subnets to it and routes remoteNodeNetworks, remotePodNetworks and "
+        "deployerNetworks through it. One of transitGatewayId / vpnGatewayId is required with remoteNodeNetworks "
+        "or deployerNetworks outside the VPC.",
+    )
+    vpn_gateway_id: str | None = Field(
+        None,
+        description="An existing virtual private gateway (vgw-...) instead of a transit gateway: the stack attaches it "
+        "to the VPC and routes the same networks to it.",
+    )
+    deployer_networks: list[str] = Field(
+        default_factory=list,
+        description="CIDRs `pulumi up` runs from (the self-hosted deploy runner, the operators' VPN). They get HTTPS "
+        "(443) on the cluster security group and, outside vpcCidr, a route through the gateway. Required when "
+        "the API endpoint is private: without it nothing can reach the API to create the platform.",
+    )
+    vpc_flow_log_traffic: str = Field(
+        "ALL", description="Traffic the VPC flow log records to CloudWatch Logs: ALL, ACCEPT or REJECT."
+    )
 
     @field_validator("version")
     @classmethod
@@ -82,15 +103,78 @@ class EksSettings(ConfigModel):
             raise PydanticCustomError("pipeworks", "must be an IPv4 CIDR from /16 to /18 (room for six /20-/22 subnets)")
         return v
 
-    @field_validator("public_access_cidrs", "remote_node_networks", "remote_pod_networks")
+    @field_validator("vpc_flow_log_traffic")
+    @classmethod
+    def _traffic(cls, v: str) -> str:
+        if v not in ("ALL", "ACCEPT", "REJECT"):
+            raise PydanticCustomError("pipeworks", "is not valid; valid: ALL, ACCEPT, REJECT")
+        return v
+
+    @field_validator("transit_gateway_id", "vpn_gateway_id")
+    @classmethod
+    def _gateway(cls, v: str | None, info) -> str | None:
+        prefix = "tgw" if info.field_name == "transit_gateway_id" else "vgw"
+        if v is None or is_placeholder(v) or re.fullmatch(rf"{prefix}-[0-9a-f]{{8,17}}", v):
+            return v
+        raise PydanticCustomError("pipeworks", "is not a {prefix} id; valid: e.g. {prefix}-0123456789abcdef0",
+                                  {"prefix": prefix})
+
+    @field_validator("public_access_cidrs", "remote_node_networks", "remote_pod_networks", "deployer_networks")
     @classmethod
     def _cidrs(cls, v: list[str]) -> list[str]:
         for c in v:
+            if is_placeholder(c):
+                continue  # the owner's value, required before `pulumi up` (loader.refuse_placeholders)
             try:
                 ipaddress.ip_network(c)
             except ValueError:
                 raise PydanticCustomError("pipeworks", "contains {cidr!r}, which is not a CIDR", {"cidr": c}) from None
         return v
+
+    @property
+    def gateway(self) -> tuple[str, str] | None:
+        """("transit", tgw-id), ("vpn", vgw-id) or None."""
+        if self.transit_gateway_id:
+            return ("transit", self.transit_gateway_id)
+        if self.vpn_gateway_id:
+            return ("vpn", self.vpn_gateway_id)
+        return None
+
+    def routed_networks(self) -> list[str]:
+        """Networks outside the VPC the private route tables send to the gateway, in a stable order."""
+        out: list[str] = []
+        for c in [*self.remote_node_networks, *self.remote_pod_networks, *self.deployer_networks]:
+            if c not in out and not _inside(c, self.vpc_cidr):
+                out.append(c)
+        return out
+
+    def api_ingress_networks(self) -> list[str]:
+        """Networks that get HTTPS on the cluster security group: hybrid nodes and their pods (kubelet and
+        pods talk to the API) and the deployer."""
+        out: list[str] = []
+        for c in [*self.remote_node_networks, *self.remote_pod_networks, *self.deployer_networks]:
+            if c not in out:
+                out.append(c)
+        return out
+
+
+def _inside(cidr: str, vpc_cidr: str) -> bool:
+    if is_placeholder(cidr):
+        return False  # an owner's network: assumed outside, so the route and its gateway are declared
+    return ipaddress.ip_network(cidr).subnet_of(ipaddress.ip_network(vpc_cidr))
+
+
+class NetworkPolicyEnforcement(StrEnum):
+    """What enforces NetworkPolicies on an existing cluster (the CNI, or its policy engine)."""
+
+    NONE = "none"
+    CALICO = "calico"
+    CILIUM = "cilium"
+    ANTREA = "antrea"
+    OVN_KUBERNETES = "ovn-kubernetes"
+    OPENSHIFT_SDN = "openshift-sdn"
+    KUBE_ROUTER = "kube-router"
+    VPC_CNI = "vpc-cni"  # with enableNetworkPolicy: "true"
 
 
 class ExistingSettings(ConfigModel):
@@ -100,6 +184,13 @@ class ExistingSettings(ConfigModel):
     context: str | None = Field(None, description="kubeconfig context to use. Default: the kubeconfig's current context.")
     distribution: str = Field(
         "kubernetes", description="What runs the cluster (kubernetes, openshift, k3s, kind); informs operator settings."
+    )
+    network_policy_enforcement: NetworkPolicyEnforcement | None = Field(
+        None,
+        description="What enforces NetworkPolicies on the cluster: calico, cilium, antrea, ovn-kubernetes, openshift-sdn, "
+        "kube-router or vpc-cni (with its network policy enabled). Required for kind: existing: the platform's "
+        "NetworkPolicies (namespace ingress rules, JupyterHub's block of the instance metadata address) are its "
+        "isolation, so `none` is refused.",
     )
 
 
@@ -124,4 +215,44 @@ class ClusterConfig(ConfigModel):
                 "pipeworks_field",
                 "eks.publicAccessCidrs contains 0.0.0.0/0; list the office/VPN/CI CIDRs instead",
             )
+        if self.kind is ClusterKind.EKS:
+            self._eks_network_rules(eks)
+        enforcement = self.existing.network_policy_enforcement
+        if self.kind is ClusterKind.EXISTING and enforcement in (None, NetworkPolicyEnforcement.NONE):
+            valid = ", ".join(e.value for e in NetworkPolicyEnforcement if e is not NetworkPolicyEnforcement.NONE)
+            raise PydanticCustomError(
+                "pipeworks_field",
+                "existing.networkPolicyEnforcement={value} {why}; the platform declares NetworkPolicies that would be "
+                "inert: name what enforces them (valid: {valid})",
+                {"value": enforcement.value if enforcement else "null",
+                 "why": "is required for kind: existing" if enforcement is None else "is refused", "valid": valid})
         return self
+
+    @staticmethod
+    def _eks_network_rules(eks: EksSettings) -> None:
+        def fail(msg: str, **ctx: object) -> None:
+            raise PydanticCustomError("pipeworks_field", msg, ctx)
+
+        if eks.transit_gateway_id and eks.vpn_gateway_id:
+            fail("eks.vpnGatewayId={vgw} and eks.transitGatewayId={tgw} are both set; name one gateway",
+                 vgw=eks.vpn_gateway_id, tgw=eks.transit_gateway_id)
+        if eks.endpoint_public_access is False and not eks.deployer_networks:
+            fail("eks.deployerNetworks=[] must name the networks `pulumi up` runs from: the API endpoint is private "
+                 "(endpointPublicAccess: false), so nothing else can reach it to create the platform (a self-hosted "
+                 "runner's subnet, the operators' VPN; see README, Deploying)")
+        if eks.remote_node_networks and eks.endpoint_public_access:
+            fail("eks.endpointPublicAccess=true with remoteNodeNetworks: for hybrid nodes AWS advises public or private "
+                 "endpoint access, not both (outside the VPC the endpoint resolves to its public IPs); set "
+                 "endpointPublicAccess: false and name deployerNetworks")
+        # A placeholder's place is unknown until the owner sets it; the real value is checked then.
+        outside = [c for c in eks.routed_networks() if not is_placeholder(c)]
+        if outside and eks.gateway is None:
+            fail("eks.transitGatewayId=null: {nets} lie outside vpcCidr and need a route; set transitGatewayId "
+                 "(tgw-...) or vpnGatewayId (vgw-...) of the gateway to those networks", nets=", ".join(outside))
+        if eks.remote_node_networks and not eks.remote_pod_networks:
+            fail("eks.remotePodNetworks=[] is required with remoteNodeNetworks: the hybrid nodes' CNI (Cilium) gives pods "
+                 "addresses from it, and the control plane routes to it to reach webhooks on hybrid nodes")
+        for c in [*eks.remote_node_networks, *eks.remote_pod_networks]:
+            if not is_placeholder(c) and ipaddress.ip_network(c).overlaps(ipaddress.ip_network(eks.vpc_cidr)):
+                fail("eks.remoteNodeNetworks/remotePodNetworks contains {cidr}, which overlaps vpcCidr={vpc}; remote "
+                     "networks must be outside the VPC (EKS rejects overlapping remote networks)", cidr=c, vpc=eks.vpc_cidr)

@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from infra.config.base import ConfigModel
+from infra.config.base import ConfigModel, is_placeholder
 from infra.config.platform import Environment, PlatformConfig
 from infra.config.policy import EnforcementLevel, PolicySettings
-from infra.config.profiles import deep_merge, defaults_for, zones_default
+from infra.config.profiles import DEPLOYER_PLACEHOLDER, deep_merge, defaults_for, zones_default
 
 PROJECT = "pipeworks"
 
@@ -66,6 +66,8 @@ class StackConfig:
     policy: PolicySettings
     workloads: BaseModel | None
     secret_keys: frozenset[str] = field(default_factory=frozenset)
+    placeholders: tuple[tuple[str, str], ...] = ()
+    """(key, value) of every `<...>` value: only the owner can fill these; `pulumi up` refuses them."""
 
     @property
     def environment(self) -> Environment:
@@ -181,6 +183,26 @@ def _credential_problems(obj: Any, path: str) -> list[Problem]:
     return found
 
 
+def _placeholders(obj: Any, path: str) -> list[tuple[str, str]]:
+    if is_placeholder(obj):
+        return [(path, obj)]
+    if isinstance(obj, dict):
+        return [p for k, v in obj.items() for p in _placeholders(v, _path(path, (k,)))]
+    if isinstance(obj, list):
+        return [p for i, v in enumerate(obj) for p in _placeholders(v, f"{path}[{i}]")]
+    return []
+
+
+def refuse_placeholders(cfg: StackConfig) -> None:
+    """A stack about to touch the cloud: every `<...>` value must have been replaced by the owner's own."""
+    if cfg.placeholders:
+        raise StackConfigError(cfg.file, [
+            Problem(key, f"={_fmt_value(value)} is a placeholder for a value only you know; set yours before "
+                         f"`pulumi preview/up` (`pulumi config set --path '{key}' "
+                         "<value>`); `pipeworks plan` accepts it offline")
+            for key, value in cfg.placeholders])
+
+
 def load_stack_config(
     values: dict[str, Any],
     secret_keys: set[str] | frozenset[str],
@@ -229,6 +251,8 @@ def load_stack_config(
     eks = merged.setdefault("cluster", {}).setdefault("eks", {}) if isinstance(merged.get("cluster", {}), dict) else {}
     if isinstance(eks, dict) and "availabilityZones" not in eks and isinstance(env, str):
         eks["availabilityZones"] = zones_default(str(eks.get("region", "us-east-1")), env)
+    if isinstance(eks, dict) and eks.get("endpointPublicAccess") is False and "deployerNetworks" not in eks:
+        eks["deployerNetworks"] = [DEPLOYER_PLACEHOLDER]
 
     platform = policy = workloads = None
     try:
@@ -261,7 +285,8 @@ def load_stack_config(
         unique = [p for p in problems if not (p.key in seen or seen.add(p.key))]
         raise StackConfigError(file, unique)
     return StackConfig(stack=stack, file=file, platform=platform, policy=policy, workloads=workloads,
-                       secret_keys=frozenset(secret_keys))
+                       secret_keys=frozenset(secret_keys),
+                       placeholders=tuple(_placeholders(merged, f"{PROJECT}:platform")))
 
 
 def from_pulumi(*, workloads_model: type[ConfigModel] | None = None) -> StackConfig:
@@ -271,4 +296,15 @@ def from_pulumi(*, workloads_model: type[ConfigModel] | None = None) -> StackCon
 
     values = {**rc.get_config_env(), **rc.CONFIG.get()}
     secret = {k for k in values if rc.is_config_secret(k)} | set(rc.get_config_secret_keys_env())
-    return load_stack_config(values, secret, stack=pulumi.get_stack(), workloads_model=workloads_model)
+    cfg = load_stack_config(values, secret, stack=pulumi.get_stack(), workloads_model=workloads_model)
+    if not under_mocks():
+        refuse_placeholders(cfg)
+    return cfg
+
+
+def under_mocks() -> bool:
+    """True when the program runs under Pulumi's mocks (`pipeworks plan`, tests), not the engine."""
+    from pulumi.runtime.mocks import MockMonitor
+    from pulumi.runtime.settings import get_monitor
+
+    return isinstance(get_monitor(), MockMonitor)

@@ -117,6 +117,9 @@ class NodePoolConfig(ConfigModel):
                     fail("instanceTypes", t, "has no NVIDIA GPU; valid for gpu pools: g4dn, g5, g6, p4d, p5 ... types")
                 if self.role is Role.NVME and not has_instance_store_nvme(t):
                     fail("instanceTypes", t, "has no instance-store NVMe; valid for nvme pools: i4i, i3en, m6id, c6id, r6id ... types")
+            if self.capacity_type is CapacityType.SPOT and len(self.instance_types) < 2:
+                fail("instanceTypes", self.instance_types, "names one type for a SPOT pool; name at least two (same GPU "
+                     "model, similar shape) so that one type's Spot capacity running out does not leave the pool empty")
             if self.role is Role.EDGE:
                 fail("provisioning", "managed", "is not possible for an edge location; valid: declared (edge nodes join on their own)")
         else:

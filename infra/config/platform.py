@@ -6,6 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from pydantic import Field, model_validator
+
 from pydantic_core import PydanticCustomError
 
 from infra.config.base import ConfigModel
@@ -19,6 +20,8 @@ from infra.config.monitoring import MonitoringConfig
 from infra.config.nodepools import CapacityType, NodePoolConfig, Provisioning
 from infra.config.spark import SparkConfig
 from infra.config.storage import StorageConfig
+from infra.data import (ADDON_VERSIONS_FILE, OFFERINGS_FILE, addon_versions, offering_regions, pinned_kubernetes_versions,
+                        zones_offering)
 from infra.placement import NvmeMode, Role
 
 
@@ -67,6 +70,30 @@ class PlatformConfig(ConfigModel):
     def pools(self, role: Role) -> list[NodePoolConfig]:
         return [p for p in self.node_pools if p.role is role]
 
+    def _eks_data_rules(self, fail) -> None:
+        """Against the dated data files: pinned add-on versions for the cluster's version, and every
+        managed pool's instance types offered in every zone the pool spans (a node group whose type a
+        zone lacks fails to launch there, or silently runs in fewer zones than its spread assumes)."""
+        eks = self.cluster.eks
+        if addon_versions(eks.version) is None:
+            fail("cluster.eks.version", eks.version,
+                 f"has no pinned EKS add-on versions in {ADDON_VERSIONS_FILE}; valid: {', '.join(pinned_kubernetes_versions())} "
+                 "(or add the versions `aws eks describe-addon-versions` lists for it)")
+        for i, p in enumerate(self.node_pools):
+            if p.provisioning is not Provisioning.MANAGED:
+                continue
+            pool_zones = list(p.zones or eks.availability_zones or [])
+            for j, t in enumerate(p.instance_types):
+                offered = zones_offering(eks.region, t)
+                if offered is None:
+                    fail("cluster.eks.region", eks.region,
+                         f"is not in {OFFERINGS_FILE}; valid: {', '.join(offering_regions())} (or add the region's offerings)")
+                missing = [z for z in pool_zones if z not in offered]
+                if missing:
+                    fail(f"nodePools[{i}].instanceTypes[{j}]", t,
+                         f"is not offered in {', '.join(missing)} ({OFFERINGS_FILE}); choose a type offered in every zone "
+                         f"of the pool, or set nodePools[{i}].zones")
+
     @model_validator(mode="after")
     def _stack_rules(self) -> "PlatformConfig":
         """Rules across pools and sections; each error names the offending key."""
@@ -98,6 +125,8 @@ class PlatformConfig(ConfigModel):
                 if p.nvme_mode is NvmeMode.RAW and p.min_size < 3:
                     fail(f"nodePools[{i}].minSize", p.min_size,
                          "is below 3: Ceph OSD pools in prod need 3 nodes for replica size 3")
+        if not existing:
+            self._eks_data_rules(fail)
         ca = self.cluster_autoscaler
         if not existing and ca.enabled and ca.image_tag is None and self.cluster.eks.version != "1.34":
             fail("clusterAutoscaler.imageTag", None,

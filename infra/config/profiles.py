@@ -12,8 +12,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+# The network `pulumi up` runs from can only be the owner's: a stack with a private API endpoint (both
+# profiles) that does not name its deployerNetworks gets this placeholder (loader), so it plans offline
+# but `pulumi preview/up` refuses it by key.
+DEPLOYER_PLACEHOLDER = "<CIDR of the network pulumi up runs from (deploy runner, VPN)>"
+
 _DEV: dict[str, Any] = {
-    "cluster": {"eks": {"endpointPublicAccess": True, "singleNatGateway": True}},
+    # Private like prod: with hybrid nodes AWS advises public or private endpoint access, not both; a dev
+    # stack without edge pools may open a public endpoint to its own publicAccessCidrs.
+    "cluster": {"eks": {"endpointPublicAccess": False, "singleNatGateway": True}},
     "nodePools": [
         {"name": "general", "role": "general", "instanceTypes": ["m6i.xlarge", "m5.xlarge"], "capacityType": "SPOT",
          "minSize": 2, "maxSize": 4},
@@ -21,7 +28,7 @@ _DEV: dict[str, Any] = {
          "capacityType": "ON_DEMAND", "minSize": 1, "maxSize": 1},
         {"name": "nvme-scratch", "role": "nvme", "nvmeMode": "raid0", "instanceTypes": ["i4i.xlarge"],
          "capacityType": "ON_DEMAND", "minSize": 1, "maxSize": 3},
-        {"name": "gpu", "role": "gpu", "instanceTypes": ["g5.xlarge"], "gpuModel": "NVIDIA-A10G",
+        {"name": "gpu", "role": "gpu", "instanceTypes": ["g5.xlarge", "g5.2xlarge"], "gpuModel": "NVIDIA-A10G",
          "capacityType": "SPOT", "minSize": 0, "maxSize": 2},
     ],
     "policy": {"enforcement": "advisory", "allowExemptions": True},

@@ -122,6 +122,14 @@ RULES: tuple[Rule, ...] = (
     Rule(aws.IMDSV2, "network", "guardrails",
          "Nodes require IMDSv2 (launch template metadataOptions.httpTokens: required).",
          resource_check=aws.imdsv2_required),
+    Rule(aws.IMDS_HOP_LIMIT, "network", "guardrails",
+         "Launch templates set the IMDS hop limit to 1, so pods cannot reach the node role's credentials.",
+         resource_check=aws.imds_hop_limit),
+    Rule(aws.VPC_FLOW_LOGS, "network", "guardrails",
+         "Every VPC has a flow log.", stack_check=aws.vpc_flow_logs),
+    Rule(aws.STATEFUL_NODE_GROUP_NAMES, "replicas", "guardrails",
+         "Node groups of stateful (nvme) pools use nodeGroupNamePrefix, not a fixed nodeGroupName, so a replacement "
+         "creates the new group before deleting the old.", resource_check=aws.stateful_node_group_names),
 )
 
 BY_NAME = {r.name: r for r in RULES}

@@ -12,11 +12,18 @@ EKS_PRIVATE_ENDPOINT = "eks-private-endpoint"
 EKS_SECRETS_ENCRYPTION = "eks-secrets-encryption"
 ENCRYPTED_VOLUMES = "encrypted-volumes"
 IMDSV2 = "imdsv2-required"
+IMDS_HOP_LIMIT = "imds-hop-limit"
+VPC_FLOW_LOGS = "vpc-flow-logs"
+STATEFUL_NODE_GROUP_NAMES = "stateful-node-group-names"
 
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 EBS_VOLUME = "aws:ebs/volume:Volume"
+VPC = "aws:ec2/vpc:Vpc"
+FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+# Pools whose nodes hold data on their own disks (Ceph OSDs on raw NVMe, RAID0 scratch of Kafka/ES hot data).
+_STATEFUL_ROLE_LABEL = ("pipeworks.io/role", "nvme")
 _EBS_PROVISIONERS = {"ebs.csi.aws.com", "kubernetes.io/aws-ebs"}
 _OPEN = {"0.0.0.0/0", "::/0"}
 
@@ -88,3 +95,47 @@ def imdsv2_required(r: Resource, ctx: Context) -> Iterable[Finding]:
     elif r.type == NODE_GROUP and not r.props.get("launchTemplate"):
         yield Finding(IMDSV2, r.urn, f"node group {r.name} has no launch template, so IMDSv1 stays enabled on its "
                       "nodes; use a launch template with metadataOptions.httpTokens: required")
+
+
+def imds_hop_limit(r: Resource, ctx: Context) -> Iterable[Finding]:
+    """A hop limit above 1 lets a token answer cross into a pod's network namespace: any pod can then read
+    the node role's credentials. AL2023 EKS AMIs register a hop limit of 2, so an unset value is not safe."""
+    if r.type == LAUNCH_TEMPLATE:
+        limit = as_dict(r.props.get("metadataOptions")).get("httpPutResponseHopLimit")
+        if is_unknown(limit):
+            return
+        if limit is None or not isinstance(limit, (int, float)) or int(limit) != 1:
+            yield Finding(IMDS_HOP_LIMIT, r.urn, f"launch template {r.name}: metadataOptions.httpPutResponseHopLimit is "
+                          f"{limit if limit is not None else 'unset (the AMI default, 2 on AL2023)'}; set 1 so pods cannot "
+                          "reach the node's credentials (they use IRSA or Pod Identity)")
+    elif r.type == NODE_GROUP and not r.props.get("launchTemplate"):
+        yield Finding(IMDS_HOP_LIMIT, r.urn, f"node group {r.name} has no launch template, so its nodes keep the AMI's "
+                      "hop limit (2 on AL2023) and pods can reach the node's credentials; use a launch template with "
+                      "metadataOptions.httpPutResponseHopLimit: 1")
+
+
+def vpc_flow_logs(ctx: Context) -> Iterable[Finding]:
+    """Every VPC of the stack has a flow log (matched by the flow log's dependency on the VPC, or its vpcId)."""
+    vpcs = [r for r in ctx.resources if r.type == VPC]
+    logs = [r for r in ctx.resources if r.type == FLOW_LOG]
+    for vpc in vpcs:
+        covered = any(vpc.urn in log.dependencies or
+                      (log.props.get("vpcId") is not None and log.props.get("vpcId") == vpc.props.get("id"))
+                      for log in logs)
+        if not covered:
+            yield Finding(VPC_FLOW_LOGS, vpc.urn, f"VPC {vpc.name} has no flow log; add an aws.ec2.FlowLog with "
+                          "vpcId set to it (trafficType ALL, to an encrypted CloudWatch log group or S3)")
+
+
+def stateful_node_group_names(r: Resource, ctx: Context) -> Iterable[Finding]:
+    """A fixed nodeGroupName makes every replacing change (instance types, AMI type, subnets, launch template)
+    delete the whole group before creating the new one: for a pool holding data on its nodes' disks, every
+    copy at once. nodeGroupNamePrefix lets the replacement come up first."""
+    if r.type != NODE_GROUP:
+        return
+    labels = as_dict(r.props.get("labels"))
+    key, value = _STATEFUL_ROLE_LABEL
+    if labels.get(key) == value and r.props.get("nodeGroupName") and not is_unknown(r.props.get("nodeGroupName")):
+        yield Finding(STATEFUL_NODE_GROUP_NAMES, r.urn, f"node group {r.name} of a stateful ({value}) pool has the fixed "
+                      f"nodeGroupName {r.props['nodeGroupName']!r}: a replacement deletes every node before creating "
+                      "new ones; use nodeGroupNamePrefix (create-before-delete) and migrate OSD pools blue/green")

@@ -17,6 +17,8 @@ Pinned charts and the upstream values files the defaults come from:
   `driver`, `toolkit`, `devicePlugin`, `dcgmExporter`, `gfd`, `migManager`, `validator` run on nodes
   labelled `nvidia.com/gpu.present=true` with `daemonsets.tolerations`; node-feature-discovery's
   `worker` DaemonSet runs on every node it tolerates, `master`/`gc` are Deployments);
+- cilium 1.16.5 (`install/kubernetes/cilium/values.yaml`: the agent DaemonSet's `affinity`/`tolerations`/
+  `resources` at the top level, `operator.replicas` default 2; the CNI of EKS hybrid nodes);
 - ceph-csi-drivers 1.0.4 (`operatorConfig.driverSpecDefaults.controllerPlugin` / `nodePlugin`, one
   controller Deployment and one node-plugin DaemonSet per driver in `drivers`; resources per container);
 - gateway-helm v1.9.0 (envoyproxy/gateway `charts/gateway-helm/values.tmpl.yaml`: the controller Deployment,
@@ -69,6 +71,11 @@ CATALOGUE: dict[str, tuple[ChartPod, ...]] = {
     "spark-operator": (
         ChartPod("controller", "controller"),
         ChartPod("webhook", "webhook", enabled="webhook.enable"),
+    ),
+    "cilium": (
+        ChartPod("", "agent", daemon=True, replicas_key=None, default_tolerations=({"operator": "Exists"},)),
+        ChartPod("operator", "operator", default_replicas=2, enabled="operator.enabled",
+                 default_tolerations=({"operator": "Exists"},)),
     ),
     "gpu-operator": (
         ChartPod("operator", "operator", replicas_key=None),

@@ -493,7 +493,7 @@ def _helm_release(r: Resource) -> Iterator[PodTemplate]:
     names; otherwise the main pod of a chart that follows the common values convention (top-level
     `resources`, `nodeSelector`, `tolerations`, `affinity`, `replicaCount`). Charts are not rendered
     offline, but operators and chart-deployed pods still need a pool to land on."""
-    from policies.rules.charts import chart_pods
+    from policies.rules.charts import CATALOGUE, chart_name, chart_pods
 
     values = as_dict(r.props.get("values"))
     release = r.props.get("name") or r.name
@@ -502,7 +502,8 @@ def _helm_release(r: Resource) -> Iterator[PodTemplate]:
                           label=f"Helm release {release} {name}", spec=pod, containers=_containers(pod),
                           replicas=high, min_replicas=low, max_replicas=high, workload="HelmRelease",
                           native=False, daemon=daemon, namespace=r.namespace)
-    if not isinstance(values.get("resources"), dict):
+    # A catalogued chart's top-level values are one of its workloads already (cilium's agent): not a second pod.
+    if chart_name(r.props.get("chart")) in CATALOGUE or not isinstance(values.get("resources"), dict):
         return
     image = as_dict(values.get("image"))
     tag = image.get("tag")

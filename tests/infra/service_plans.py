@@ -34,7 +34,7 @@ ONPREM_KUBECONFIG = "v1:b25wcmVt:a3ViZWNvbmZpZw=="  # ciphertext stand-in; never
 ONPREM: dict[str, Any] = {"config": {
     "pipeworks:platform": {
         "environment": "dev",
-        "cluster": {"kind": "existing", "existing": {"context": "lab"}},
+        "cluster": {"kind": "existing", "existing": {"context": "lab", "networkPolicyEnforcement": "calico"}},
         "nodePools": [
             {"name": "general", "role": "general", "provisioning": "declared", "minSize": 3, "maxSize": 3,
              "capacity": {"cpu": "15", "memory": "60Gi"}},

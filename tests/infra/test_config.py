@@ -25,18 +25,41 @@ def test_profiles_fill_everything_but_the_environment():
     prod = load({"environment": "prod"}, stack="prod")
     assert dev.platform.cluster.eks.availability_zones == ["us-east-1a", "us-east-1b"]
     assert prod.platform.cluster.eks.availability_zones == ["us-east-1a", "us-east-1b", "us-east-1c"]
-    assert dev.platform.cluster.eks.endpoint_public_access is True  # with CIDRs required, see below
+    # private everywhere (hybrid nodes: public or private, not both); the deployer network is the owner's value
+    assert dev.platform.cluster.eks.endpoint_public_access is False
     assert prod.platform.cluster.eks.endpoint_public_access is False
+    assert [k for k, _ in prod.placeholders] == ["pipeworks:platform.cluster.eks.deployerNetworks[0]"]
     assert dev.policy.enforcement.value == "advisory" and prod.policy.enforcement.value == "mandatory"
     gpu = [p for p in dev.platform.node_pools if p.role.value == "gpu"][0]
     assert gpu.min_size == 0  # dev GPU pool scales from zero
 
 
 def test_stack_values_override_profile_and_objects_may_be_json():
-    cfg = load(json.dumps({"environment": "dev", "cluster": {"eks": {"region": "eu-west-1",
+    cfg = load(json.dumps({"environment": "dev", "cluster": {"eks": {"availabilityZones": ["us-east-1b", "us-east-1c"],
                                                                      "publicAccessCidrs": ["198.51.100.0/24"]}}}))
-    assert cfg.platform.cluster.eks.region == "eu-west-1"
-    assert cfg.platform.cluster.eks.availability_zones == ["eu-west-1a", "eu-west-1b"]
+    assert cfg.platform.cluster.eks.availability_zones == ["us-east-1b", "us-east-1c"]
+    # a region the instance-type offerings table does not cover is refused (its pools cannot be checked)
+    text = "\n".join(problems({"environment": "dev", "cluster": {"eks": {"region": "eu-west-1"}}}))
+    assert "pipeworks:platform.cluster.eks.region=eu-west-1 is not in infra/data/instance-type-offerings.json" in text
+
+
+def test_pools_are_refused_where_their_type_is_not_offered_and_versions_need_pinned_addons():
+    """infra/data/instance-type-offerings.json: us-east-1e (use1-az3 in most accounts) lacks the newer families."""
+    pools = [{"name": "general", "role": "general", "instanceTypes": ["m5.xlarge", "m6i.xlarge"], "minSize": 1, "maxSize": 2},
+             {"name": "osd", "role": "nvme", "nvmeMode": "raw", "instanceTypes": ["i4i.xlarge"], "minSize": 1, "maxSize": 1},
+             {"name": "scratch", "role": "nvme", "nvmeMode": "raid0", "instanceTypes": ["i3.xlarge"], "minSize": 1, "maxSize": 1}]
+    base = {"environment": "dev", "nodePools": pools, "cluster": {"eks": {"availabilityZones": ["us-east-1a", "us-east-1e"]}}}
+    text = "\n".join(problems(base))
+    assert ("Pulumi.dev.yaml: pipeworks:platform.nodePools[0].instanceTypes[1]=m6i.xlarge is not offered in us-east-1e "
+            "(infra/data/instance-type-offerings.json)") in text
+    pools[0]["instanceTypes"] = ["m5.xlarge", "m5.2xlarge"]
+    text = "\n".join(problems(base))
+    assert "nodePools[1].instanceTypes[0]=i4i.xlarge is not offered in us-east-1e" in text
+    pools[1]["zones"] = ["us-east-1a"]  # the pool narrowed to zones that offer its type
+    assert load(base).platform.node_pools[1].zones == ["us-east-1a"]
+    text = "\n".join(problems({"environment": "dev", "cluster": {"eks": {"version": "1.33"}}}))
+    assert ("pipeworks:platform.cluster.eks.version=1.33 has no pinned EKS add-on versions in "
+            "infra/data/eks-addon-versions.json; valid: 1.34") in text
 
 
 def test_issue_example_message():
@@ -68,7 +91,7 @@ def test_every_problem_is_reported_at_once():
 def test_prod_rules():
     base = {"environment": "prod",
             "nodePools": [{"name": "general", "role": "general", "instanceTypes": ["m6i.xlarge"], "minSize": 3, "maxSize": 3},
-                          {"name": "osd", "role": "nvme", "nvmeMode": "raw", "instanceTypes": ["i4i.xlarge"],
+                          {"name": "osd", "role": "nvme", "nvmeMode": "raw", "instanceTypes": ["i4i.xlarge", "i4i.2xlarge"],
                            "capacityType": "SPOT", "minSize": 1, "maxSize": 3}],
             "cluster": {"eks": {"availabilityZones": ["us-east-1a", "us-east-1b"]}}}
     with pytest.raises(StackConfigError) as e:
@@ -78,8 +101,10 @@ def test_prod_rules():
 
 
 def test_public_endpoint_needs_cidrs_and_never_the_world():
-    assert any("eks.publicAccessCidrs=[] must list the CIDRs" in line for line in problems({"environment": "dev"}))
-    text = "\n".join(problems({"environment": "dev", "cluster": {"eks": {"publicAccessCidrs": ["0.0.0.0/0"]}}}))
+    public = {"endpointPublicAccess": True}
+    assert any("eks.publicAccessCidrs=[] must list the CIDRs" in line
+               for line in problems({"environment": "dev", "cluster": {"eks": public}}))
+    text = "\n".join(problems({"environment": "dev", "cluster": {"eks": {**public, "publicAccessCidrs": ["0.0.0.0/0"]}}}))
     assert "contains 0.0.0.0/0" in text
 
 
@@ -97,7 +122,7 @@ def test_credentials_must_be_secure():
 
 
 def test_existing_cluster_needs_declared_pools_and_a_secret_kubeconfig():
-    platform = {"environment": "dev", "cluster": {"kind": "existing"},
+    platform = {"environment": "dev", "cluster": {"kind": "existing", "existing": {"networkPolicyEnforcement": "cilium"}},
                 "nodePools": [{"name": "general", "role": "general", "provisioning": "declared",
                                "capacity": {"cpu": "8", "memory": "32Gi"}},
                               {"name": "gpu", "role": "gpu", "instanceTypes": ["g5.xlarge"]}]}
@@ -161,3 +186,99 @@ def test_size_ordering_is_enforced_exactly(min_size, max_size):
         assert load(platform).platform.node_pools[0].max_size == max_size
     else:
         assert f"Pulumi.dev.yaml: pipeworks:platform.nodePools[0].maxSize={max_size} is below minSize={min_size}" in problems(platform)
+
+
+# --- the path to a private API endpoint, hybrid-node networks, placeholders (issue 20) ------------------
+
+PRIVATE = {"environment": "prod", "cluster": {"eks": {"deployerNetworks": ["10.99.0.0/24"],
+                                                      "transitGatewayId": "tgw-0123456789abcdef0"}}}
+
+
+def with_eks(**eks):
+    return {"environment": "prod", "cluster": {"eks": {**PRIVATE["cluster"]["eks"], **eks}}}
+
+
+def test_private_endpoint_needs_a_declared_path():
+    """A stack whose API endpoint is private must name where `pulumi up` runs from, and a gateway to it when
+    that network is outside the VPC: otherwise the deploy cannot reach the API."""
+    text = "\n".join(problems(with_eks(deployerNetworks=[]), stack="prod"))
+    assert "Pulumi.prod.yaml: pipeworks:platform.cluster.eks.deployerNetworks=[] must name the networks" in text
+    text = "\n".join(problems(with_eks(transitGatewayId=None), stack="prod"))
+    assert "eks.transitGatewayId=null: 10.99.0.0/24 lie outside vpcCidr" in text
+    # a runner inside the VPC needs no gateway; a public endpoint needs no deployer network
+    assert load(with_eks(transitGatewayId=None, deployerNetworks=["10.40.200.0/24"]), stack="prod")
+    assert load({"environment": "dev", "cluster": {"eks": {"endpointPublicAccess": True, "deployerNetworks": [],
+                                                           "publicAccessCidrs": ["198.51.100.0/24"]}}})
+
+
+def test_hybrid_nodes_rules():
+    text = "\n".join(problems(with_eks(endpointPublicAccess=True, publicAccessCidrs=["198.51.100.0/24"],
+                                       remoteNodeNetworks=["192.168.0.0/24"], remotePodNetworks=["192.168.64.0/18"]),
+                              stack="prod"))
+    assert "eks.endpointPublicAccess=true with remoteNodeNetworks: for hybrid nodes AWS advises public or private" in text
+    text = "\n".join(problems(with_eks(remoteNodeNetworks=["192.168.0.0/24"]), stack="prod"))
+    assert "eks.remotePodNetworks=[] is required with remoteNodeNetworks" in text
+    text = "\n".join(problems(with_eks(remoteNodeNetworks=["10.40.0.0/24"], remotePodNetworks=["192.168.64.0/18"]),
+                              stack="prod"))
+    assert "contains 10.40.0.0/24, which overlaps vpcCidr=10.40.0.0/16" in text
+    text = "\n".join(problems(with_eks(vpnGatewayId="vgw-0123456789abcdef0"), stack="prod"))
+    assert "are both set; name one gateway" in text
+    text = "\n".join(problems(with_eks(transitGatewayId="vgw-0123"), stack="prod"))
+    assert "eks.transitGatewayId=vgw-0123 is not a tgw id; valid: e.g. tgw-0123456789abcdef0" in text
+
+
+def test_placeholders_plan_offline_but_are_refused_before_the_cloud():
+    from infra.config.loader import refuse_placeholders
+    cfg = load(with_eks(transitGatewayId="<your tgw>", deployerNetworks=["<your runner CIDR>"]), stack="prod")
+    assert dict(cfg.placeholders) == {"pipeworks:platform.cluster.eks.transitGatewayId": "<your tgw>",
+                                      "pipeworks:platform.cluster.eks.deployerNetworks[0]": "<your runner CIDR>"}
+    with pytest.raises(StackConfigError) as e:
+        refuse_placeholders(cfg)
+    lines = str(e.value).splitlines()
+    assert len(lines) == 2 and all(line.startswith("Pulumi.prod.yaml: pipeworks:platform.cluster.eks.") for line in lines)
+    assert "is a placeholder for a value only you know; set yours before `pulumi preview/up`" in lines[0]
+    refuse_placeholders(load(PRIVATE, stack="prod"))  # nothing to refuse
+    # a placeholder where none is meant (a pool name) is still invalid
+    assert problems({"environment": "dev", "nodePools": [{"name": "<x>", "role": "general", "instanceTypes": ["m6i.large"]}]})
+
+
+def test_shipped_stack_files_carry_placeholders_not_documentation_cidrs():
+    """The owner's networks are `<...>` values `pulumi up` refuses; no RFC 5737 documentation CIDR ships."""
+    import ipaddress
+    from pathlib import Path
+
+    import yaml
+    doc_nets = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")]
+    for stack in ("dev", "prod"):
+        raw = yaml.safe_load(Path(f"Pulumi.{stack}.yaml").read_text())["config"]
+        eks = raw["pipeworks:platform"]["cluster"]["eks"]
+        cfg = load_stack_config({"pipeworks:platform": raw["pipeworks:platform"]}, set(), stack=stack)
+        keys = {k for k, _ in cfg.placeholders}
+        assert {"pipeworks:platform.cluster.eks.transitGatewayId",
+                "pipeworks:platform.cluster.eks.deployerNetworks[0]"} <= keys
+        for c in [*eks.get("publicAccessCidrs", []), *eks.get("remoteNodeNetworks", []), *eks.get("remotePodNetworks", [])]:
+            assert not any(ipaddress.ip_network(c).subnet_of(d) for d in doc_nets), (stack, c)
+
+
+def test_existing_clusters_name_what_enforces_network_policies():
+    pools = [{"name": "general", "role": "general", "provisioning": "declared", "capacity": {"cpu": "8", "memory": "32Gi"}}]
+    extra = {"pipeworks:kubeconfig": "[secret]"}
+    for value, why in ((None, "=null is required for kind: existing"), ("none", "=none is refused")):
+        existing = {} if value is None else {"networkPolicyEnforcement": value}
+        text = "\n".join(problems({"environment": "dev", "nodePools": pools,
+                                   "cluster": {"kind": "existing", "existing": existing}},
+                                  extra=extra, secret=["pipeworks:kubeconfig"]))
+        assert f"Pulumi.dev.yaml: pipeworks:platform.cluster.existing.networkPolicyEnforcement{why}" in text
+        assert "valid: calico, cilium, antrea, ovn-kubernetes, openshift-sdn, kube-router, vpc-cni" in text
+    text = "\n".join(problems({"environment": "dev", "nodePools": pools,
+                               "cluster": {"kind": "existing", "existing": {"networkPolicyEnforcement": "weave"}}},
+                              extra=extra, secret=["pipeworks:kubeconfig"]))
+    assert "pipeworks:platform.cluster.existing.networkPolicyEnforcement=weave is not valid; valid:" in text
+
+
+def test_deployer_placeholder_only_for_private_endpoints():
+    private = load({"environment": "prod"}, stack="prod")
+    assert [k for k, _ in private.placeholders] == ["pipeworks:platform.cluster.eks.deployerNetworks[0]"]
+    public = load({"environment": "dev", "cluster": {"eks": {"endpointPublicAccess": True,
+                                                             "publicAccessCidrs": ["198.51.100.0/24"]}}})
+    assert public.placeholders == () and public.platform.cluster.eks.deployer_networks == []

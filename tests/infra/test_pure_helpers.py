@@ -79,3 +79,14 @@ def test_pod_security_labels():
         "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted",
         "pod-security.kubernetes.io/audit": "restricted"}
     assert set(pod_security_labels("restricted").values()) == {"restricted"}
+
+
+def test_only_prod_raw_nvme_pools_are_protected_and_prefixes_fit_eks_names():
+    from infra.cluster.nodepools import node_group_name_prefix, protect_node_group
+    from infra.config import NodePoolConfig
+    raw = NodePoolConfig(name="nvme-osd", role="nvme", nvme_mode="raw", instance_types=["i4i.2xlarge"])
+    scratch = NodePoolConfig(name="nvme-scratch", role="nvme", nvme_mode="raid0", instance_types=["i4i.2xlarge"])
+    general = NodePoolConfig(name="a" * 24, role="general", instance_types=["m6i.large"])
+    assert protect_node_group(raw, prod=True) and not protect_node_group(raw, prod=False)
+    assert not protect_node_group(scratch, prod=True) and not protect_node_group(general, prod=True)
+    assert len(node_group_name_prefix(general)) + 26 <= 63  # pulumi-aws appends a 26-character unique suffix

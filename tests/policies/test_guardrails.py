@@ -310,3 +310,31 @@ def test_encrypted_volumes_and_imdsv2() -> None:
     assert len(messages("encrypted-volumes", [sc])) == 1
     vol = res("aws:ebs/volume:Volume", "v", {"size": 10.0, "encrypted": True})
     assert messages("encrypted-volumes", [vol]) == []
+
+
+def test_imds_hop_limit() -> None:
+    assert messages("imds-hop-limit", [lt(metadataOptions={"httpTokens": "required", "httpPutResponseHopLimit": 1})]) == []
+    (msg,) = messages("imds-hop-limit", [lt(metadataOptions={"httpTokens": "required", "httpPutResponseHopLimit": 2})])
+    assert "httpPutResponseHopLimit is 2; set 1" in msg
+    (msg,) = messages("imds-hop-limit", [lt(metadataOptions={"httpTokens": "required"})])
+    assert "unset (the AMI default, 2 on AL2023)" in msg
+    assert len(messages("imds-hop-limit", [res("aws:eks/nodeGroup:NodeGroup", "ng", {})])) == 1
+
+
+def test_vpc_flow_logs() -> None:
+    vpc = res("aws:ec2/vpc:Vpc", "vpc", {"cidrBlock": "10.0.0.0/16"})
+    (msg,) = messages("vpc-flow-logs", [vpc])
+    assert "VPC vpc has no flow log" in msg
+    log = res("aws:ec2/flowLog:FlowLog", "fl", {"trafficType": "ALL"}, deps=(vpc.urn,))
+    assert messages("vpc-flow-logs", [vpc, log]) == []
+    other = res("aws:ec2/flowLog:FlowLog", "fl2", {"trafficType": "ALL"}, deps=("urn:other",))
+    assert len(messages("vpc-flow-logs", [vpc, other])) == 1
+
+
+def test_stateful_node_groups_use_name_prefixes() -> None:
+    def ng(role: str, **props: Any) -> Any:
+        return res("aws:eks/nodeGroup:NodeGroup", f"ng-{role}", {"labels": {"pipeworks.io/role": role}, **props})
+    (msg,) = messages("stateful-node-group-names", [ng("nvme", nodeGroupName="pipeworks-prod-nvme-osd")])
+    assert "fixed nodeGroupName 'pipeworks-prod-nvme-osd'" in msg and "nodeGroupNamePrefix" in msg
+    assert messages("stateful-node-group-names", [ng("nvme", nodeGroupNamePrefix="nvme-osd-")]) == []
+    assert messages("stateful-node-group-names", [ng("general", nodeGroupName="pipeworks-prod-general")]) == []

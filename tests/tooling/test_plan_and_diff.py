@@ -22,7 +22,7 @@ def write_stack(dir_: Path, stack: str, doc: dict) -> None:
 
 
 ONPREM = {"config": {
-    "pipeworks:platform": {"environment": "dev", "cluster": {"kind": "existing", "existing": {"context": "lab"}},
+    "pipeworks:platform": {"environment": "dev", "cluster": {"kind": "existing", "existing": {"context": "lab", "networkPolicyEnforcement": "calico"}},
                            "nodePools": [
                                {"name": "general", "role": "general", "provisioning": "declared",
                                 "capacity": {"cpu": "15", "memory": "60Gi"}, "minSize": 3, "maxSize": 3},

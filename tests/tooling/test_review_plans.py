@@ -49,7 +49,7 @@ def plans(tmp_path_factory) -> dict[str, Path]:
     head = copy.deepcopy(base)
     pools = head["config"]["pipeworks:platform"]["nodePools"]
     gpu = next(p for p in pools if p["name"] == "gpu")
-    gpu["instanceTypes"] = ["g5.2xlarge"]
+    gpu["instanceTypes"] = ["g5.2xlarge", "g5.4xlarge"]  # a Spot pool names two types (NodePoolConfig)
     pools.append({"name": "general-2", "role": "general", "instanceTypes": ["m6i.large"], "minSize": 1, "maxSize": 2})
     head["config"]["pipeworks:alertWebhookUrl"] = {"secure": CIPHER_B}
     return {"base": plan_doc(root, base, "base"), "again": plan_doc(root, base, "again"),
@@ -234,7 +234,7 @@ def test_mermaid_groups_every_release_and_stays_small(plans):
     assert edges and all(e and e.group(1) in defined and e.group(2) in defined for e in edges)
     assert sum(ln.strip().startswith("subgraph") for ln in lines) == sum(ln.strip() == "end" for ln in lines)
     releases = [yaml.safe_load(p.read_text())["name"] for p in (plans["base"] / "helm").glob("*.yaml")]
-    assert len(releases) == 10  # the platform charts, the autoscaler and Envoy Gateway (eg)
+    assert len(releases) == 11  # with cilium (the edge nodes' CNI) and Envoy Gateway (eg)
     for name in releases:
         assert name in block, name
     assert not re.search(r"-[0-9a-f]{8,}\b", block), "no config hashes in labels"

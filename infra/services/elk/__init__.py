@@ -135,7 +135,7 @@ class Elk(pulumi.ComponentResource):
         if not (cfg.filebeat.cloudwatch and args.irsa_role is not None and args.region):
             return  # existing clusters have no CloudWatch control-plane logs (and no IRSA)
         role = args.irsa_role(f"{name}-cloudwatch", ns, spec.FILEBEAT_CLOUDWATCH,
-                              inline_policy=spec.cloudwatch_read_policy(args.cluster_name), parent=self)
+                              inline_policy=spec.cloudwatch_read_policy(args.cluster_name, args.region), parent=self)
         if role is None:
             return
         cw_sa = k8s.core.v1.ServiceAccount(

@@ -253,12 +253,14 @@ def filebeat_cloudwatch_spec(cfg: ElkConfig, cluster_name: str, region: str) -> 
             "deployment": {"replicas": 1, "podTemplate": {"spec": pod_spec}}}
 
 
-def cloudwatch_read_policy(cluster_name: str) -> str:
-    """IAM policy: read only the cluster's control-plane log group."""
+def cloudwatch_read_policy(cluster_name: str, region: str) -> str:
+    """IAM policy: read only the cluster's control-plane log group, in the stack's region and account
+    (`${aws:PrincipalAccount}`: the IRSA role's own account, the stack's)."""
     group = control_plane_log_group(cluster_name)
+    arn = f"arn:aws:logs:{region}:${{aws:PrincipalAccount}}:log-group:{group}"
     return json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["logs:FilterLogEvents", "logs:GetLogEvents", "logs:DescribeLogStreams"],
-         "Resource": [f"arn:aws:logs:*:*:log-group:{group}", f"arn:aws:logs:*:*:log-group:{group}:*"]},
+         "Resource": [arn, f"{arn}:*"]},
         {"Effect": "Allow", "Action": ["logs:DescribeLogGroups"], "Resource": "*"}]})
 
 

@@ -154,9 +154,11 @@ def test_cloudwatch_reader_reads_only_the_control_plane_log_group():
     assert inp["type"] == "aws-cloudwatch" and inp["log_group_name"] == "/aws/eks/pipeworks-prod/cluster"
     assert inp["region_name"] == "eu-west-1" and inp["log_stream_prefix"] == "kube-apiserver-"
     assert cw["deployment"]["replicas"] == 1, "one reader: several would ship every event several times"
-    policy = json.loads(spec.cloudwatch_read_policy("pipeworks-prod"))
+    policy = json.loads(spec.cloudwatch_read_policy("pipeworks-prod", "eu-west-1"))
     read = policy["Statement"][0]
-    assert all(r.startswith("arn:aws:logs:*:*:log-group:/aws/eks/pipeworks-prod/cluster") for r in read["Resource"])
+    # scoped to the stack's region and account, never any region's or account's group of that name
+    assert all(r.startswith("arn:aws:logs:eu-west-1:${aws:PrincipalAccount}:log-group:/aws/eks/pipeworks-prod/cluster")
+               for r in read["Resource"])
     assert not any(a in ("logs:*", "*") for s in policy["Statement"] for a in s["Action"])
 
 

@@ -18,7 +18,7 @@ OTHERS_OFF = {name: {"enabled": False} for name in ("kafka", "spark", "elk", "gp
 
 def stack(pools: list[dict], storage: dict) -> dict:
     return {"config": {
-        "pipeworks:platform": {"environment": "dev", "cluster": {"kind": "existing", "existing": {"context": "lab"}},
+        "pipeworks:platform": {"environment": "dev", "cluster": {"kind": "existing", "existing": {"context": "lab", "networkPolicyEnforcement": "calico"}},
                                "nodePools": pools, "storage": storage, **OTHERS_OFF},
         "pipeworks:kubeconfig": {"secure": CIPHERTEXT}}}
 
