@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 STACK ?= dev
 OUT ?= out
 
-.PHONY: plan plan-all test test-unit services engines check diff bench bench-engine clean
+.PHONY: plan plan-all test test-unit services engines check diff bench bench-engine clean crd-schemas
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"pipeworks needs Python 3.11, found {sys.version.split()[0]}"'
@@ -39,6 +39,10 @@ services:
 ## machine into ~/.cache/pipeworks/engines (PIPEWORKS_ENGINE_CACHE); a no-op when cached
 engines:
 	bash scripts/build-engines.sh
+
+## Regenerate tests/schemas/crds/ (structural copy of the CRD schemas the stacks use) from ../shared/crds
+crd-schemas: $(STAMP)
+	$(VENV)/bin/python scripts/crd_schemas.py
 
 check: $(STAMP)
 	$(VENV)/bin/pipeworks check $(STACK)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.policies.agreement import FIXTURES, KNOWN_DISAGREEMENTS, judge_all  # noqa: E402
+from tests.policies.agreement import FIXTURES, KNOWN_DISAGREEMENTS, judge_all, per_control  # noqa: E402
 
 
 def main() -> int:
@@ -31,6 +31,10 @@ def main() -> int:
     print("\nper source:")
     for src, oks in sorted(per_source.items()):
         print(f"  {src:22} {sum(oks):3}/{len(oks):<3} {sum(oks) / len(oks):.1%}")
+    controls = per_control(judged)
+    print("\nper Pod Security control (rule id):")
+    for rule_id, (ok, total) in controls.items():
+        print(f"  {rule_id:52} {ok:3}/{total:<3} {ok / total:.1%}")
     agree = sum(j.agrees for j in judged)
     print(f"\nshared fixtures: {len(judged)} in {len(per_rule)} rules; agreement {agree}/{len(judged)} "
           f"= {agree / len(judged):.1%}")
@@ -51,7 +55,8 @@ def main() -> int:
     print(json.dumps({"fixtures": len(judged), "rules": len(per_rule), "agree": agree,
                       "rate": round(agree / len(judged), 4), "not_shared_rules": len(skipped),
                       "unexplained": len(unexplained),
-                      "per_source": {s: round(sum(o) / len(o), 4) for s, o in per_source.items()}}))
+                      "per_source": {s: round(sum(o) / len(o), 4) for s, o in per_source.items()},
+                      "per_control": {c: round(ok / total, 4) for c, (ok, total) in controls.items()}}))
     return 1 if unexplained else 0
 
 

@@ -13,6 +13,7 @@ import pulumi
 from infra.cluster import PlatformCluster
 from infra.config import ClusterKind, Environment, StackConfig
 from infra.services.elk import Elk, ElkArgs
+from infra.services.gateway import Gateway, GatewayArgs, GatewayHandle
 from infra.services.gpu import GpuOperator, GpuOperatorArgs
 from infra.services.jupyterhub import JupyterHub, JupyterHubArgs
 from infra.services.kafka import Kafka, KafkaArgs
@@ -33,6 +34,7 @@ class Platform:
     elk: Elk | None = None  # logstash_beats, elasticsearch_url
     gpu: GpuOperator | None = None  # driver/toolkit choice, namespace
     jupyterhub: JupyterHub | None = None
+    gateway: GatewayHandle | None = None  # the shared Gateway routes attach to, its proxies' namespace and labels
 
 
 def build_platform(cfg: StackConfig, cluster: PlatformCluster, *,
@@ -80,6 +82,9 @@ def build_platform(cfg: StackConfig, cluster: PlatformCluster, *,
             cfg=p.gpu, provider=cluster.provider, cluster_kind=p.cluster.kind, pools=list(cluster.pools),
             monitoring_namespace=monitoring_ns, monitoring_dependencies=monitoring_deps,
             distribution=p.cluster.existing.distribution))
+    if p.gateway.enabled:
+        platform.gateway = Gateway("gateway", GatewayArgs(cfg=p.gateway, provider=cluster.provider,
+                                                          across_zones=across_zones)).handle
     # JupyterHub last: notebooks use Spark, a Ceph bucket and the GPU pool.
     if p.jupyterhub.enabled:
         platform.jupyterhub = JupyterHub("jupyterhub", JupyterHubArgs(

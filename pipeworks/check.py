@@ -202,7 +202,7 @@ def _render_text(report: Report, target: Target) -> str:
     lines.append(f"{len(report.violations)} violation(s): {mand} mandatory, {len(report.violations) - mand} advisory; "
                  f"{len(report.exemptions)} exemption(s) applied")
     for x in report.exemptions:
-        lines.append(f"exempt    {x.policy} {x.resource}: {x.reason}")
+        lines.append(f"exempt    {x.policy}{'.' + x.control if x.control else ''} {x.resource}: {x.reason}")
     lines += [f"note: {n}" for n in target.notes + report.notes]
     return "\n".join(lines)
 
@@ -236,7 +236,8 @@ def _render_markdown(report: Report, target: Target) -> str:
         lines.append("")
     if report.exemptions:
         lines += ["| exempt policy | resource | reason |", "|---|---|---|"]
-        lines += [f"| {_md_cell(x.policy, code=True)} | {_md_cell(x.resource, code=True)} | {_md_cell(x.reason)} |"
+        lines += [f"| {_md_cell(x.policy + ('.' + x.control if x.control else ''), code=True)} | "
+                  f"{_md_cell(x.resource, code=True)} | {_md_cell(x.reason)} |"
                   for x in report.exemptions]
         lines.append("")
     lines += [f"- note: {_md_cell(n)}" for n in target.notes + report.notes]

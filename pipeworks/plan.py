@@ -61,6 +61,10 @@ def scrub(value: Any, digests: dict[str, str] | None = None, key: bytes = b"", p
         return [scrub(v, digests, key, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, float) and value.is_integer():
         return int(value)  # the SDK sends every number as a float; Kubernetes wants integers back
+    if isinstance(value, pulumi.StringAsset):
+        return {"text": value.text}  # a Helm valueYamlFiles document, as the engine receives it
+    if isinstance(value, pulumi.FileAsset):
+        return {"path": value.path}
     return value
 
 
@@ -153,6 +157,9 @@ def write_plan(out_dir: Path, stack: str, sf: StackFile, cfg: StackConfig, recor
             release = {"name": inp.get("name", rec["name"]), "namespace": inp.get("namespace"),
                        "chart": inp.get("chart"), "version": inp.get("version"),
                        "repository": (inp.get("repositoryOpts") or {}).get("repo"), "values": inp.get("values", {})}
+            files = [yaml.safe_load(f["text"]) for f in inp.get("valueYamlFiles") or [] if "text" in f]
+            if files:  # chart defaults the release deletes with a null (merged under `values`)
+                release["valueYamlFiles"] = files
             (target / "helm" / f"{rec['name']}.yaml").write_text(yaml.safe_dump(release, sort_keys=False))
     policy = cfg.policy
     stack_info = {

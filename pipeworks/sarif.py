@@ -23,7 +23,11 @@ SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"mandatory": "error", "advisory": "warning"}
 # GitHub ranks security alerts by this property (0-10); reliability rules carry none.
 _SECURITY_SEVERITY = {"secrets": "9.0", "privileged": "8.0", "host-namespaces": "8.0", "host-path": "7.5",
-                      "encryption": "7.0", "network": "7.0", "image-tag": "4.0"}
+                      "encryption": "7.0", "network": "7.0", "image-tag": "4.0",
+                      # the other Pod Security Standards controls (a PSS finding's concern is its control)
+                      "host-process": "8.0", "host-ports": "7.0", "capabilities": "7.0", "privilege-escalation": "7.0",
+                      "proc-mount": "6.0", "sysctls": "6.0", "run-as-non-root": "6.0", "run-as-user": "6.0",
+                      "seccomp": "5.0", "apparmor": "5.0", "selinux": "5.0", "volume-types": "5.0"}
 README = "policies/README.md"
 README_ANCHOR = "rules"  # the table of policies; descriptions follow it
 
@@ -79,27 +83,47 @@ def to_sarif(report: Report, locate: Locate, version: str = "0.1.0",
         if base:
             rule["helpUri"] = f"{base}{README}#{README_ANCHOR}"
         rules.append(rule)
+    # A rule with controls (the Pod Security Standards ones) also gets one SARIF rule per control,
+    # `<policy>/<control>`: its findings carry that id (Violation.rule_id), so alerts filter and suppress by control.
+    for r in RULES:
+        for control, what in r.controls.items():
+            rule_id = f"{r.name}/{control}"
+            exempt = (f"Exempt one resource from this control with the annotation "
+                      f"`policy.pipeworks.io/exempt.{r.name}.{control}: \"<reason>\"` where the stack allows exemptions.")
+            props = {"tags": [control, f"pack:{r.pack}", f"policy:{r.name}"]}
+            if control in _SECURITY_SEVERITY:
+                props["security-severity"] = _SECURITY_SEVERITY[control]
+            index[rule_id] = len(rules)
+            rules.append({**rules[index[r.name]], "id": rule_id,
+                          "name": "".join(w.capitalize() for w in f"{r.name}-{control}".split("-")),
+                          "shortDescription": {"text": what}, "fullDescription": {"text": f"{r.description} {what}"},
+                          "help": {"text": f"{what} {exempt.replace('`', '')} See {README}.",
+                                   "markdown": f"**{rule_id}** ({r.pack} pack, Pod Security control {control})\n\n"
+                                               f"{what}\n\n{exempt}\n\nSee [{README}]({(base or '') + README}"
+                                               "#pod-security-controls)."},
+                          "properties": props})
     results = []
     seen: Counter[tuple[str, str]] = Counter()
-    for v in sorted(report.violations, key=lambda x: (x.policy, x.resource, x.message)):
+    for v in sorted(report.violations, key=lambda x: (x.rule_id, x.resource, x.message)):
         where = locate(v.resource, v.message)
         path, line = where[0], where[1]
         uri_base = where[2] if len(where) > 2 else "%SRCROOT%"  # type: ignore[misc]
-        occurrence = seen[(v.policy, v.resource)]
-        seen[(v.policy, v.resource)] += 1
+        occurrence = seen[(v.rule_id, v.resource)]
+        seen[(v.rule_id, v.resource)] += 1
         artifact: dict[str, Any] = {"uri": path}
         if uri_base:
             artifact["uriBaseId"] = uri_base
         results.append({
-            "ruleId": v.policy,
-            "ruleIndex": index.get(v.policy, 0),
+            "ruleId": v.rule_id,
+            "ruleIndex": index.get(v.rule_id, index.get(v.policy, 0)),
             "level": _LEVEL.get(v.level, "warning"),
             "message": {"text": f"{v.message} [{v.concern}; {v.level}]"},
             "locations": [{
                 "physicalLocation": {"artifactLocation": artifact, "region": {"startLine": max(line, 1)}},
                 "logicalLocations": [{"fullyQualifiedName": v.resource, "kind": "resource"}],
             }],
-            "partialFingerprints": {"pipeworksViolation/v2": fingerprint(v.policy, v.resource, occurrence)},
+            # per rule id: a finding of one control keeps its fingerprint when another control's come or go
+            "partialFingerprints": {"pipeworksViolation/v2": fingerprint(v.rule_id, v.resource, occurrence)},
             "properties": {"concern": v.concern, "enforcement": v.level},
         })
     driver: dict[str, Any] = {"name": "pipeworks-check", "version": version, "rules": rules}

@@ -4,8 +4,10 @@ violations: the one evaluation path behind `pipeworks check`, `pipeworks capacit
 Enforcement: every policy is advisory in dev and mandatory in prod by default; a stack overrides a
 policy to advisory, mandatory or disabled. Exemptions: the annotation
 `policy.pipeworks.io/exempt.<policy>: "<reason>"` (a tag of that key on AWS resources) lifts one
-policy for one resource; an empty reason is itself a violation, and a stack that does not allow
-exemptions (prod by default) refuses them and says so in the violation.
+policy for one resource; `policy.pipeworks.io/exempt.<policy>.<control>` lifts one control of a
+policy that has controls (the Pod Security Standards controls of the two PSS policies) and leaves the
+others judged. An empty reason is itself a violation, and a stack that does not allow exemptions (prod by
+default) refuses them and says so in the violation.
 """
 
 from __future__ import annotations
@@ -76,9 +78,18 @@ class Violation:
     level: str  # mandatory | advisory
     resource: str  # URN (stacks, plans) or "<path>#<index> <Kind>/<name>" (manifests)
     message: str
+    control: str | None = None  # the part of the policy broken (a Pod Security Standards control)
+
+    @property
+    def rule_id(self) -> str:
+        """`<policy>/<control>` when the finding names a control, else the policy: the SARIF rule id."""
+        return f"{self.policy}/{self.control}" if self.control else self.policy
 
     def to_json(self) -> dict[str, str]:
-        return asdict(self)
+        out = asdict(self)
+        if self.control is None:
+            del out["control"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,7 @@ class Exemption:
     policy: str
     resource: str
     reason: str
+    control: str | None = None  # set when the annotation lifted one control only
 
 
 @dataclass
@@ -101,7 +113,7 @@ class Report:
 
 
 def exemption_marks(r: Resource | None) -> dict[str, str]:
-    """{policy: reason} from the resource's exemption annotations (or AWS tags)."""
+    """{policy or policy.control: reason} from the resource's exemption annotations (or AWS tags)."""
     if r is None:
         return {}
     marks = dict(r.annotations) if r.is_kubernetes else dict(as_dict(r.props.get("tags")))
@@ -111,25 +123,42 @@ def exemption_marks(r: Resource | None) -> dict[str, str]:
 
 def apply_exemption(finding: Finding, resource: Resource | None, allow_exemptions: bool,
                     environment: str) -> tuple[str | None, Exemption | None]:
-    """(message to report or None when exempted, the exemption granted)."""
-    reason = exemption_marks(resource).get(finding.policy)
+    """(message to report or None when exempted, the exemption granted). An exemption of the finding's
+    control (`<policy>.<control>`) is looked up before one of the whole policy."""
+    marks = exemption_marks(resource)
+    key = f"{finding.policy}.{finding.control}" if finding.control else finding.policy
+    if key not in marks:
+        key = finding.policy
+    reason = marks.get(key)
     if reason is None:
         return finding.message, None
     if not reason.strip():
-        return (finding.message + f" (its exemption annotation {v.EXEMPT_PREFIX}{finding.policy} has an empty "
+        return (finding.message + f" (its exemption annotation {v.EXEMPT_PREFIX}{key} has an empty "
                 "reason and is ignored: write why the exemption is safe)"), None
     if not allow_exemptions:
         return (finding.message + f" (exemption refused: {environment} does not allow exemptions; reason given: "
                 f"{reason.strip()!r})"), None
-    return None, Exemption(finding.policy, finding.urn, reason.strip())
+    return None, Exemption(finding.policy, finding.urn, reason.strip(), finding.control if key != finding.policy
+                           else None)
+
+
+def split_mark(mark: str) -> tuple[str, str | None] | None:
+    """(policy, control or None) an exemption key names, or None when it names no policy (or no control of it)."""
+    if mark in BY_NAME:
+        return mark, None
+    policy, _, control = mark.rpartition(".")
+    if policy in BY_NAME and control in BY_NAME[policy].controls:
+        return policy, control
+    return None
 
 
 def _empty_reason_findings(ctx: Context, enabled: set[str]) -> Iterable[Finding]:
     for r in ctx.resources:
-        for policy, reason in exemption_marks(r).items():
-            if policy in enabled and not reason.strip():
-                yield Finding(policy, r.urn, f"{r.display}: exemption annotation {v.EXEMPT_PREFIX}{policy} has an "
-                              "empty reason; an exemption must say why it is safe")
+        for mark, reason in exemption_marks(r).items():
+            named = split_mark(mark)
+            if named and named[0] in enabled and not reason.strip():
+                yield Finding(named[0], r.urn, f"{r.display}: exemption annotation {v.EXEMPT_PREFIX}{mark} has an "
+                              "empty reason; an exemption must say why it is safe", control=named[1])
 
 
 def evaluate(resources: list[Resource], enforcement: Enforcement, *, source: str = "plan",
@@ -152,9 +181,10 @@ def evaluate(resources: list[Resource], enforcement: Enforcement, *, source: str
     for rule in active:
         findings.extend(rule.run(ctx))
     findings.extend(f for f in extra_findings if enforcement.level(f.policy) != "disabled")
-    seen_empty = {(f.policy, f.urn) for f in findings}
+    # a finding the empty exemption would have covered already carries the note (apply_exemption)
+    seen_empty = {(f.policy, f.urn, c) for f in findings for c in {f.control, None}}
     for f in _empty_reason_findings(ctx, {r.name for r in active}):
-        if (f.policy, f.urn) not in seen_empty:
+        if (f.policy, f.urn, f.control) not in seen_empty:
             findings.append(f)
     by_urn = ctx.by_urn
     violations, exemptions, seen = [], [], set()
@@ -170,9 +200,12 @@ def evaluate(resources: list[Resource], enforcement: Enforcement, *, source: str
         if key in seen:
             continue
         seen.add(key)
-        violations.append(Violation(f.policy, concern, enforcement.level(f.policy), f.urn, message or ""))
+        violations.append(Violation(f.policy, concern, enforcement.level(f.policy), f.urn, message or "", f.control))
     for r in ctx.resources:
-        for policy in exemption_marks(r):
-            if policy not in BY_NAME:
-                notes.append(f"{r.urn}: exemption annotation names no policy: {v.EXEMPT_PREFIX}{policy}")
+        for mark in exemption_marks(r):
+            if split_mark(mark) is None:
+                policy = mark.rpartition(".")[0]
+                controls = BY_NAME[policy].controls if policy in BY_NAME else {}
+                notes.append(f"{r.urn}: exemption annotation names no policy: {v.EXEMPT_PREFIX}{mark}" + (
+                    f" ({policy} has the controls {', '.join(sorted(controls))})" if controls else ""))
     return Report(violations, exemptions, notes, ctx)

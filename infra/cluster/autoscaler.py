@@ -8,6 +8,7 @@ import pulumi_kubernetes as k8s
 from infra.cluster.eks import EksCluster
 from infra.cluster.iam import cluster_autoscaler_policy
 from infra.config import ClusterAutoscalerConfig
+from infra.helmvalues import null_values_yaml
 from infra.placement import Role, place
 
 NAMESPACE = "kube-system"
@@ -31,12 +32,19 @@ def autoscaler_values(cfg: ClusterAutoscalerConfig, cluster_name: str, region: s
             "skip-nodes-with-local-storage": False,
         },
         "resources": {"requests": {"cpu": "100m", "memory": "300Mi"}, "limits": {"memory": "600Mi"}},
-        "podDisruptionBudget": {"maxUnavailable": 1},
+        **({"podDisruptionBudget": {"maxUnavailable": 1}} if replicas > 1 else {}),
         **place(Role.GENERAL).pod_spec(),
     }
     if cfg.image_tag:
         values["image"] = {"tag": cfg.image_tag}
     return values
+
+
+def removed_defaults(replicas: int) -> tuple[str, ...]:
+    """Chart defaults deleted with a null (infra/helmvalues.py). The chart builds a PDB whenever
+    `podDisruptionBudget` is set (templates/pdb.yaml at cluster-autoscaler-chart-9.53.0) and its default is
+    `maxUnavailable: 1`: a budget only where a standby replica exists, none for a single pod."""
+    return () if replicas > 1 else ("podDisruptionBudget",)
 
 
 class ClusterAutoscaler(pulumi.ComponentResource):
@@ -53,6 +61,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             namespace=NAMESPACE,
             repository_opts={"repo": CHART_REPO},
             values=role.arn.apply(lambda arn: autoscaler_values(cfg, cluster_name, region, arn, replicas)),
+            value_yaml_files=[pulumi.StringAsset(null_values_yaml(removed_defaults(replicas)))],
             opts=pulumi.ResourceOptions(parent=self, provider=eks.provider),
         )
         self.register_outputs({"release": self.release.name})

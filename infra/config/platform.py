@@ -12,6 +12,7 @@ from pydantic_core import PydanticCustomError
 from infra.config.base import ConfigModel
 from infra.config.cluster import ClusterConfig, ClusterKind
 from infra.config.elk import ElkConfig
+from infra.config.gateway import GatewayConfig
 from infra.config.gpu import GpuConfig
 from infra.config.jupyterhub import JupyterHubConfig
 from infra.config.kafka import KafkaConfig
@@ -69,6 +70,8 @@ class PlatformConfig(ConfigModel):
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig,
                                          description="kube-prometheus-stack, alert rules and dashboards.")
     jupyterhub: JupyterHubConfig = Field(default_factory=JupyterHubConfig, description="JupyterHub for notebooks.")
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig,
+                                   description="Envoy Gateway (Gateway API implementation) and the shared Gateway.")
 
     def pools(self, role: Role) -> list[NodePoolConfig]:
         return [p for p in self.node_pools if p.role is role]

@@ -76,6 +76,7 @@ _PROD: dict[str, Any] = {
               "brokers": {"replicas": 3, "storageSize": "500Gi",
                           "resources": {"cpu": "2", "memory": "8Gi"}}},
     "spark": {"operatorReplicas": 2, "standalone": {"minWorkers": 2, "maxWorkers": 10}},
+    "gateway": {"controllerReplicas": 2},
     # Three masters (quorum), three hot nodes over three zones, two warm; one replica of every shard.
     "elk": {"elasticsearch": {
         "master": {"count": 3, "storageSize": "20Gi", "resources": {"cpu": "500m", "memory": "4Gi"}},

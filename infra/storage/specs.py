@@ -138,13 +138,16 @@ def csi_drivers_values(cfg: StorageConfig, node_tolerations: list[dict[str, str]
     sidecar = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
     controller_plugin = {
         "priorityClassName": "system-cluster-critical",
-        "replicas": controller_replicas,
         "affinity": place(Role.GENERAL).node_affinity(),
         "resources": {"provisioner": sidecar, "resizer": sidecar, "attacher": sidecar, "snapshotter": sidecar,
                       "plugin": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}},
     }
-    # The per-driver blocks repeat the node tolerations: the chart's own per-driver default is an empty list.
-    per_driver = {"nodePlugin": {"tolerations": node_tolerations}}
+    # The per-driver blocks repeat what the chart writes into each Driver object itself, because the operator
+    # fills only unset fields from driverSpecDefaults: the node tolerations (the chart's per-driver default is an
+    # empty list) and the controller replicas (templates/driver.yaml at ceph-csi-operator v1.0.4 writes
+    # `replicas: {{ $driver.controllerPlugin.replicas | default 2 }}`, and the per-driver default is 1).
+    per_driver = {"nodePlugin": {"tolerations": node_tolerations},
+                  "controllerPlugin": {"replicas": controller_replicas}}
     return {
         "operatorConfig": {
             "namespace": cfg.namespace,

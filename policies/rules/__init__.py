@@ -8,8 +8,8 @@ node pools, PDBs, the Kafka a node pool belongs to; runs as a StackValidationPol
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from policies.rules import (aws, operations, placement, reliability, schedulability, secrets, security,
                             storage_capacity)
@@ -32,6 +32,9 @@ class Rule:
     resource_check: ResourceCheck | None = None
     stack_check: StackCheck | None = None
     needs_pools: bool = False
+    # The parts of the rule a finding can name (its `control`), each with what it forbids: rule ids
+    # `<name>/<control>` and per-control exemptions. Empty for rules judged as a whole.
+    controls: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def scope(self) -> str:
@@ -94,10 +97,11 @@ RULES: tuple[Rule, ...] = (
     # guardrails pack
     Rule(security.PSS_BASELINE, "privileged", "guardrails",
          "Pod Security baseline everywhere, outside the reasoned allow-list (Ceph OSD and CSI, the GPU operator, "
-         "Filebeat, node exporter).", resource_check=security.pod_security_baseline),
+         "Filebeat, node exporter).", resource_check=security.pod_security_baseline,
+         controls=security.BASELINE_CONTROLS),
     Rule(security.PSS_RESTRICTED, "privileged", "guardrails",
          "Pod Security restricted for the workloads in workload (non-platform) namespaces.",
-         resource_check=security.pod_security_restricted),
+         resource_check=security.pod_security_restricted, controls=security.RESTRICTED_CONTROLS),
     Rule(reliability.CONTAINER_RESOURCES, "limits", "guardrails",
          "Every container requests cpu and memory and has a memory limit.",
          stack_check=reliability.container_resources),
@@ -147,3 +151,4 @@ assert len(BY_NAME) == len(RULES)
 
 def rules_of_pack(pack: str) -> list[Rule]:
     return [r for r in RULES if r.pack == pack]
+assert all(c in CONCERNS for r in RULES for c in r.controls)

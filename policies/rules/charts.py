@@ -20,7 +20,10 @@ Pinned charts and the upstream values files the defaults come from:
 - cilium 1.16.5 (`install/kubernetes/cilium/values.yaml`: the agent DaemonSet's `affinity`/`tolerations`/
   `resources` at the top level, `operator.replicas` default 2; the CNI of EKS hybrid nodes);
 - ceph-csi-drivers 1.0.4 (`operatorConfig.driverSpecDefaults.controllerPlugin` / `nodePlugin`, one
-  controller Deployment and one node-plugin DaemonSet per driver in `drivers`; resources per container).
+  controller Deployment and one node-plugin DaemonSet per driver in `drivers`; resources per container);
+- gateway-helm v1.9.0 (envoyproxy/gateway `charts/gateway-helm/values.tmpl.yaml`: the controller Deployment,
+  `deployment.replicas` default 1, its placement under `deployment.pod`, its resources under
+  `deployment.envoyGateway.resources`). The Envoy proxies are created by the controller, not the chart.
 """
 
 from __future__ import annotations
@@ -130,7 +133,19 @@ def chart_pods(chart: Any, values: dict[str, Any]) -> list[tuple[str, str, dict[
         out += _jupyter_users(values)
     if name == "ceph-csi-drivers":
         out += _ceph_csi(values)
+    if name == "gateway-helm":
+        out += _envoy_gateway(values)
     return out
+
+
+def _envoy_gateway(values: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], int, int, bool]]:
+    pod_settings = as_dict(dig(values, "deployment", "pod"))
+    resources = as_dict(dig(values, "deployment", "envoyGateway", "resources"))
+    replicas = dig(values, "deployment", "replicas")
+    n = replicas if isinstance(replicas, int) else 1
+    pod = {"nodeSelector": as_dict(pod_settings.get("nodeSelector")), "tolerations": as_list(pod_settings.get("tolerations")),
+           "affinity": pod_settings.get("affinity"), "containers": [{"name": "envoy-gateway", "resources": resources}]}
+    return [("deployment", "envoy-gateway", pod, n, n, False)]
 
 
 def _spawner_resources(override: dict[str, Any], singleuser: dict[str, Any], kind: str) -> dict[str, Any]:

@@ -37,6 +37,9 @@ SECRET_PLACEHOLDER = "[secret]"
 CONCERNS = (
     "placement", "schedulability", "secrets", "limits", "probes", "image-tag", "privileged", "host-namespaces",
     "host-path", "pdb", "replicas", "spread", "storage-class", "encryption", "network", "alerting",
+    # the other Pod Security Standards controls (policies/rules/security.py): a PSS finding's concern is its control
+    "host-process", "capabilities", "host-ports", "apparmor", "selinux", "proc-mount", "seccomp", "sysctls",
+    "volume-types", "privilege-escalation", "run-as-non-root", "run-as-user",
 )
 
 
@@ -170,12 +173,19 @@ class Resource:
 @dataclass(frozen=True)
 class Finding:
     """What a rule reports: the rule, the resource in violation and why. `concern` overrides the
-    rule's default concern (a PSS rule reports privileged, host-namespaces or host-path)."""
+    rule's default concern; `control` names the part of a policy the finding breaks (the Pod Security
+    Standards control of a PSS finding): it makes the finding's rule id `<policy>/<control>` and lets an
+    exemption name that control alone (`policy.pipeworks.io/exempt.<policy>.<control>`)."""
 
     policy: str
     urn: str
     message: str
     concern: str | None = None
+    control: str | None = None
+
+    @property
+    def rule_id(self) -> str:
+        return f"{self.policy}/{self.control}" if self.control else self.policy
 
 
 @dataclass

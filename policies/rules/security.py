@@ -33,6 +33,34 @@ SELINUX_TYPES = {"", "container_t", "container_init_t", "container_kvm_t", "cont
 RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
                       "projected", "secret", "name"}
 
+# The Pod Security Standards controls (https://kubernetes.io/docs/concepts/security/pod-security-standards/),
+# one name per control: each finding of the two PSS policies carries the control it breaks, as its concern, its
+# SARIF rule id (`<policy>/<control>`) and the suffix of a per-control exemption
+# (`policy.pipeworks.io/exempt.<policy>.<control>`). Documented in policies/README.md.
+BASELINE_CONTROLS: dict[str, str] = {
+    "host-process": "Windows HostProcess containers (hostProcess) are forbidden.",
+    "host-namespaces": "Sharing the host's network, PID or IPC namespace (hostNetwork, hostPID, hostIPC) is forbidden.",
+    "privileged": "Privileged containers (securityContext.privileged) are forbidden.",
+    "capabilities": "Adding capabilities beyond the default set is forbidden (restricted: drop ALL, add at most "
+                    "NET_BIND_SERVICE).",
+    "host-path": "hostPath volumes are forbidden.",
+    "host-ports": "hostPort is forbidden.",
+    "apparmor": "An Unconfined AppArmor profile is forbidden.",
+    "selinux": "Custom SELinux types are forbidden.",
+    "proc-mount": "An unmasked /proc (procMount other than Default) is forbidden.",
+    "seccomp": "An Unconfined seccomp profile is forbidden (restricted: RuntimeDefault or Localhost required).",
+    "sysctls": "Only the safe sysctls may be set.",
+}
+RESTRICTED_CONTROLS: dict[str, str] = {
+    "volume-types": "Only configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected and "
+                    "secret volumes.",
+    "privilege-escalation": "allowPrivilegeEscalation must be false.",
+    "run-as-non-root": "Containers must run as non-root (runAsNonRoot: true).",
+    "run-as-user": "runAsUser must not be 0 (root).",
+    "seccomp": BASELINE_CONTROLS["seccomp"],
+    "capabilities": BASELINE_CONTROLS["capabilities"],
+}
+
 
 @dataclass(frozen=True)
 class AllowEntry:
@@ -118,7 +146,7 @@ def _baseline(pt: PodTemplate) -> Iterator[tuple[str, str]]:
         for port in as_list(c.raw.get("ports")):
             hp = as_dict(port).get("hostPort")
             if hp not in (None, 0, 0.0) and not allowed(pt, [c], "host-namespaces"):
-                yield "host-namespaces", f"{pt.label} container {c.name} binds hostPort {hp}"
+                yield "host-ports", f"{pt.label} container {c.name} binds hostPort {hp}"
     for vol in as_list(spec.get("volumes")):
         vol = as_dict(vol)
         if "hostPath" not in vol:
@@ -129,16 +157,16 @@ def _baseline(pt: PodTemplate) -> Iterator[tuple[str, str]]:
             yield "host-path", f"{pt.label} mounts hostPath {dig(vol, 'hostPath', 'path')} (volume {vol.get('name')})"
     pod_sc = _ctx({"securityContext": spec.get("securityContext")})
     if dig(pod_sc, "seccompProfile", "type") == "Unconfined":
-        yield "privileged", f"{pt.label} sets an Unconfined seccomp profile"
+        yield "seccomp", f"{pt.label} sets an Unconfined seccomp profile"
     if dig(pod_sc, "appArmorProfile", "type") == "Unconfined":
-        yield "privileged", f"{pt.label} sets an Unconfined AppArmor profile"
+        yield "apparmor", f"{pt.label} sets an Unconfined AppArmor profile"
     if dig(pod_sc, "seLinuxOptions", "type") not in SELINUX_TYPES | {None}:
-        yield "privileged", f"{pt.label} sets SELinux type {dig(pod_sc, 'seLinuxOptions', 'type')}"
+        yield "selinux", f"{pt.label} sets SELinux type {dig(pod_sc, 'seLinuxOptions', 'type')}"
     for s in as_list(pod_sc.get("sysctls")):
         if as_dict(s).get("name") not in SAFE_SYSCTLS:
-            yield "privileged", f"{pt.label} sets the unsafe sysctl {as_dict(s).get('name')}"
+            yield "sysctls", f"{pt.label} sets the unsafe sysctl {as_dict(s).get('name')}"
     if dig(pod_sc, "windowsOptions", "hostProcess") is True:
-        yield "privileged", f"{pt.label} runs as a Windows host process"
+        yield "host-process", f"{pt.label} runs as a Windows host process"
     for c in every:
         sc = _ctx(c.raw)
         where = f"{pt.label} container {c.name}"
@@ -147,73 +175,73 @@ def _baseline(pt: PodTemplate) -> Iterator[tuple[str, str]]:
         added = {str(x).upper().removeprefix("CAP_") for x in as_list(dig(sc, "capabilities", "add"))}
         extra = sorted(added - BASELINE_CAPS)
         if extra and not allowed(pt, [c], "privileged"):
-            yield "privileged", f"{where} adds capabilities {', '.join(extra)}"
+            yield "capabilities", f"{where} adds capabilities {', '.join(extra)}"
         if dig(sc, "seccompProfile", "type") == "Unconfined":
-            yield "privileged", f"{where} sets an Unconfined seccomp profile"
+            yield "seccomp", f"{where} sets an Unconfined seccomp profile"
         if dig(sc, "appArmorProfile", "type") == "Unconfined":
-            yield "privileged", f"{where} sets an Unconfined AppArmor profile"
+            yield "apparmor", f"{where} sets an Unconfined AppArmor profile"
         if sc.get("procMount") not in (None, "Default"):
-            yield "privileged", f"{where} sets procMount {sc.get('procMount')}"
+            yield "proc-mount", f"{where} sets procMount {sc.get('procMount')}"
         if dig(sc, "seLinuxOptions", "type") not in SELINUX_TYPES | {None}:
-            yield "privileged", f"{where} sets SELinux type {dig(sc, 'seLinuxOptions', 'type')}"
+            yield "selinux", f"{where} sets SELinux type {dig(sc, 'seLinuxOptions', 'type')}"
         if dig(sc, "windowsOptions", "hostProcess") is True:
-            yield "privileged", f"{where} runs as a Windows host process"
+            yield "host-process", f"{where} runs as a Windows host process"
     annotations = as_dict(dig(pt.resource.props, "spec", "template", "metadata", "annotations")) or (
         pt.resource.annotations if pt.workload == "Pod" else {})
     for k, val in annotations.items():
         if k.startswith("container.apparmor.security.beta.kubernetes.io/") and val == "unconfined":
-            yield "privileged", f"{pt.label} runs {k.rsplit('/', 1)[-1]} with an unconfined AppArmor profile"
+            yield "apparmor", f"{pt.label} runs {k.rsplit('/', 1)[-1]} with an unconfined AppArmor profile"
 
 
 def pod_security_baseline(r: Resource, ctx: Context) -> Iterable[Finding]:
     for pt in pod_templates(r, ctx):
         seen = set()
-        for concern, message in _baseline(pt):
+        for control, message in _baseline(pt):
             if message not in seen:
                 seen.add(message)
-                yield Finding(PSS_BASELINE, r.urn, message + " (Pod Security baseline)", concern)
+                yield Finding(PSS_BASELINE, r.urn, message + " (Pod Security baseline)", control, control)
 
 
 def is_workload_namespace(namespace: str) -> bool:
     return namespace not in v.PLATFORM_NAMESPACES
 
 
-def _restricted(pt: PodTemplate) -> Iterator[str]:
+def _restricted(pt: PodTemplate) -> Iterator[tuple[str, str]]:
     pod_sc = as_dict(pt.spec.get("securityContext"))
     for vol in as_list(pt.spec.get("volumes")):
         kinds = set(as_dict(vol)) - RESTRICTED_VOLUMES
         if kinds and "hostPath" not in kinds:  # hostPath is a baseline finding already
-            yield f"{pt.label} uses volume type {', '.join(sorted(kinds))} (volume {as_dict(vol).get('name')})"
+            yield "volume-types", f"{pt.label} uses volume type {', '.join(sorted(kinds))} (volume {as_dict(vol).get('name')})"
     pod_non_root = pod_sc.get("runAsNonRoot") is True
     pod_seccomp = dig(pod_sc, "seccompProfile", "type")
     if pod_sc.get("runAsUser") == 0:
-        yield f"{pt.label} runs as user 0 (root)"
+        yield "run-as-user", f"{pt.label} runs as user 0 (root)"
     for c in pt.containers:
         sc = _ctx(c.raw)
         where = f"{pt.label} container {c.name}"
         root_ok = allowed(pt, [c], "run-as-root")
         if sc.get("allowPrivilegeEscalation") is not False:
-            yield f"{where} must set securityContext.allowPrivilegeEscalation: false"
+            yield "privilege-escalation", f"{where} must set securityContext.allowPrivilegeEscalation: false"
         if not root_ok:
             if not (sc.get("runAsNonRoot") is True or (pod_non_root and sc.get("runAsNonRoot") is not False)):
-                yield f"{where} must run as non-root (securityContext.runAsNonRoot: true)"
+                yield "run-as-non-root", f"{where} must run as non-root (securityContext.runAsNonRoot: true)"
             if sc.get("runAsUser") == 0:
-                yield f"{where} runs as user 0 (root)"
+                yield "run-as-user", f"{where} runs as user 0 (root)"
         drop = {str(x).upper() for x in as_list(dig(sc, "capabilities", "drop"))}
         if "ALL" not in drop:
-            yield f"{where} must drop all capabilities (securityContext.capabilities.drop: [ALL])"
+            yield "capabilities", f"{where} must drop all capabilities (securityContext.capabilities.drop: [ALL])"
         added = {str(x).upper() for x in as_list(dig(sc, "capabilities", "add"))} - {"NET_BIND_SERVICE"}
         if added:
-            yield f"{where} may add only NET_BIND_SERVICE, adds {', '.join(sorted(added))}"
+            yield "capabilities", f"{where} may add only NET_BIND_SERVICE, adds {', '.join(sorted(added))}"
         seccomp = dig(sc, "seccompProfile", "type") or pod_seccomp
         if seccomp not in ("RuntimeDefault", "Localhost"):
-            yield f"{where} needs seccompProfile RuntimeDefault (pod or container securityContext)"
+            yield "seccomp", f"{where} needs seccompProfile RuntimeDefault (pod or container securityContext)"
 
 
 def pod_security_restricted(r: Resource, ctx: Context) -> Iterable[Finding]:
     for pt in pod_templates(r, ctx):
         if not pt.native or not is_workload_namespace(pt.namespace):
             continue
-        for message in dict.fromkeys(_restricted(pt)):
+        for control, message in dict.fromkeys(_restricted(pt)):
             yield Finding(PSS_RESTRICTED, r.urn, message + f" (Pod Security restricted, namespace {pt.namespace})",
-                          "privileged")
+                          control, control)

@@ -38,7 +38,7 @@ EXEMPT_PREFIX = "policy.pipeworks.io/exempt."
 PLATFORM_NAMESPACES = frozenset({
     "kube-system", "kube-public", "kube-node-lease",
     "rook-ceph", "strimzi", "kafka", "spark-operator", "elastic-system", "elastic", "logging",
-    "gpu-operator", "monitoring", "cert-manager", "cluster-autoscaler", "jupyterhub",
+    "gpu-operator", "monitoring", "cert-manager", "cluster-autoscaler", "jupyterhub", "gateway", "envoy-gateway-system",
 })
 
 #: Well-known StorageClasses that exist without the stack declaring them.

@@ -1,6 +1,7 @@
 """The dev and prod plans, made once per test process by the real `pipeworks plan` code, and validators
-for what they hold: custom resources against the upstream CRD schemas in ../shared/crds, core objects
-against the Kubernetes OpenAPI schema of the cluster's version (kubernetes-validate)."""
+for what they hold: custom resources against the upstream CRD schemas (the in-repo structural copy in
+tests/schemas/crds/, generated from ../shared/crds by scripts/crd_schemas.py), core objects against the
+Kubernetes OpenAPI schema of the cluster's version (kubernetes-validate)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
 from kubernetes_validate.utils import schema_contents
 from referencing import Registry, Resource
 
@@ -20,7 +20,7 @@ from pipeworks.plan import plan_stack, validate
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
-CRDS = SHARED / "crds"
+CRDS = REPO / "tests" / "schemas" / "crds"  # structural copy of ../shared/crds (scripts/crd_schemas.py)
 K8S_VERSION = "1.34.0"  # the default EKS version (cluster.eks.version); cluster_version(stack) reads a stack's
 
 
@@ -47,9 +47,7 @@ def releases(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
-    """The upstream CRD schema of a kind; skips the test when ../shared is absent."""
-    if not CRDS.is_dir():
-        pytest.skip(f"upstream CRD schemas not found at {CRDS} (the shared/ folder beside the repo)")
+    """The upstream CRD schema of a kind (in-repo copy: runs without ../shared)."""
     return _crd_validator(api_version, kind)
 
 
@@ -58,7 +56,8 @@ def _crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validato
     group, version = api_version.split("/")
     path = CRDS / group / f"{kind}_{version}.json"
     if not path.exists():
-        raise AssertionError(f"no upstream schema {path} for {api_version} {kind}: that version is not served")
+        raise AssertionError(f"no upstream schema {path} for {api_version} {kind}: that version is not served, "
+                             "or the kind is missing from SCHEMAS in scripts/crd_schemas.py")
     schema = json.loads(path.read_text())
     return jsonschema.Draft202012Validator(schema)
 

@@ -3,7 +3,7 @@
 Plans are made once per test process by the real `pipeworks plan` code: the shipped dev and prod stacks,
 and `onprem`, an existing-cluster stack written to a temporary project directory (the GPU operator's
 driver/toolkit choice and the control-plane scrape targets differ there). Schemas: custom resources against
-the upstream CRDs in ../shared/crds, core objects and ECK pod templates against kubernetes-validate's strict
+the upstream CRDs (in-repo copy tests/schemas/crds/), core objects and ECK pod templates against kubernetes-validate's strict
 schema of the cluster's Kubernetes version."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-import pytest
 import yaml
 
 from pipeworks.plan import plan_stack
@@ -29,7 +28,7 @@ from tests.infra.planned import (  # noqa: F401 (re-exported for the component t
 from tests.infra.planned import planned as shared_planned
 
 REPO = Path(__file__).resolve().parents[2]
-CRDS = REPO.parent / "shared" / "crds"
+CRDS = REPO / "tests" / "schemas" / "crds"  # structural copy of ../shared/crds (scripts/crd_schemas.py)
 
 ONPREM_KUBECONFIG = "v1:b25wcmVt:a3ViZWNvbmZpZw=="  # ciphertext stand-in; never decrypted offline
 ONPREM: dict[str, Any] = {"config": {
@@ -123,8 +122,6 @@ def depends_transitively(records: list[dict[str, Any]], urn: str, target: str) -
 
 
 def crd_schema(group: str, kind: str, version: str) -> dict[str, Any]:
-    if not CRDS.is_dir():
-        pytest.skip(f"upstream CRD schemas not found at {CRDS} (../shared beside the repo)")
     return json.loads((CRDS / group / f"{kind}_{version}.json").read_text())
 
 

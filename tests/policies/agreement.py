@@ -19,7 +19,7 @@ from policies.manifests import load_file
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "policy-fixtures"
 
-Match = tuple[str, str | None]  # (policy, message fragment or None for any message)
+Match = tuple[str, str | None]  # (rule id: a policy, or <policy>/<control>; message fragment or None for any)
 
 BASE, RESTRICTED = "pod-security-baseline", "pod-security-restricted"
 SECRETS: list[Match] = [("no-literal-credentials", None), ("credentials-from-secret-refs", None)]
@@ -28,41 +28,41 @@ PDB: list[Match] = [("pod-disruption-budget", None)]
 #: upstream rule -> what of ours judges the same concern (None: a concern we do not share, and why)
 SHARED: dict[str, list[Match] | str] = {
     "checkov/CKV_K8S_14_ImageTagFixed": [("image-tag", None)],
-    "checkov/CKV_K8S_16_PrivilegedContainers": [(BASE, "runs privileged")],
-    "checkov/CKV_K8S_20_AllowPrivilegeEscalation": [(RESTRICTED, "allowPrivilegeEscalation")],
+    "checkov/CKV_K8S_16_PrivilegedContainers": [(f"{BASE}/privileged", None)],
+    "checkov/CKV_K8S_20_AllowPrivilegeEscalation": [(f"{RESTRICTED}/privilege-escalation", None)],
     "checkov/CKV_K8S_35_Secrets": SECRETS,
-    "gatekeeper-library/allow-privilege-escalation": [(RESTRICTED, "allowPrivilegeEscalation")],
+    "gatekeeper-library/allow-privilege-escalation": [(f"{RESTRICTED}/privilege-escalation", None)],
     "gatekeeper-library/allowedrepos": "registry allow-lists are not a pipeworks policy",
     "gatekeeper-library/automount-serviceaccount-token": "service-account token mounting is not a pipeworks policy",
-    "gatekeeper-library/capabilities": [(BASE, "adds capabilities"), (RESTRICTED, "capabilities")],
+    "gatekeeper-library/capabilities": [(f"{BASE}/capabilities", None), (f"{RESTRICTED}/capabilities", None)],
     "gatekeeper-library/containerlimits": [("container-resources", "a memory limit")],
     "gatekeeper-library/containerrequests": [("container-resources", "request")],
     "gatekeeper-library/containerresources": [("container-resources", None)],
     "gatekeeper-library/disallowedtags": [("image-tag", None)],
     "gatekeeper-library/ephemeralstoragelimit": "ephemeral-storage limits are not required by pipeworks",
     "gatekeeper-library/horizontalpodautoscaler": "HPA ranges are not a pipeworks policy",
-    "gatekeeper-library/host-filesystem": [(BASE, "hostPath")],
-    "gatekeeper-library/host-namespaces": [(BASE, "hostPID"), (BASE, "hostIPC")],
-    "gatekeeper-library/host-network-ports": [(BASE, "hostNetwork"), (BASE, "hostPort")],
+    "gatekeeper-library/host-filesystem": [(f"{BASE}/host-path", None)],
+    "gatekeeper-library/host-namespaces": [(f"{BASE}/host-namespaces", "hostPID"), (f"{BASE}/host-namespaces", "hostIPC")],
+    "gatekeeper-library/host-network-ports": [(f"{BASE}/host-namespaces", "hostNetwork"), (f"{BASE}/host-ports", None)],
     "gatekeeper-library/imagedigests": "digest pinning is stricter than the pipeworks tag rule",
     "gatekeeper-library/poddisruptionbudget": PDB,
-    "gatekeeper-library/privileged-containers": [(BASE, "runs privileged")],
+    "gatekeeper-library/privileged-containers": [(f"{BASE}/privileged", None)],
     "gatekeeper-library/replicalimits": "replica ranges are not a pipeworks policy",
     "gatekeeper-library/requiredprobes": [("container-probes", None)],
     "gatekeeper-library/storageclass": [("storage-class", None)],
-    "gatekeeper-library/volumes": [(BASE, "hostPath"), (RESTRICTED, "volume type")],
+    "gatekeeper-library/volumes": [(f"{BASE}/host-path", None), (f"{RESTRICTED}/volume-types", None)],
     "kyverno-policies/check-env-vars": "an application-specific env value check (DISABLE_OPA)",
     "kyverno-policies/deployment-replicas-higher-than-pdb": PDB,
-    "kyverno-policies/disallow-capabilities": [(BASE, "adds capabilities")],
-    "kyverno-policies/disallow-host-namespaces": [(BASE, "hostNetwork"), (BASE, "hostPID"), (BASE, "hostIPC")],
-    "kyverno-policies/disallow-host-path": [(BASE, "hostPath")],
-    "kyverno-policies/disallow-host-ports": [(BASE, "hostPort")],
+    "kyverno-policies/disallow-capabilities": [(f"{BASE}/capabilities", None)],
+    "kyverno-policies/disallow-host-namespaces": [(f"{BASE}/host-namespaces", None)],
+    "kyverno-policies/disallow-host-path": [(f"{BASE}/host-path", None)],
+    "kyverno-policies/disallow-host-ports": [(f"{BASE}/host-ports", None)],
     "kyverno-policies/disallow-latest-tag": [("image-tag", None)],
-    "kyverno-policies/disallow-privilege-escalation": [(RESTRICTED, "allowPrivilegeEscalation")],
-    "kyverno-policies/disallow-privileged-containers": [(BASE, "runs privileged")],
+    "kyverno-policies/disallow-privilege-escalation": [(f"{RESTRICTED}/privilege-escalation", None)],
+    "kyverno-policies/disallow-privileged-containers": [(f"{BASE}/privileged", None)],
     "kyverno-policies/disallow-secrets-from-env-vars": SECRETS,
     "kyverno-policies/ensure-probes-different": "comparing liveness with readiness is not a pipeworks policy",
-    "kyverno-policies/ensure-readonly-hostpath": [(BASE, "hostPath")],
+    "kyverno-policies/ensure-readonly-hostpath": [(f"{BASE}/host-path", None)],
     "kyverno-policies/memory-requests-equal-limits": "Guaranteed QoS is not required by pipeworks",
     "kyverno-policies/pdb-maxunavailable": PDB,
     "kyverno-policies/pdb-minavailable": PDB,
@@ -83,14 +83,14 @@ SHARED: dict[str, list[Match] | str] = {
     "kyverno-policies/topologyspreadconstraints-policy": [("replica-spread", None)],
     "polaris/cpuLimitsMissing": "pipeworks requires cpu requests, not cpu limits (they throttle)",
     "polaris/deploymentMissingReplicas": "stateless replica counts are not policed",
-    "polaris/hostPIDSet": [(BASE, "hostPID")],
-    "polaris/hostPathSet": [(BASE, "hostPath")],
+    "polaris/hostPIDSet": [(f"{BASE}/host-namespaces", "hostPID")],
+    "polaris/hostPathSet": [(f"{BASE}/host-path", None)],
     "polaris/livenessProbeMissing": [("container-probes", "livenessProbe")],
     "polaris/memoryLimitsMissing": [("container-resources", "a memory limit")],
     "polaris/missingPodDisruptionBudget": PDB,
     "polaris/pdbDisruptionsIsZero": PDB,
     "polaris/readinessProbeMissing": [("container-probes", "readinessProbe")],
-    "polaris/runAsPrivileged": [(BASE, "runs privileged")],
+    "polaris/runAsPrivileged": [(f"{BASE}/privileged", None)],
     "polaris/sensitiveConfigmapContent": SECRETS,
     "polaris/sensitiveContainerEnvVar": SECRETS,
     "polaris/tagNotSpecified": [("image-tag", None)],
@@ -162,14 +162,15 @@ class Judged:
     expected: str  # allowed | disallowed (after inversion)
     ours: str
     evidence: tuple[str, ...]  # our matching messages
+    controls: tuple[str, ...] = ()  # the rule ids of ours the upstream rule maps to (per-control reporting)
 
     @property
     def agrees(self) -> bool:
         return self.expected == self.ours
 
 
-def _matches(policy: str, message: str, matches: list[Match]) -> bool:
-    return any(policy == p and (frag is None or frag in message) for p, frag in matches)
+def _matches(rule_id: str, message: str, matches: list[Match]) -> bool:
+    return any(rule_id == p and (frag is None or frag in message) for p, frag in matches)
 
 
 def judge_file(path: Path, rule: str, matches: list[Match]) -> Judged:
@@ -180,8 +181,9 @@ def judge_file(path: Path, rule: str, matches: list[Match]) -> Judged:
     first = re.compile(re.escape(str(path.relative_to(FIXTURES))) + r"#0 ")
     report = evaluate(loaded.resources, Enforcement.for_environment("prod"), source="manifests", pools_known=False)
     hits = tuple(v.message for v in report.violations
-                 if first.match(v.resource) and _matches(v.policy, v.message, matches))
-    return Judged(rule, str(path.relative_to(FIXTURES)), expected, "disallowed" if hits else "allowed", hits)
+                 if first.match(v.resource) and _matches(v.rule_id, v.message, matches))
+    return Judged(rule, str(path.relative_to(FIXTURES)), expected, "disallowed" if hits else "allowed", hits,
+                  tuple(dict.fromkeys(p for p, _ in matches)))
 
 
 def judge_all() -> tuple[list[Judged], dict[str, str]]:
@@ -197,3 +199,16 @@ def judge_all() -> tuple[list[Judged], dict[str, str]]:
             if f.suffix in (".yaml", ".yml", ".json"):
                 judged.append(judge_file(f, rule, mapping))
     return judged, skipped
+
+
+def per_control(judged: list[Judged]) -> dict[str, tuple[int, int]]:
+    """{<policy>/<control>: (fixtures agreeing, fixtures judged)} for the upstream rules mapped to a control of
+    ours (a fixture mapped to two controls counts for both)."""
+    out: dict[str, list[int]] = {}
+    for j in judged:
+        for rule_id in j.controls:
+            if "/" in rule_id:
+                agree_total = out.setdefault(rule_id, [0, 0])
+                agree_total[0] += j.agrees
+                agree_total[1] += 1
+    return {k: (a, t) for k, (a, t) in sorted(out.items())}

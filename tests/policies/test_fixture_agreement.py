@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.policies.agreement import FIXTURES, KNOWN_DISAGREEMENTS, SHARED, judge_all
+from tests.policies.agreement import BASE, FIXTURES, KNOWN_DISAGREEMENTS, RESTRICTED, SHARED, judge_all, per_control
 
 pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"fixture corpus not found at {FIXTURES} "
                                 "(CI clones the shared material beside the repository)")
@@ -32,3 +32,17 @@ def test_inverted_rows_follow_our_stance() -> None:
     inverted = [j for j in judged if j.rule.endswith(("CKV_K8S_35_Secrets", "disallow-secrets-from-env-vars"))]
     # secretKeyRef / envFrom secretRef is how pipeworks wants credentials to arrive: allowed, and we agree
     assert len(inverted) == 5 and all(j.expected == "allowed" and j.agrees for j in inverted)
+
+
+def test_agreement_is_reported_per_pod_security_control() -> None:
+    """The PSS rules of the corpus map to our controls (rule ids <policy>/<control>), and each control's agreement
+    is counted on its own."""
+    judged, _ = judge_all()
+    controls = per_control(judged)
+    assert set(controls) == {f"{BASE}/{c}" for c in ("privileged", "capabilities", "host-namespaces", "host-ports",
+                                                      "host-path")} | \
+        {f"{RESTRICTED}/{c}" for c in ("privilege-escalation", "capabilities", "volume-types")}
+    assert all(0 < total and agree <= total for agree, total in controls.values())
+    # every PSS judgement counted under at least one control
+    pss = [j for j in judged if any(c.startswith("pod-security-") for c in j.controls)]
+    assert sum(t for _, t in controls.values()) >= len(pss) > 150

@@ -39,8 +39,8 @@ def test_privileged_host_path_host_port_and_capabilities() -> None:
     d = workload("Deployment", "api", pod(c, volumes=[{"name": "root", "hostPath": {"path": "/"}}]))
     got = {(f.concern, f.message.split(" (Pod Security")[0].split(" ", 1)[1]) for f in findings("pod-security-baseline", [d])}
     assert got == {("privileged", "container app runs privileged"),
-                   ("privileged", "container app adds capabilities SYS_ADMIN"),
-                   ("host-namespaces", "container app binds hostPort 80.0"),
+                   ("capabilities", "container app adds capabilities SYS_ADMIN"),
+                   ("host-ports", "container app binds hostPort 80.0"),
                    ("host-path", "mounts hostPath / (volume root)")}
 
 

@@ -1,9 +1,13 @@
 """Whole-stack invariants of the shipped dev and prod stacks, read from their offline plans."""
 
 import base64
+import email
 import json
 
 import pytest
+import yaml
+
+from tests.infra.planned import crd_validator, errors
 
 STACKS = ["dev", "prod"]
 
@@ -150,3 +154,21 @@ def test_edge_pools_are_declared_not_created(resources):
     cl = of_type(resources["prod"], "aws:eks/cluster:Cluster")[0]["inputs"]
     assert cl["remoteNetworkConfig"]["remoteNodeNetworks"]["cidrs"]
     assert any(e["inputs"]["type"] == "HYBRID_LINUX" for e in of_type(resources["prod"], "aws:eks/accessEntry:AccessEntry"))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_nodeadm_user_data_matches_the_nodeconfig_schema(resources, stack):
+    """Every NodeConfig part of the launch templates' MIME user data against node.eks.aws/v1alpha1
+    (awslabs/amazon-eks-ami v20260724 nodeadm/crds/node.eks.aws_nodeconfigs.yaml, in-repo copy)."""
+    checked = 0
+    for lt in of_type(resources[stack], "aws:ec2/launchTemplate:LaunchTemplate"):
+        message = email.message_from_string(base64.b64decode(lt["inputs"]["userData"]).decode())
+        for part in message.walk():
+            if part.get_content_type() == "application/node.eks.aws":
+                doc = yaml.safe_load(part.get_payload())
+                assert errors(crd_validator(doc["apiVersion"], doc["kind"]), doc) == [], lt["inputs"]["name"]
+                checked += 1
+    assert checked >= 2
+    assert errors(crd_validator("node.eks.aws/v1alpha1", "NodeConfig"),
+                  {"apiVersion": "node.eks.aws/v1alpha1", "kind": "NodeConfig",
+                   "spec": {"instance": {"localStorage": {"strategy": "RAID9"}}}})  # the check can fail

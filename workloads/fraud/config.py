@@ -354,8 +354,14 @@ def platform_problems(fraud: FraudConfig, platform: Any) -> list[str]:
             why = "the models and scores bucket" if section == "storage" else "the transactions topic and its user"
             problems.append(f"pipeworks:workloads.fraud.enabled=true needs pipeworks:platform.{section}.enabled "
                             f"({why}); enable it or set fraud.enabled: false")
+    gateway = getattr(platform, "gateway", None)
+    if gateway is not None and gateway.enabled and (fraud.gateway.name, fraud.gateway.namespace) != (
+            gateway.name, gateway.namespace):
+        problems.append(f"pipeworks:workloads.fraud.gateway={fraud.gateway.namespace}/{fraud.gateway.name} is not the "
+                        f"platform's Gateway {gateway.namespace}/{gateway.name} (platform.gateway); name that one, or "
+                        "set platform.gateway.enabled: false to publish on a Gateway operated outside this stack")
     owned = {getattr(platform, s).namespace: s for s in ("storage", "kafka", "spark", "monitoring", "elk",
-                                                         "jupyterhub", "gpu")
+                                                         "jupyterhub", "gpu", "gateway")
              if hasattr(platform, s) and hasattr(getattr(platform, s), "namespace")}
     if fraud.namespace in owned:
         problems.append(f"pipeworks:workloads.fraud.namespace={fraud.namespace} is the namespace of "

@@ -98,7 +98,9 @@ class FraudDetection(pulumi.ComponentResource):
                 spec=m.api_pdb_spec(cfg.api, backend), opts=after(self.namespace))
         self.route = k8s.apiextensions.CustomResource(
             f"{name}-api-route", api_version="gateway.networking.k8s.io/v1", kind="HTTPRoute",
-            metadata=meta("fraud-api", "api"), spec=m.http_route_spec(cfg), opts=after(*services))
+            metadata=meta("fraud-api", "api"), spec=m.http_route_spec(cfg),
+            # the platform's Gateway (and with it the Gateway API CRDs) first, when the stack installs one
+            opts=after(*services, *(platform.gateway.ready if platform.gateway is not None else ())))
 
         scorer = cfg.scorer
         topic = kafka.topic(scorer.topic, partitions=scorer.partitions, parent=self)
@@ -133,7 +135,9 @@ class FraudDetection(pulumi.ComponentResource):
         rgw = m.RgwRefs(namespace=storage.namespace, pod_port=RGW_POD_PORT,
                         pod_labels={"app": "rook-ceph-rgw", "rook_object_store": storage.object_store})
         for pol_name, pol_spec in m.network_policies(cfg, monitoring_namespace=args.monitoring_namespace,
-                                                     kafka=kafka_refs, rgw=rgw).items():
+                                                     kafka=kafka_refs, rgw=rgw,
+                                                     gateway_pods=platform.gateway.proxy_pod_labels
+                                                     if platform.gateway is not None else None).items():
             k8s.networking.v1.NetworkPolicy(f"{name}-{pol_name}", metadata=meta(pol_name), spec=pol_spec,
                                             opts=after(self.namespace))
 

@@ -488,14 +488,19 @@ def _rgw_egress(rgw: RgwRefs) -> dict[str, Any]:
 
 
 def network_policies(cfg: FraudConfig, *, monitoring_namespace: str, kafka: KafkaRefs,
-                     rgw: RgwRefs) -> dict[str, dict[str, Any]]:
+                     rgw: RgwRefs, gateway_pods: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
     """NetworkPolicy specs by name: nothing enters the namespace unless admitted below, and each pod talks
-    only to what it needs (DNS, the object store, Kafka, the API)."""
+    only to what it needs (DNS, the object store, Kafka, the API). `gateway_pods`: the labels of the platform
+    Gateway's proxy pods (in the Gateway's namespace); without them (a Gateway operated outside the stack) the
+    whole Gateway namespace is admitted."""
     api, scorer, trainer = ({"matchLabels": selector(c)} for c in ("api", "scorer", "trainer"))
+    gateway_peer = _ns(cfg.gateway.namespace)
+    if gateway_pods:
+        gateway_peer["podSelector"] = {"matchLabels": dict(gateway_pods)}
     return {
         "default-deny-ingress": {"podSelector": {}, "policyTypes": ["Ingress"]},
         "fraud-api-ingress": {"podSelector": api, "policyTypes": ["Ingress"], "ingress": [
-            {"from": [_ns(cfg.gateway.namespace)], "ports": _tcp(API_PORT)},  # the Gateway's data plane
+            {"from": [gateway_peer], "ports": _tcp(API_PORT)},  # the Gateway's data plane
             {"from": [{"podSelector": scorer}], "ports": _tcp(API_PORT)},
             {"from": [_ns(monitoring_namespace)], "ports": _tcp(API_PORT)},  # /metrics on the same port
         ]},

@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 from infra.config.elk import ElkConfig
 from infra.config.nodepools import NodePoolConfig
 from infra.cluster.nodepools import taints_for
+from infra.helmvalues import null_values_yaml
 from infra.placement import Role
 from infra.podsecurity import pod_security_labels
 from infra.services.elk import spec
@@ -80,7 +81,9 @@ class Elk(pulumi.ComponentResource):
         self.operator = k8s.helm.v3.Release(
             f"{name}-operator", name=spec.OPERATOR_RELEASE, chart=spec.OPERATOR_CHART,
             version=cfg.operator_chart_version, namespace=ns_name, repository_opts={"repo": spec.OPERATOR_REPO},
-            values=spec.operator_values(cfg), opts=opts_after(self.ns))
+            values=spec.operator_values(cfg),
+            value_yaml_files=[pulumi.StringAsset(null_values_yaml(spec.CHART_DEFAULTS_REMOVED))],
+            opts=opts_after(self.ns))
 
         def custom(res: str, api_version: str, kind: str, obj_name: str, obj_spec: dict,
                    deps: Sequence[pulumi.Resource] = ()) -> k8s.apiextensions.CustomResource:

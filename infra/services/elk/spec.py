@@ -415,6 +415,11 @@ def exporter_pod_spec(cfg: ElkConfig) -> dict[str, Any]:
     }
 
 
+# Chart defaults deleted with a null (infra/helmvalues.py): eck-operator 3.5.0 deploy/eck-operator/values.yaml
+# sets `resources.limits.cpu: 1`, which would survive our `resources` map; the platform sets no CPU limit.
+CHART_DEFAULTS_REMOVED = ("resources.limits.cpu",)
+
+
 def operator_values(cfg: ElkConfig) -> dict[str, Any]:
     """eck-operator chart values: CRDs from its eck-operator-crds subchart, watching only this namespace."""
     return {

@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 from infra.config.cluster import ClusterKind
 from infra.config.gpu import GpuConfig, GpuSharing
 from infra.config.nodepools import NodePoolConfig
+from infra.helmvalues import null_values_yaml
 from infra.placement import TAINT_GPU, Role, place, pool_taints
 from infra.podsecurity import pod_security_labels
 
@@ -67,6 +68,12 @@ def time_slicing_config(replicas: int) -> str:
     """The device plugin's config (k8s-device-plugin `sharing.timeSlicing`)."""
     return "\n".join(["version: v1", "flags:", "  migStrategy: none", "sharing:", "  timeSlicing:",
                       "    resources:", "    - name: nvidia.com/gpu", f"      replicas: {replicas}", ""])
+
+
+# Chart defaults deleted with a null (infra/helmvalues.py): gpu-operator v26.7.0 deployments/gpu-operator/values.yaml
+# sets `operator.resources.limits.cpu: 500m`, which would survive our `operator.resources` map; the platform sets
+# no CPU limit.
+CHART_DEFAULTS_REMOVED = ("operator.resources.limits.cpu",)
 
 
 def gpu_operator_values(cfg: GpuConfig, kind: ClusterKind, pools: Sequence[NodePoolConfig],
@@ -162,6 +169,7 @@ class GpuOperator(pulumi.ComponentResource):
             f"{name}-operator", name=RELEASE, chart=CHART, version=cfg.chart_version, namespace=cfg.namespace,
             repository_opts={"repo": CHART_REPO},
             values=gpu_operator_values(cfg, args.cluster_kind, args.pools, args.distribution),
+            value_yaml_files=[pulumi.StringAsset(null_values_yaml(CHART_DEFAULTS_REMOVED))],
             opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(
                 depends_on=[self.ns, *args.monitoring_dependencies])))
         for pol, pol_spec in network_policies(args.monitoring_namespace).items():

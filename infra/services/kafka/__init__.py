@@ -26,10 +26,12 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from infra.config.kafka import KafkaConfig, PodResources, UserQuotas
+from infra.helmvalues import null_values_yaml
 from infra.placement import NvmeMode, Role, place
 from infra.podsecurity import pod_security_labels
 from infra.services.kafka.spec import (
     BROKER_POOL,
+    CHART_DEFAULTS_REMOVED,
     CLIENT_LABEL,
     CONTROLLER_POOL,
     Acl,
@@ -131,7 +133,8 @@ class Kafka(pulumi.ComponentResource):
 
         self.operator = k8s.helm.v3.Release(
             f"{name}-operator", name="strimzi-kafka-operator", chart=CHART, version=cfg.chart_version,
-            namespace=cfg.namespace, values=operator_values(cfg), opts=in_ns)
+            namespace=cfg.namespace, values=operator_values(cfg),
+            value_yaml_files=[pulumi.StringAsset(null_values_yaml(CHART_DEFAULTS_REMOVED))], opts=in_ns)
 
         self.pools = [
             k8s.apiextensions.CustomResource(

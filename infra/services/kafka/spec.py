@@ -53,6 +53,12 @@ def ca_secret_name(cfg: KafkaConfig) -> str:
     return f"{cfg.cluster_name}-cluster-ca-cert"
 
 
+# Chart defaults deleted with a null (infra/helmvalues.py): strimzi-kafka-operator 1.2.0
+# packaging/helm-charts/helm3/strimzi-kafka-operator/values.yaml sets `resources.limits.cpu: 1000m`, which would
+# survive our `resources` map; the platform sets no CPU limit (throttling only slows reconciliation).
+CHART_DEFAULTS_REMOVED = ("resources.limits.cpu",)
+
+
 def operator_values(cfg: KafkaConfig) -> dict[str, Any]:
     """Helm values of oci://quay.io/strimzi-helm/strimzi-kafka-operator."""
     return {

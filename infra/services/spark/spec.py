@@ -157,9 +157,12 @@ def operator_values(cfg: SparkConfig, across_zones: bool) -> dict[str, Any]:
     """Helm values of the kubeflow spark-operator chart (charts/spark-operator-chart/values.yaml)."""
     general = place(Role.GENERAL).pod_spec()
     replicas = cfg.operator_replicas
+    # The chart refuses to render spread constraints or a PDB for one replica (`fail` in
+    # templates/{controller,webhook}/deployment.yaml and poddisruptionbudget.yaml at v2.5.2), and neither means
+    # anything for a single pod: both only when replicated.
     pdb = {"enable": replicas > 1, "minAvailable": 1}
-    common = {"replicas": replicas, "resources": cfg.operator_resources.k8s(), **general,
-              "topologySpreadConstraints": _chart_spread(across_zones), "podDisruptionBudget": pdb}
+    common = {"replicas": replicas, "resources": cfg.operator_resources.k8s(), **general, "podDisruptionBudget": pdb,
+              **({"topologySpreadConstraints": _chart_spread(across_zones)} if replicas > 1 else {})}
     return {
         "controller": dict(common),
         # The mutating webhook applies volumes, nodeSelector, tolerations and env to driver/executor pods.

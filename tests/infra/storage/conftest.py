@@ -14,8 +14,8 @@ import pulumi
 
 from pipeworks.mocks import CapturingMonitor, RecordingMocks
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared"
-CRDS = SHARED / "crds"
+# The upstream CRD schemas, as the in-repo structural copy of ../shared/crds (scripts/crd_schemas.py).
+CRDS = Path(__file__).resolve().parents[2] / "schemas" / "crds"
 
 
 class OptionsMonitor(CapturingMonitor):
@@ -62,6 +62,4 @@ def storage_plans(tmp_path_factory) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def crds() -> Path:
-    if not CRDS.is_dir():
-        pytest.skip(f"upstream CRD schemas not found at {CRDS} (the shared/ folder beside the repo is absent)")
     return CRDS
