@@ -82,7 +82,7 @@ def test_a_stack_planned_after_another_gets_only_its_own_transformations(tmp_pat
     for name in ("jupyterhub-4.4.0.tgz",):
         (mirror / name).write_bytes(b"")
     base = {"environment": "dev", "cluster": EXISTING, "nodePools": DECLARED,
-            **{k: {"enabled": False} for k in ("storage", "kafka", "spark", "elk", "gpu", "monitoring")}}
+            **{k: {"enabled": False} for k in ("storage", "kafka", "spark", "elk", "gpu", "monitoring", "gateway")}}
     stacks = {"mirrored": {**base, "chartMirror": str(mirror)}, "plain": base}
     for stack, platform_cfg in stacks.items():
         (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": {
