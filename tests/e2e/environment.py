@@ -57,7 +57,8 @@ def install_cluster_crds(cluster: ControlPlane) -> None:
         deadline = time.monotonic() + 60
         while True:
             obj = cluster.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
-            conds = {c["type"]: c["status"] for c in (obj or {}).get("status", {}).get("conditions", [])}
+            # right after creation the status may still be empty (conditions: null) on a loaded machine
+            conds = {c["type"]: c["status"] for c in ((obj or {}).get("status") or {}).get("conditions") or []}
             if conds.get("Established") == "True":
                 break
             assert time.monotonic() < deadline, f"CRD {name} not Established within 60 s"
