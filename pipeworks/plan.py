@@ -5,7 +5,6 @@ Kubernetes object, one file per Helm release, stack.json and summary.md."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import yaml
 from pulumi.runtime import rpc
 
 from infra.config import PROJECT, StackConfig, StackConfigError, load_stack_config
+from pipeworks.inputs import prepare_plan_dir
 from pipeworks.mocks import Registration, install
 from pipeworks.stackfile import StackFile, StackFileError, lint_secrets_provider, read_stack_file
 
@@ -105,10 +105,8 @@ def _manifest_name(i: int, obj: dict[str, Any]) -> str:
 def write_plan(out_dir: Path, stack: str, sf: StackFile, cfg: StackConfig, records: list[dict[str, Any]]) -> Path:
     from pipeworks.summary import render_summary
 
-    target = out_dir / stack
-    if target.exists():
-        shutil.rmtree(target)
-    (target / "manifests").mkdir(parents=True)
+    target = prepare_plan_dir(out_dir, stack)  # refuses (BadInput) to replace what no plan wrote
+    (target / "manifests").mkdir()
     (target / "helm").mkdir()
     (target / "resources.json").write_text(json.dumps(records, indent=1, sort_keys=False) + "\n")
     n = 0

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from infra.config import PROJECT, Problem
+from policies.saferead import STACK_FILE_BYTES, InputError, read_text, load_yaml
 
 SECRET_PLACEHOLDER = "[secret]"
 
@@ -48,9 +47,10 @@ def read_stack_file(project_dir: Path, stack: str) -> StackFile:
         stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in project_dir.glob("Pulumi.*.yaml"))
         raise StackFileError(f"{path.name}: no such stack file in {project_dir}; stacks here: {', '.join(stacks) or 'none'}")
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise StackFileError(f"{path.name}: not valid YAML: {e}") from None
+        # bounded size and depth, UTF-8, no alias bomb, no duplicate or non-string keys
+        doc = load_yaml(read_text(path, path.name, max_bytes=STACK_FILE_BYTES), path.name) or {}
+    except InputError as e:
+        raise StackFileError(str(e)) from None
     if not isinstance(doc, dict):
         raise StackFileError(f"{path.name}: must be a mapping with a `config:` section")
     config = doc.get("config") or {}

@@ -1,0 +1,180 @@
+"""The input side of the offline tooling: argument checks every command shares, the plan folder guard
+(`plan --out` never deletes what it did not write), stack names, and the `plan`/`diff` entry points.
+
+Every refusal is a `BadInput` whose message names the file or argument and what would be valid; the
+entry points turn it into exit code 2 (ExitCode.INVALID_INPUT) without a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from pipeworks.commands import ExitCode
+
+# Written into every plan folder; a non-empty folder without it is never replaced.
+PLAN_MARKER = ".pipeworks-plan"
+# What `pipeworks plan` writes into OUT/STACK: the only entries it removes when it replaces a plan.
+PLAN_ENTRIES = frozenset({PLAN_MARKER, "resources.json", "manifests", "helm", "stack.json", "summary.md"})
+# Pulumi's stack names: letters, digits, '-', '_', '.'; not starting with '.', so never a path.
+STACK_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$")
+
+
+class BadInput(Exception):
+    """Unusable input; the message is fit for stderr."""
+
+
+def check_stack_name(stack: str) -> str:
+    if not STACK_NAME.match(stack):
+        raise BadInput(f"stack name {stack!r} is not valid; valid: letters, digits, '-', '_' and '.' "
+                       "(not first), e.g. dev or prod")
+    return stack
+
+
+def check_plan_dir(out_dir: Path, stack: str) -> Path:
+    """OUT/STACK if a plan may be written there (missing, empty, or an earlier plan); BadInput when it
+    holds anything a plan did not write: a folder without the marker, unknown entries, a file or a
+    symlink. Touches nothing."""
+    check_stack_name(stack)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInput(f"--out {out_dir}: is a file, not a folder; name a folder (it is created when missing)")
+    target = out_dir / stack
+    if target.is_symlink():
+        raise BadInput(f"--out {out_dir}: {target} is a symbolic link; refused (a plan replaces only a folder it wrote)")
+    if target.exists() and not target.is_dir():
+        raise BadInput(f"--out {out_dir}: {target} is a file, not an earlier plan; refused: move it or choose "
+                       "another --out")
+    if target.is_dir():
+        entries = {p.name for p in target.iterdir()}
+        if entries and PLAN_MARKER not in entries:
+            raise BadInput(f"--out {out_dir}: {target} is not empty and was not written by `pipeworks plan` (no "
+                           f"{PLAN_MARKER}); refused to replace it: choose another --out or empty it yourself")
+        foreign = sorted(entries - PLAN_ENTRIES)
+        if foreign:
+            raise BadInput(f"--out {out_dir}: {target} holds files a plan does not write ({', '.join(foreign[:5])}); "
+                           "refused to replace it: move them or choose another --out")
+    return target
+
+
+def prepare_plan_dir(out_dir: Path, stack: str) -> Path:
+    """OUT/STACK, emptied of an earlier plan's entries and marked (check_plan_dir's refusals first)."""
+    target = check_plan_dir(out_dir, stack)
+    if target.is_dir():
+        for name in {p.name for p in target.iterdir()}:
+            p = target / name
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+    target.mkdir(parents=True, exist_ok=True)
+    # Marked before anything else is written, so an interrupted plan can still be replaced.
+    (target / PLAN_MARKER).write_text("written by `pipeworks plan`; this folder is replaced by the next plan\n")
+    return target
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error names the command and exits 2 (argparse's own code, kept explicit)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: {message}", file=sys.stderr)
+        raise SystemExit(ExitCode.INVALID_INPUT)
+
+
+def parser(prog: str, description: str) -> argparse.ArgumentParser:
+    # allow_abbrev=False: `--o` is not silently `--out`; unknown flags are errors.
+    return _Parser(prog=prog, description=description, allow_abbrev=False)
+
+
+def plan_main(argv: list[str]) -> int:
+    from pipeworks.plan import InvalidStack, plan_stack
+
+    ap = parser("pipeworks plan", "Offline plan of a stack under Pulumi mocks.")
+    ap.add_argument("stack")
+    ap.add_argument("--out", default="out", type=Path,
+                    help="folder for the plan (written to OUT/STACK; an existing OUT/STACK is replaced only if "
+                         "an earlier plan wrote it)")
+    args = ap.parse_args(argv)
+    try:
+        check_plan_dir(args.out, args.stack)  # before the program runs: a refusal costs nothing
+        target = plan_stack(args.stack, args.out)
+    except InvalidStack as e:
+        print(f"pipeworks plan: invalid stack {args.stack!r}:\n{e}", file=sys.stderr)
+        return ExitCode.INVALID_INPUT
+    except BadInput as e:
+        print(f"pipeworks plan: {e}", file=sys.stderr)
+        return ExitCode.INVALID_INPUT
+    print((target / "summary.md").read_text())
+    print(f"plan written to {target}/ (resources.json, manifests/, helm/, stack.json, summary.md)")
+    return ExitCode.CLEAN
+
+
+def diff_main(argv: list[str]) -> int:
+    from pipeworks.diff import DiffInputError, render_diff
+
+    ap = parser("pipeworks diff", "Compare two plan outputs as Markdown.")
+    ap.add_argument("base", type=Path)
+    ap.add_argument("head", type=Path)
+    args = ap.parse_args(argv)
+    try:
+        for label, p in (("BASE_DIR", args.base), ("HEAD_DIR", args.head)):
+            check_plan_folder(p, label)
+        if (args.base / "resources.json").is_file() != (args.head / "resources.json").is_file():
+            raise BadInput(f"{args.base} and {args.head}: one is a single plan (OUT/STACK) and the other a plan "
+                           "output folder (OUT); valid: two of the same kind")
+        for warning in stack_mismatch(args.base, args.head):
+            print(f"pipeworks diff: warning: {warning}", file=sys.stderr)
+        print(render_diff(args.base, args.head))
+    except (DiffInputError, BadInput) as e:
+        print(f"pipeworks diff: {e}", file=sys.stderr)
+        return ExitCode.INVALID_INPUT
+    return ExitCode.CLEAN
+
+
+def _plan_dirs(p: Path) -> list[Path]:
+    """The plan folders at p: p itself (it has resources.json) or its STACK subfolders."""
+    if (p / "resources.json").is_file():
+        return [p]
+    return sorted(d for d in p.iterdir() if d.is_dir() and (d / "resources.json").is_file()) if p.is_dir() else []
+
+
+def check_plan_folder(p: Path, label: str) -> None:
+    if not p.exists():
+        raise BadInput(f"{label} {p}: no such folder; valid: a folder written by `pipeworks plan` (OUT or OUT/STACK)")
+    if not p.is_dir():
+        raise BadInput(f"{label} {p}: is a file; valid: a folder written by `pipeworks plan` (OUT or OUT/STACK)")
+    if not _plan_dirs(p):
+        raise BadInput(f"{label} {p}: not a plan folder (no resources.json in it or its STACK subfolders); "
+                       "valid: a folder written by `pipeworks plan`")
+    from policies.saferead import InputError, read_json
+
+    for d in _plan_dirs(p):
+        try:
+            records = read_json(d / "resources.json")
+        except InputError as e:
+            raise BadInput(str(e)) from None
+        if not isinstance(records, list) or not all(
+                isinstance(r, dict) and isinstance(r.get("urn"), str) and isinstance(r.get("type"), str)
+                and isinstance(r.get("inputs", {}), dict) for r in records):
+            raise BadInput(f"{d / 'resources.json'}: not a plan's resources (valid: a JSON list of objects with "
+                           "string urn and type and an inputs object)")
+
+
+def _stack_of(d: Path) -> str:
+    from policies.saferead import InputError, read_json
+
+    try:
+        info = read_json(d / "stack.json")
+    except InputError:
+        return d.name
+    return str(info.get("stack", d.name)) if isinstance(info, dict) else d.name
+
+
+def stack_mismatch(base: Path, head: Path) -> list[str]:
+    """Two single plans of different stacks: the diff is meaningful only as a comparison, so say so."""
+    b, h = _plan_dirs(base), _plan_dirs(head)
+    if len(b) == 1 and len(h) == 1 and (sb := _stack_of(b[0])) != (sh := _stack_of(h[0])):
+        return [f"BASE_DIR is a plan of stack {sb!r} and HEAD_DIR of stack {sh!r}: this compares two different stacks"]
+    return []
