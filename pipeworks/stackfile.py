@@ -3,11 +3,14 @@ they are, `secure:` values as placeholders marked secret (their ciphertext is ne
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from infra.config import PROJECT, Problem
+from policies.rules.secrets import value_problems
 from policies.saferead import STACK_FILE_BYTES, InputError, read_text, load_yaml
 
 SECRET_PLACEHOLDER = "[secret]"
@@ -24,21 +27,60 @@ class StackFile:
     values: dict[str, Any]
     secret_keys: frozenset[str]
     secrets_provider: str | None
+    # secure: values that are no ciphertext, credentials by value: found while reading, reported by the
+    # loader's path together with every other problem of the stack
+    problems: tuple[Problem, ...] = ()
 
     @property
     def file(self) -> str:
         return self.path.name
 
 
-def _resolve_secure(value: Any, key: str, found: set[str]) -> Any:
+# What Pulumi writes under `secure:`: "v1:<nonce>:<ciphertext>" (base64) from the passphrase and cloud
+# KMS providers (a symmetric crypter under a data key); the Pulumi Cloud service provider writes plain
+# base64 of its ciphertext.
+_V1_CIPHERTEXT = re.compile(r"^v1:[A-Za-z0-9+/]+={0,2}:[A-Za-z0-9+/]+={0,2}$")
+_SERVICE_CIPHERTEXT = re.compile(r"^(?:[A-Za-z0-9+/]{4}){6,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
+
+
+def _is_ciphertext(value: Any, secrets_provider: str | None) -> bool:
+    if not isinstance(value, str):
+        return False
+    if _V1_CIPHERTEXT.match(value):
+        return True
+    # without a secretsprovider line the stack uses the Pulumi Cloud service's keys
+    return not secrets_provider and bool(_SERVICE_CIPHERTEXT.match(value))
+
+
+def _resolve_secure(value: Any, key: str, found: set[str], problems: list[Problem], path: str,
+                    secrets_provider: str | None) -> Any:
     if isinstance(value, dict):
         if set(value) == {"secure"}:
+            if not _is_ciphertext(value["secure"], secrets_provider):
+                shown = type(value["secure"]).__name__ if not isinstance(value["secure"], str) else \
+                    ("an empty string" if not value["secure"] else "plain text")
+                problems.append(Problem(f"{path}.secure", f" holds {shown}, not ciphertext; valid: what "
+                                        f"`pulumi config set --secret {key} ...` writes (v1:...)"))
             found.add(key)
             return f"{SECRET_PLACEHOLDER} {key}"
-        return {k: _resolve_secure(v, key, found) for k, v in value.items()}
+        return {k: _resolve_secure(v, key, found, problems, _key_path(path, k), secrets_provider)
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [_resolve_secure(v, key, found) for v in value]
+        return [_resolve_secure(v, key, found, problems, f"{path}[{i}]", secrets_provider)
+                for i, v in enumerate(value)]
+    if isinstance(value, str):
+        for what in value_problems(value):
+            problems.append(Problem(path, f" contains {what} in plain text; never put a credential in a stack file "
+                                          f"(tags and labels included): `pulumi config set --secret {PROJECT}:<name>`"))
+            break
     return value
+
+
+_PLAIN = re.compile(r"^[A-Za-z0-9_:/-]+$")
+
+
+def _key_path(path: str, key: str) -> str:
+    return f"{path}.{key}" if _PLAIN.match(key) else f"{path}[{json.dumps(key)}]"
 
 
 def read_stack_file(project_dir: Path, stack: str) -> StackFile:
@@ -56,10 +98,15 @@ def read_stack_file(project_dir: Path, stack: str) -> StackFile:
     config = doc.get("config") or {}
     if not isinstance(config, dict):
         raise StackFileError(f"{path.name}: `config` must be a mapping of keys to values")
+    provider = doc.get("secretsprovider")
+    if provider is not None and not isinstance(provider, str):
+        raise StackFileError(f"{path.name}: secretsprovider={provider!r} must be a string, e.g. "
+                             "awskms://alias/pipeworks-prod?region=us-east-1")
     secret: set[str] = set()
-    values = {k: _resolve_secure(v, k, secret) for k, v in config.items()}
+    problems: list[Problem] = []
+    values = {k: _resolve_secure(v, k, secret, problems, k, provider) for k, v in config.items()}
     return StackFile(stack=stack, path=path, values=values, secret_keys=frozenset(secret),
-                     secrets_provider=doc.get("secretsprovider"))
+                     secrets_provider=provider, problems=tuple(problems))
 
 
 def lint_secrets_provider(sf: StackFile, environment: str | None) -> list[Problem]:

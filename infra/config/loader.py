@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,10 +189,16 @@ def load_stack_config(
     stack: str,
     file: str | None = None,
     workloads_model: type[ConfigModel] | None = None,
+    workload_rules: Callable[[PlatformConfig, BaseModel], list[str]] | None = None,
+    known_policies: Collection[str] | None = None,
 ) -> StackConfig:
     """Validate a stack's config (`values`: full keys like `pipeworks:platform` to raw values, objects
     as dicts or JSON strings; `secret_keys`: the keys that were `secure:`). Raises StackConfigError
-    listing every problem."""
+    listing every problem: field rules and cross-field rules alike, in one run.
+
+    workload_rules: the program's rules between its workloads and the platform (infra/ never imports
+    workloads/), each returning rendered `key=value message` lines. known_policies: the policy names of
+    the packs, for `policy.overrides` (infra/ never imports policies/; the caller passes them)."""
     file = file or f"Pulumi.{stack}.yaml"
     problems: list[Problem] = []
     objects: dict[str, dict[str, Any]] = {}
@@ -232,9 +239,14 @@ def load_stack_config(
 
     platform = policy = workloads = None
     try:
-        platform = PlatformConfig.model_validate(merged)
+        # collect: the cross-field rules come from stack_problems() below, all of them, not the first
+        platform = PlatformConfig.model_validate(merged, context={"collect": True})
     except ValidationError as e:
         problems.extend(_problems_from(e, "platform", PlatformConfig))
+    if platform is not None:
+        problems.extend(Problem(f"{PROJECT}:platform.{path}", f"={_fmt_value(value)} {msg}")
+                        for path, value, msg in platform.stack_problems(complete=True))
+        problems.extend(_environment_problems(stack, platform))
     try:
         policy = PolicySettings.model_validate(deep_merge(policy_default, objects.get("policy", {})))
     except ValidationError as e:
@@ -246,6 +258,12 @@ def load_stack_config(
             problems.extend(_problems_from(e, "workloads", workloads_model))
     elif objects.get("workloads"):
         problems.append(Problem(f"{PROJECT}:workloads", " is set but this program declares no workloads"))
+    if workload_rules is not None and platform is not None and workloads is not None:
+        problems.extend(Problem(line, "") for line in workload_rules(platform, workloads))
+    if known_policies is not None and policy is not None:
+        for name in sorted(set(policy.overrides) - set(known_policies)):
+            problems.append(Problem(f"{PROJECT}:policy.overrides.{name}",
+                                    f" names no policy of the packs; valid: {', '.join(sorted(known_policies))}"))
 
     if platform is not None and platform.cluster.kind.value == "existing" and f"{PROJECT}:kubeconfig" not in values:
         problems.append(Problem(f"{PROJECT}:kubeconfig", " is required for cluster.kind: existing; set it with "
@@ -264,11 +282,28 @@ def load_stack_config(
                        secret_keys=frozenset(secret_keys))
 
 
-def from_pulumi(*, workloads_model: type[ConfigModel] | None = None) -> StackConfig:
+# The first word of a stack name that says which environment the stack is.
+_ENV_WORD = re.compile(r"^(dev|prod)(?:$|[-_.])")
+
+
+def _environment_problems(stack: str, platform: PlatformConfig) -> list[Problem]:
+    """A stack named prod (prod-eu, ...) on the dev profile, or the reverse, is refused unless the file says
+    so on purpose (platform.environmentMismatchIntended: true)."""
+    m = _ENV_WORD.match(stack)
+    if m and m.group(1) != platform.environment.value and not platform.environment_mismatch_intended:
+        return [Problem(f"{PROJECT}:platform.environment",
+                        f"={platform.environment.value} but the stack is named {stack!r}; valid: {m.group(1)}, or "
+                        "set platform.environmentMismatchIntended: true if that is on purpose")]
+    return []
+
+
+def from_pulumi(*, workloads_model: type[ConfigModel] | None = None,
+                workload_rules: Callable[[PlatformConfig, BaseModel], list[str]] | None = None) -> StackConfig:
     """Load the running program's config (real engine or mocks) through the Pulumi SDK."""
     import pulumi
     from pulumi.runtime import config as rc
 
     values = {**rc.get_config_env(), **rc.CONFIG.get()}
     secret = {k for k in values if rc.is_config_secret(k)} | set(rc.get_config_secret_keys_env())
-    return load_stack_config(values, secret, stack=pulumi.get_stack(), workloads_model=workloads_model)
+    return load_stack_config(values, secret, stack=pulumi.get_stack(), workloads_model=workloads_model,
+                             workload_rules=workload_rules)
