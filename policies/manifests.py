@@ -99,7 +99,8 @@ def load_file(path: Path, label_path: str | None = None) -> Loaded:
             chunks = []
             for start, chunk in _split(text):
                 # each document on its own: alias bombs, depth, duplicate and non-string keys refused
-                chunks.append((start, load_yaml(chunk, f"{path} (document {len(chunks)})", line_offset=start - 1)))
+                chunks.append((start, load_yaml(chunk, f"{path}: document {len(chunks)} (from line {start})",
+                                                      line_offset=start - 1)))
     except InputError as e:
         raise ManifestError(str(e)) from None
     for index, (start, doc) in enumerate(chunks):
