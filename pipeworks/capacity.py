@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from pipeworks.check import UnusableInput, _parser, load_target
+from pipeworks.commands import ExitCode
 from policies.rules import vocabulary as v
 from policies.rules.model import Context
 from policies.rules.pools import attach_pools
@@ -78,10 +79,10 @@ def main(argv: list[str] | None = None) -> int:
             loads, nowhere = pool_loads(ctx)
     except UnusableInput as e:
         print(f"pipeworks capacity: {e}", file=sys.stderr)
-        return 2
+        return ExitCode.INVALID_INPUT
     if args.format == "json":
         print(json.dumps({"pools": [_pool_json(x) for x in loads],
                           "unplaced": [{"pod": pt.label, "resource": pt.resource.urn} for pt in nowhere]}, indent=1))
     else:
         print(_render(loads, nowhere))
-    return 0
+    return ExitCode.CLEAN

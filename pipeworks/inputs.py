@@ -178,3 +178,65 @@ def stack_mismatch(base: Path, head: Path) -> list[str]:
     if len(b) == 1 and len(h) == 1 and (sb := _stack_of(b[0])) != (sh := _stack_of(h[0])):
         return [f"BASE_DIR is a plan of stack {sb!r} and HEAD_DIR of stack {sh!r}: this compares two different stacks"]
     return []
+
+
+def _size(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10_000
+
+
+def check_pools_document(raw: object, label: str) -> None:
+    """A --pools file beyond what the ConfigMap parser tolerates: sizes are non-negative whole numbers (not
+    strings, not booleans), maxSize is at least minSize, lists are lists."""
+    if not isinstance(raw, list):
+        raise BadInput(f"{label}: must be a list of pools (the pools.json form), got {type(raw).__name__}")
+    if not raw:
+        raise BadInput(f"{label}: lists no pools; valid: at least one {{name, role, minSize, maxSize, ...}}")
+    for i, p in enumerate(raw):
+        where = f"{label}: [{i}]"
+        if not isinstance(p, dict):
+            raise BadInput(f"{where} must be an object {{name, role, minSize, maxSize, ...}}, got {p!r}")
+        for key in ("minSize", "maxSize"):
+            if key in p and not _size(p[key]):
+                raise BadInput(f"{where}.{key}={json_value(p[key])} is not valid; valid: a whole number 0..10000")
+        if _size(p.get("minSize", 0)) and _size(p.get("maxSize", 0)) and p.get("maxSize", 0) < p.get("minSize", 0):
+            raise BadInput(f"{where}.maxSize={p['maxSize']} is below minSize={p.get('minSize')}")
+        for key in ("instanceTypes", "zones", "taints"):
+            if key in p and not isinstance(p[key], list):
+                raise BadInput(f"{where}.{key}={json_value(p[key])} must be a list")
+        cap = p.get("capacity")
+        if cap is not None:
+            if not isinstance(cap, dict):
+                raise BadInput(f"{where}.capacity must be an object {{cpu, memory, gpu}}, got {json_value(cap)}")
+            if "gpu" in cap and not _size(cap["gpu"]):
+                raise BadInput(f"{where}.capacity.gpu={json_value(cap['gpu'])} is not valid; valid: a whole number >= 0")
+            for key in ("cpu", "memory"):
+                v = cap.get(key)
+                if isinstance(v, bool) or (isinstance(v, (int, float)) and v < 0) or \
+                        (isinstance(v, str) and v.strip().startswith("-")):
+                    raise BadInput(f"{where}.capacity.{key}={json_value(v)} is not valid; valid: a positive quantity "
+                                   "(e.g. 4, \"3500m\", \"15Gi\")")
+
+
+def json_value(v: object) -> str:
+    import json
+
+    try:
+        return json.dumps(v)
+    except (TypeError, ValueError):
+        return repr(v)
+
+
+def stack_file_in_repo(name: object, plan_dir: Path, repo_root: Path) -> Path | None:
+    """The stack file a plan's stack.json names, only if it is a Pulumi.<stack>.yaml inside the repository
+    (or the plan folder): a plan must not point the tools at files elsewhere. BadInput otherwise."""
+    if name is None:
+        return None
+    if not isinstance(name, str) or not re.fullmatch(r"(?:[\w.-]+/)*Pulumi\.[\w.-]+\.yaml", name) \
+            or ".." in Path(name).parts:
+        raise BadInput(f"{plan_dir / 'stack.json'}: stackFile={json_value(name)} is not valid; valid: a stack file "
+                       "of the repository as `pipeworks plan` writes it, e.g. Pulumi.dev.yaml")
+    for base in (repo_root, plan_dir):
+        candidate = (base / name).resolve()
+        if candidate.is_file() and candidate.is_relative_to(base.resolve()):
+            return candidate
+    return None
