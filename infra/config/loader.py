@@ -238,28 +238,35 @@ def load_stack_config(
         eks["availabilityZones"] = zones_default(str(eks.get("region", "us-east-1")), env)
 
     platform = policy = workloads = None
+    platform_view = workloads_view = None  # the model, or a repaired one, for the cross-field rules
+    dropped: list[str] = []
     try:
         # collect: the cross-field rules come from stack_problems() below, all of them, not the first
-        platform = PlatformConfig.model_validate(merged, context={"collect": True})
+        platform = platform_view = PlatformConfig.model_validate(merged, context={"collect": True})
     except ValidationError as e:
         problems.extend(_problems_from(e, "platform", PlatformConfig))
-    if platform is not None:
-        problems.extend(Problem(f"{PROJECT}:platform.{path}", f"={_fmt_value(value)} {msg}")
-                        for path, value, msg in platform.stack_problems(complete=True))
-        problems.extend(_environment_problems(stack, platform))
+        platform_view = _repaired(PlatformConfig, merged, e, f"{PROJECT}:platform", dropped)
     try:
         policy = PolicySettings.model_validate(deep_merge(policy_default, objects.get("policy", {})))
     except ValidationError as e:
         problems.extend(_problems_from(e, "policy", PolicySettings))
     if workloads_model is not None:
         try:
-            workloads = workloads_model.model_validate(objects.get("workloads", {}))
+            workloads = workloads_view = workloads_model.model_validate(objects.get("workloads", {}))
         except ValidationError as e:
             problems.extend(_problems_from(e, "workloads", workloads_model))
+            workloads_view = _repaired(workloads_model, objects.get("workloads", {}), e, f"{PROJECT}:workloads", dropped)
     elif objects.get("workloads"):
         problems.append(Problem(f"{PROJECT}:workloads", " is set but this program declares no workloads"))
-    if workload_rules is not None and platform is not None and workloads is not None:
-        problems.extend(Problem(line, "") for line in workload_rules(platform, workloads))
+    cross: list[Problem] = []
+    if platform_view is not None:
+        cross.extend(Problem(f"{PROJECT}:platform.{path}", f"={_fmt_value(value)} {msg}")
+                     for path, value, msg in platform_view.stack_problems(complete=True))
+        cross.extend(_environment_problems(stack, platform_view))
+    if workload_rules is not None and platform_view is not None and workloads_view is not None:
+        cross.extend(Problem(line, "") for line in workload_rules(platform_view, workloads_view))
+    # a rule about a key whose bad value was set aside would only repeat (or guess at) the field error
+    problems.extend(p for p in cross if not any(p.key.startswith(d) for d in dropped))
     if known_policies is not None and policy is not None:
         for name in sorted(set(policy.overrides) - set(known_policies)):
             problems.append(Problem(f"{PROJECT}:policy.overrides.{name}",
@@ -280,6 +287,49 @@ def load_stack_config(
         raise StackConfigError(file, unique)
     return StackConfig(stack=stack, file=file, platform=platform, policy=policy, workloads=workloads,
                        secret_keys=frozenset(secret_keys))
+
+
+def _repaired(model: type[BaseModel], data: Any, err: ValidationError, prefix: str, dropped: list[str]) -> Any:
+    """The model validated with every key that failed a field rule set aside (its default applies), so the
+    cross-field rules can still run and a user sees those problems in the same run; None when a failure
+    cannot be set aside (a required key, a rule of a whole object). The paths set aside go to `dropped`."""
+    import copy
+
+    data = copy.deepcopy(data)
+    for _ in range(4):
+        for e in err.errors():
+            loc = tuple(e["loc"])
+            if e["type"] == "pipeworks_field":  # a model's own rule naming one of its keys: set that key aside
+                fld = str((e.get("ctx") or {}).get("field", ""))
+                if not re.fullmatch(r"[A-Za-z]\w*", fld):
+                    return None
+                loc = (*loc, fld)
+            if not loc or e["type"] == "missing" or not isinstance(loc[-1], str):
+                return None
+            parent: Any = data
+            for part in loc[:-1]:
+                try:
+                    parent = parent[part]
+                except (KeyError, IndexError, TypeError):
+                    return None
+            if not isinstance(parent, dict):
+                return None
+            parent.pop(loc[-1], None)
+            parent.pop(_camel_or_snake(loc[-1]), None)
+            dropped.append(_path(prefix, loc))
+        try:
+            return model.model_validate(data, context={"collect": True})
+        except ValidationError as e:
+            err = e
+    return None
+
+
+def _camel_or_snake(name: str) -> str:
+    """The other spelling of a key (errors name fields by alias; data may use either)."""
+    if "_" in name:
+        head, *rest = name.split("_")
+        return head + "".join(w.title() for w in rest)
+    return re.sub(r"(?<!^)([A-Z])", lambda m: "_" + m.group(1).lower(), name)
 
 
 # The first word of a stack name that says which environment the stack is.
