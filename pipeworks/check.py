@@ -25,7 +25,8 @@ from policies.rules.pools import Pool, PoolsError, parse_pools
 from policies.rules.stackfile import lint_stack_file
 from policies.saferead import STACK_FILE_BYTES, InputError, read_json, read_yaml
 from pipeworks.commands import ExitCode
-from pipeworks.inputs import STACK_NAME, BadInput, check_pools_document, check_stack_name, parser, stack_file_in_repo
+from pipeworks.inputs import (STACK_NAME, BadInput, check_plan_dir, check_pools_document, check_stack_name, parser,
+                              stack_file_in_repo)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -139,9 +140,13 @@ def _plan_dir_for(stack: str, out: Path | None) -> Iterator[Path]:
         raise UnusableInput(f"cannot plan stack {stack!r}: pipeworks.plan is unavailable ({e})") from e
     with tempfile.TemporaryDirectory(prefix="pipeworks-check-") as tmp:
         try:
+            if out is not None:
+                check_plan_dir(out, stack)  # before the program runs
             yield plan_stack(stack, out or Path(tmp))
         except InvalidStack as e:
             raise UnusableInput(f"invalid stack {stack!r}:\n{e}") from e
+        except BadInput as e:
+            raise UnusableInput(str(e)) from None
 
 
 def is_plan_dir(p: Path) -> bool:
@@ -299,6 +304,9 @@ def main_policy_config(argv: list[str] | None = None) -> int:
         print(f"pipeworks policy-config: {e}", file=sys.stderr)
         return ExitCode.INVALID_INPUT
     text = json.dumps(policy_pack_config(t.enforcement), indent=1) + "\n"
+    if args.output is not None and str(args.output) != "-" and args.output.is_dir():
+        print(f"pipeworks policy-config: --output {args.output}: is a directory; valid: a file path", file=sys.stderr)
+        return ExitCode.INVALID_INPUT
     if str(args.output) == "-":
         print(text, end="")
         return ExitCode.CLEAN

@@ -134,6 +134,9 @@ CASES: list[Case] = [
                                     ["check", "--manifests", str(t / "m.yaml"), "--output", str(t)])[1],
      ("--output", "is a directory")),
     ("nothing-named", lambda t, p: ["check"], ("name a STACK",)),
+    ("check-out-foreign-folder", lambda t, p: (t.joinpath("dev").mkdir(), t.joinpath("dev", "mine.md").write_text("x"),
+                                               ["check", "dev", "--out", str(t)])[2], ("was not written by `pipeworks plan`",)),
+    ("policy-config-output-dir", lambda t, p: ["policy-config", str(p), "--output", str(t)], ("--output", "is a directory")),
     ("policy-config-missing", lambda t, p: ["policy-config", str(t / "missing" / "plan")], ("no such",)),
     ("policy-config-unknown-flag", lambda t, p: ["policy-config", "dev", "--bogus"], ("unrecognized arguments",)),
 ]
