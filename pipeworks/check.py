@@ -149,6 +149,12 @@ def _plan_dir_for(stack: str, out: Path | None) -> Iterator[Path]:
             raise UnusableInput(str(e)) from None
 
 
+def _project_dir() -> Path:
+    import pipeworks.plan
+
+    return pipeworks.plan.REPO_ROOT  # where `plan` reads stack files
+
+
 def is_plan_dir(p: Path) -> bool:
     return p.is_dir() and (p / "resources.json").is_file()
 
@@ -180,6 +186,11 @@ def load_target(args: argparse.Namespace) -> Iterator[Target]:
     elif not STACK_NAME.match(args.target) or "/" in args.target or args.target.endswith((".yaml", ".yml", ".json")):
         raise UnusableInput(f"{p}: no such file or directory; valid: a stack name (e.g. dev), a plan directory "
                             "(with resources.json) or --manifests PATH...")
+    elif not (_project_dir() / f"Pulumi.{args.target}.yaml").is_file():
+        stacks = sorted(f.name[len("Pulumi."):-len(".yaml")] for f in _project_dir().glob("Pulumi.*.yaml"))
+        raise UnusableInput(f"{args.target}: no such file or directory, and no stack file Pulumi.{args.target}.yaml; "
+                            f"valid: a stack ({', '.join(stacks) or 'none'}), a plan directory (with resources.json) "
+                            "or --manifests PATH...")
     else:
         with _plan_dir_for(args.target, args.out) as plan_dir:
             t = load_plan(plan_dir)

@@ -15,7 +15,7 @@ from pulumi.runtime import rpc
 from infra.config import PROJECT, Problem, StackConfig, StackConfigError, load_stack_config
 from pipeworks.inputs import prepare_plan_dir
 from pipeworks.mocks import Registration, install
-from pipeworks.stackfile import StackFile, StackFileError, lint_secrets_provider, read_stack_file
+from pipeworks.stackfile import StackFile, StackFileError, lint_secrets_provider, read_stack_file, redact
 
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
@@ -81,7 +81,7 @@ def validate(project_dir: Path, stack: str) -> tuple[StackFile, StackConfig]:
     if problems:
         seen: set[str] = set()
         unique = [p for p in problems if not (p.key in seen or seen.add(p.key))]
-        raise InvalidStack("\n".join(p.render(sf.file) for p in unique))
+        raise InvalidStack(redact("\n".join(p.render(sf.file) for p in unique), sf.credentials))
     assert cfg is not None
     return sf, cfg
 

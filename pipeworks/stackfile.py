@@ -30,6 +30,8 @@ class StackFile:
     # secure: values that are no ciphertext, credentials by value: found while reading, reported by the
     # loader's path together with every other problem of the stack
     problems: tuple[Problem, ...] = ()
+    # the plaintext credentials found, so no other message (a type error on the same key) echoes them
+    credentials: frozenset[str] = frozenset()
 
     @property
     def file(self) -> str:
@@ -53,7 +55,7 @@ def _is_ciphertext(value: Any, secrets_provider: str | None) -> bool:
 
 
 def _resolve_secure(value: Any, key: str, found: set[str], problems: list[Problem], path: str,
-                    secrets_provider: str | None) -> Any:
+                    secrets_provider: str | None, leaked: set[str]) -> Any:
     if isinstance(value, dict):
         if set(value) == {"secure"}:
             if not _is_ciphertext(value["secure"], secrets_provider):
@@ -61,15 +63,18 @@ def _resolve_secure(value: Any, key: str, found: set[str], problems: list[Proble
                     ("an empty string" if not value["secure"] else "plain text")
                 problems.append(Problem(f"{path}.secure", f" holds {shown}, not ciphertext; valid: what "
                                         f"`pulumi config set --secret {key} ...` writes (v1:...)"))
+                if isinstance(value["secure"], str) and value["secure"]:
+                    leaked.add(value["secure"])
             found.add(key)
             return f"{SECRET_PLACEHOLDER} {key}"
-        return {k: _resolve_secure(v, key, found, problems, _key_path(path, k), secrets_provider)
+        return {k: _resolve_secure(v, key, found, problems, _key_path(path, k), secrets_provider, leaked)
                 for k, v in value.items()}
     if isinstance(value, list):
-        return [_resolve_secure(v, key, found, problems, f"{path}[{i}]", secrets_provider)
+        return [_resolve_secure(v, key, found, problems, f"{path}[{i}]", secrets_provider, leaked)
                 for i, v in enumerate(value)]
     if isinstance(value, str):
         for what in value_problems(value):
+            leaked.add(value)
             problems.append(Problem(path, f" contains {what} in plain text; never put a credential in a stack file "
                                           f"(tags and labels included): `pulumi config set --secret {PROJECT}:<name>`"))
             break
@@ -104,9 +109,17 @@ def read_stack_file(project_dir: Path, stack: str) -> StackFile:
                              "awskms://alias/pipeworks-prod?region=us-east-1")
     secret: set[str] = set()
     problems: list[Problem] = []
-    values = {k: _resolve_secure(v, k, secret, problems, k, provider) for k, v in config.items()}
+    leaked: set[str] = set()
+    values = {k: _resolve_secure(v, k, secret, problems, k, provider, leaked) for k, v in config.items()}
     return StackFile(stack=stack, path=path, values=values, secret_keys=frozenset(secret),
-                     secrets_provider=provider, problems=tuple(problems))
+                     secrets_provider=provider, problems=tuple(problems), credentials=frozenset(leaked))
+
+
+def redact(text: str, credentials: frozenset[str]) -> str:
+    """text with every credential found in the stack file replaced (longest first, JSON-quoted forms too)."""
+    for c in sorted(credentials, key=len, reverse=True):
+        text = text.replace(c, "[redacted]").replace(json.dumps(c)[1:-1], "[redacted]")
+    return text
 
 
 def lint_secrets_provider(sf: StackFile, environment: str | None) -> list[Problem]:

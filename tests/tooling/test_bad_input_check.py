@@ -78,6 +78,8 @@ GOOD_POOL = {"name": "general", "role": "general", "instanceTypes": ["m6i.xlarge
 
 CASES: list[Case] = [
     ("missing-path", lambda t, p: ["check", str(t / "no" / "such" / "plan")], ("no such file or directory",)),
+    ("missing-name", lambda t, p: ["check", "myplan"], ("myplan: no such file or directory",
+                                                        "no stack file Pulumi.myplan.yaml", "dev, prod")),
     ("missing-yaml-path", lambda t, p: ["check", "Pulumi.staging.yaml"], ("Pulumi.staging.yaml: no such file",)),
     ("file-not-plan", lambda t, p: (t.joinpath("x.txt").write_text("x"), ["check", str(t / "x.txt")])[1],
      ("is not a plan directory",)),

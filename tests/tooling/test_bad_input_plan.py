@@ -113,6 +113,8 @@ MUTATIONS: list[tuple[str, Callable[[dict[str, Any]], None], tuple[str, ...]]] =
      ("pulumi:tags.ci", "known issuer prefix")),
     ("slack-webhook-in-tags", section("tags", {"alerts": "https://hooks.slack.com/services/T0AB/B0CD/" + "x" * 24}),
      (f"{K}.tags.alerts",)),
+    ("credential-in-a-mistyped-field", section("environment", "https://bob:hunter2@example.com/"),
+     (f"{K}.environment contains a password embedded in a URL",)),
     ("credential-named-key-plain", top("pipeworks:dbPassword", "hunter2"),
      ("pipeworks:dbPassword", "looks like a credential")),
     ("credential-nested-name", section("kafka", {"adminPassword": "hunter2"}), (f"{K}.kafka.adminPassword",)),
@@ -169,6 +171,8 @@ def test_invalid_stack(name: str, change: Callable[[dict[str, Any]], None], expe
     r = run(["plan", "dev", "--out", str(tmp_path / "out")], capsys)
     assert_refused(r, *(f"{F}: {e}" if e.startswith(("pipeworks:", "pulumi:", "aws:")) else e for e in expect))
     assert not (tmp_path / "out").exists()
+    for secret in ("hunter2", "AKIAIOSFODNN7EXAMPLE", "MIIB", "ghp_", "https://hooks.example.com/x"):
+        assert secret not in r.err  # a refusal names the key, never echoes a credential
 
 
 def test_every_problem_in_one_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
