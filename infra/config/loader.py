@@ -150,13 +150,30 @@ def _problems_from(err: ValidationError, key: str, model: type[BaseModel]) -> li
     return problems
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKey(json.dumps(k))
+        out[k] = v
+    return out
+
+
 def _parse_object(key: str, raw: Any, problems: list[Problem]) -> dict[str, Any]:
     if raw is None:
         return {}
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError:
+            # the engine hands objects as JSON text: duplicate keys and absurd nesting are refused here too
+            raw = json.loads(raw, object_pairs_hook=_no_duplicates)
+        except _DuplicateKey as e:
+            problems.append(Problem(f"{PROJECT}:{key}", f" has the key {e} twice; keep one"))
+            return {}
+        except (json.JSONDecodeError, RecursionError):
             problems.append(Problem(f"{PROJECT}:{key}", " must be an object (a YAML mapping)"))
             return {}
     if not isinstance(raw, dict):

@@ -309,3 +309,19 @@ def test_in_a_fresh_process(name: str, tmp_path: Path) -> None:
     (tmp_path / F).write_text(yaml.safe_dump(mutated(DEV, section("storage", {"enabled": False}))))
     r = run_process(["plan", "dev", "--out", str(tmp_path / "out")], tmp_path)
     assert_refused(r, f"{F}: pipeworks:workloads.fraud.enabled=true needs")
+
+
+@pytest.mark.parametrize("raw,expect", [
+    ('{"environment": "dev", "environment": "prod"}', 'pipeworks:platform has the key "environment" twice'),
+    ("[" * 5000 + "]" * 5000, "pipeworks:platform must be an object"),
+    ('{"environment": "dev", "nodePools": [{"name": "general", "minSize": true}]}', "nodePools[0].minSize=true"),
+])
+def test_engine_json_objects_are_read_safely(raw: str, expect: str) -> None:
+    """Under `pulumi up` the engine hands object values to the program as JSON text: the loader refuses
+    duplicate keys and absurd nesting there as the stack-file reader does."""
+    from infra.config import StackConfigError, load_stack_config
+
+    with pytest.raises(StackConfigError) as e:
+        load_stack_config({"pipeworks:platform": raw}, set(), stack="dev")
+    assert f"Pulumi.dev.yaml: {expect}" in str(e.value) or expect in str(e.value)
+    assert all(line.startswith("Pulumi.dev.yaml: ") for line in str(e.value).splitlines())
