@@ -54,11 +54,13 @@ def build_model() -> tuple[registry.LoadedModel, bytes, dict]:
     rows = synthetic.generate(6000, seed=3)
     x = synthetic.feature_matrix(rows, config.features)
     y = np.array([r["is_fraud"] for r in rows])
+    # The forest: the heavier of the trainer's two model families (FF_MODEL_TYPE), so the ratios stay comparable.
     estimator = trainer.fit_forest(x, y, config)
-    artifact = registry.serialize_estimator(estimator)
-    metadata = trainer.build_metadata(version=VERSION, artifact=artifact, config=config, metrics={"roc_auc": 0.0},
-                                      comparison={}, snapshot={"rows": len(rows)},
-                                      created_at=datetime.now(UTC), artifact_key=f"models/fraud/{VERSION}.joblib")
+    artifact, fmt = registry.serialize_estimator(estimator)
+    metadata = trainer.build_metadata(version=VERSION, artifact=artifact, fmt=fmt, config=config,
+                                      metrics={"roc_auc": 0.0}, quality={}, snapshot={"rows": len(rows)},
+                                      created_at=datetime.now(UTC),
+                                      artifact_key=registry.artifact_key("models/fraud", VERSION, fmt))
     return registry.model_from_bytes(VERSION, artifact, metadata), artifact, metadata
 
 
@@ -128,7 +130,7 @@ def main() -> None:
               "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
     store = ObjectStore(S3Settings.from_env(env_s3))
     store.ensure_bucket()
-    registry.publish(store, "models/fraud", VERSION, artifact, metadata)
+    digest = registry.publish(store, "models/fraud", VERSION, artifact, metadata)
 
     port = free_port()
     workers = int(os.environ.get("FF_API_WORKERS", "2"))
@@ -136,9 +138,10 @@ def main() -> None:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("FF_", "PROMETHEUS_"))}
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(REPO / "workloads/fraud/gunicorn.conf.py"),
-         "workloads.fraud.api:create_app()"],
+         "workloads.fraud.api:gunicorn_app()"],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**base_env, **env_s3, "FF_CLF_VERSION": VERSION, "FF_API_HOST": "127.0.0.1", "FF_API_PORT": str(port),
+        env={**base_env, **env_s3, "FF_CLF_VERSION": VERSION, "FF_CLF_DIGEST": digest, "FF_API_HOST": "127.0.0.1",
+             "FF_API_PORT": str(port),
              "FF_API_WORKERS": str(workers), "FF_METRICS_DIR": metrics_dir, "FF_API_ACCESS_LOG": "false",
              "FF_MAX_BATCH": "1024"})
     try:

@@ -1,5 +1,6 @@
 """`pipeworks check`: the policy packs' rules outside the Pulumi CLI, on a stack (planned first), an
-offline plan directory, or plain Kubernetes manifests; text, JSON or SARIF output.
+offline plan directory, or plain Kubernetes manifests; text, Markdown (a CI step summary), JSON or
+SARIF output.
 
 Exit status: 1 when a mandatory violation remains, 0 otherwise, 2 on unusable input.
 Also `pipeworks policy-config STACK|PLAN_DIR`: the `--policy-pack-config` file of a stack.
@@ -17,13 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from policies.engine import Enforcement, EnforcementError, Report, evaluate
 from policies.manifests import ManifestError, load_paths
 from policies.rules import BY_NAME, RULES, rules_of_pack
 from policies.rules.model import Finding, Resource
 from policies.rules.pools import Pool, PoolsError, parse_pools
 from policies.rules.stackfile import lint_stack_file
-from policies.saferead import STACK_FILE_BYTES, InputError, read_json, read_yaml
+from policies.saferead import STACK_FILE_BYTES, InputError, read_json, read_text, read_yaml
 from pipeworks.commands import ExitCode
 from pipeworks.inputs import (STACK_NAME, BadInput, check_plan_dir, check_pools_document, check_stack_name, parser,
                               stack_file_in_repo)
@@ -63,8 +66,13 @@ def read_plan_resources(plan_dir: Path) -> list[Resource]:
         if not isinstance(rec, dict) or not all(isinstance(rec.get(k), str) for k in ("urn", "type", "name")):
             raise UnusableInput(f"{path}[{i}]: each resource needs string urn, type and name")
         inputs = rec.get("inputs") if isinstance(rec.get("inputs"), dict) else {}
+        # where the program declared it (recorded by the plan's mocks), for SARIF locations
+        src = rec.get("source") if isinstance(rec.get("source"), dict) else {}
+        file, line = src.get("file"), src.get("line")
         out.append(Resource(urn=rec["urn"], type=rec["type"], name=rec["name"], props=inputs,
-                            parent=rec.get("parent") or None, dependencies=tuple(rec.get("dependencies") or ())))
+                            parent=rec.get("parent") or None, dependencies=tuple(rec.get("dependencies") or ()),
+                            source=str(REPO_ROOT / file) if isinstance(file, str) else None,
+                            line=line if isinstance(line, int) else None))
     return out
 
 
@@ -216,16 +224,115 @@ def _render_text(report: Report, target: Target) -> str:
     return "\n".join(lines)
 
 
-def locator(target: Target, report: Report):  # type: ignore[no-untyped-def]
-    """resource label -> (path, line) for SARIF: the manifest and its line, else the stack file."""
-    by_urn = report.context.by_urn
-    fallback = target.stack_file or "Pulumi.yaml"
+def _md_cell(text: str, code: bool = False) -> str:
+    """One Markdown table cell: a `|` or a line break would end the cell or the row, and HTML-looking
+    text (`<none>`, `a<b`) would be swallowed by the renderer, so both are escaped."""
+    if code:  # inside a code span `&lt;` would show literally; only the delimiters need care
+        body = text.replace("|", "\\|").replace("\r", "").replace("\n", " ")
+        fence = "``" if "`" in body else "`"
+        return f"{fence} {body} {fence}" if fence == "``" else f"`{body}`"
+    body = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return body.replace("|", "\\|").replace("\r\n", "\n").replace("\n", "<br>")
 
-    def locate(resource: str) -> tuple[str, int]:
+
+def _render_markdown(report: Report, target: Target) -> str:
+    """GitHub-flavoured Markdown for `$GITHUB_STEP_SUMMARY`: a table per violation instead of text
+    lines, which Markdown would join into one paragraph."""
+    e = target.enforcement
+    mand = len(report.mandatory)
+    lines = [f"### pipeworks check: {_md_cell(target.label)}", "",
+             f"environment **{e.environment}**, default level **{e.default}**, exemptions "
+             f"**{'allowed' if e.allow_exemptions else 'refused'}**", "",
+             f"**{len(report.violations)} violation(s): {mand} mandatory, {len(report.violations) - mand} advisory; "
+             f"{len(report.exemptions)} exemption(s) applied**", ""]
+    if report.violations:
+        lines += ["| level | policy | concern | resource | message |", "|---|---|---|---|---|"]
+        for v in sorted(report.violations, key=lambda v: (v.level != "mandatory", v.policy, v.resource)):
+            lines.append(f"| {v.level} | {_md_cell(v.policy, code=True)} | {_md_cell(v.concern)} | "
+                         f"{_md_cell(v.resource, code=True)} | {_md_cell(v.message)} |")
+        lines.append("")
+    if report.exemptions:
+        lines += ["| exempt policy | resource | reason |", "|---|---|---|"]
+        lines += [f"| {_md_cell(x.policy, code=True)} | {_md_cell(x.resource, code=True)} | {_md_cell(x.reason)} |"
+                  for x in report.exemptions]
+        lines.append("")
+    lines += [f"- note: {_md_cell(n)}" for n in target.notes + report.notes]
+    return "\n".join(lines).rstrip("\n")
+
+
+def _git_root(p: Path) -> Path | None:
+    for d in p.parents:
+        if (d / ".git").exists():
+            return d
+    return None
+
+
+def sarif_uri(path: Path) -> tuple[str, str | None]:
+    """(uri, uriBaseId) of a file for SARIF: relative to the repository it lives in (code scanning
+    resolves %SRCROOT% to the checkout), else to the working directory, else an absolute file:// URI."""
+    from urllib.parse import quote
+
+    p = (path if path.is_absolute() else Path.cwd() / path).resolve()
+    for base in (_git_root(p), REPO_ROOT, Path.cwd()):
+        if base is None:
+            continue
+        try:
+            return quote(p.relative_to(base.resolve()).as_posix()), "%SRCROOT%"
+        except ValueError:
+            continue
+    return p.as_uri(), None
+
+
+def stack_key_line(path: Path, key: str) -> int:
+    """1-based line of a key path (`pipeworks:platform.elk.password`, `a.b[2].c`, `secretsprovider`) in
+    a stack file; the deepest part of the path that exists, else 1."""
+    import re
+
+    try:  # the same bounded, strict read as every stack file; nesting was checked when the plan was loaded
+        node = yaml.compose(read_text(path, max_bytes=STACK_FILE_BYTES), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (InputError, yaml.YAMLError, RecursionError):
+        return 1
+    parts = re.findall(r"\[(\d+)\]|([^.\[\]]+)", key)
+    line = 1
+    if isinstance(node, yaml.MappingNode) and parts and parts[0][1] != "secretsprovider":
+        node = next((v for k, v in node.value if k.value == "config"), None)
+    for index, name in parts:
+        if isinstance(node, yaml.MappingNode) and name:
+            hit = next(((k, v) for k, v in node.value if k.value == name), None)
+        elif isinstance(node, yaml.SequenceNode) and index and int(index) < len(node.value):
+            item = node.value[int(index)]
+            hit = (item, item)
+        else:
+            hit = None
+        if hit is None:
+            break
+        line, node = hit[0].start_mark.line + 1, hit[1]
+    return line
+
+
+def locator(target: Target, report: Report):  # type: ignore[no-untyped-def]
+    """(resource label, message) -> (uri, line, uriBaseId) for SARIF: where the program declared the
+    resource (recorded in the plan), the manifest document, or the stack-file key a finding names."""
+    import re
+
+    by_urn = report.context.by_urn
+    # the label is the path load_plan found (relative to the working directory) or a checked stackFile name
+    stack_file = _find_stack_file(target.stack_file, Path.cwd()) if target.stack_file else None
+    fallback = stack_file or Path(target.stack_file or "Pulumi.yaml")
+
+    def locate(resource: str, message: str = "") -> tuple[str, int, str | None]:
         r = by_urn.get(resource)
         if r is not None and r.source:
-            return _relative(Path(r.source)), r.line or 1
-        return fallback, 1
+            uri, base = sarif_uri(Path(r.source))
+            return uri, r.line or 1, base
+        line = 1
+        if stack_file is not None and resource == target.stack_file:
+            # stack-file findings read "<file>: <key path> is a credential ..." or name the secrets provider
+            m = re.match(re.escape(resource) + r": (\S+) is ", message)
+            key = m.group(1) if m else ("secretsprovider" if "secrets with" in message else "")
+            line = stack_key_line(stack_file, key) if key else 1
+        uri, base = sarif_uri(fallback)
+        return uri, line, base
     return locate
 
 
@@ -248,7 +355,8 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     ap = _parser("pipeworks check", "Evaluate the pipeworks policies on a stack, a plan directory or manifests.")
-    ap.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    ap.add_argument("--format", choices=("text", "markdown", "json", "sarif"), default="text",
+                    help="markdown: tables for a CI step summary ($GITHUB_STEP_SUMMARY)")
     ap.add_argument("--output", type=Path, metavar="FILE", help="write the report here instead of stdout")
     ap.add_argument("--enforcement", choices=("advisory", "mandatory"),
                     help="default level for manifests (default: that of --environment)")
@@ -264,10 +372,12 @@ def main(argv: list[str] | None = None) -> int:
                 out = json.dumps([v.to_json() for v in report.violations], indent=1)
             elif args.format == "sarif":
                 from pipeworks.sarif import to_sarif
-                out = json.dumps(to_sarif(report, locator(target, report)), indent=1)
+                out = json.dumps(to_sarif(report, locator(target, report), enforcement=target.enforcement), indent=1)
+            elif args.format == "markdown":
+                out = _render_markdown(report, target)
             else:
                 out = _render_text(report, target)
-            if args.format != "text":
+            if args.format not in ("text", "markdown"):
                 for n in target.notes + report.notes:
                     print(f"note: {n}", file=sys.stderr)
     except UnusableInput as e:

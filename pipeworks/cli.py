@@ -23,10 +23,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pipeworks: unknown command {cmd!r}; valid: {', '.join(BY_NAME)}\n{usage()}", file=sys.stderr)
         return ExitCode.INVALID_INPUT
     entry = getattr(importlib.import_module(command.module), command.entry)
-    try:
-        return int(entry(rest))
-    except SystemExit as e:  # argparse: bad or unknown flags exit 2 after printing usage; --help exits 0
-        return int(e.code) if isinstance(e.code, int) else ExitCode.INVALID_INPUT
+    # argparse exits itself: SystemExit(2) after its usage message for a bad or unknown flag, 0 for --help
+    return int(entry(rest))
 
 
 if __name__ == "__main__":

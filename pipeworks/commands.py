@@ -11,7 +11,8 @@ class ExitCode(IntEnum):
     """What a `pipeworks` command's exit status means, the same for every command."""
 
     CLEAN = 0  # done; for `check`, no mandatory violation remains
-    VIOLATIONS = 1  # `check`: at least one mandatory violation; `config-docs --check`: the docs are stale
+    VIOLATIONS = 1  # `check`: a mandatory violation; `capacity`: a pool the stack does not fit in;
+    # `config-docs --check`: the docs are stale
     INVALID_INPUT = 2  # unusable input (bad arguments, stack file, plan folder, manifests); nothing was written
 
 
@@ -32,7 +33,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("check", "STACK|PLAN_DIR|--manifests PATH...", "pipeworks.check", "main",
             "policy checks; exit 1 when a mandatory violation remains"),
     Command("capacity", "STACK|PLAN_DIR|--manifests PATH... [--pools FILE]", "pipeworks.capacity", "main",
-            "per pool: the pods that land there and their share of its capacity"),
+            "per node pool: will the stack fit at min and max, and what it costs; exit 1 when it does not fit"),
     Command("config-docs", "[--check]", "pipeworks.configdocs", "main",
             "the stack config reference (docs/CONFIG.md) from the models"),
     Command("policy-config", "STACK|PLAN_DIR [--output FILE]", "pipeworks.check", "main_policy_config",
@@ -45,5 +46,6 @@ BY_NAME = {c.name: c for c in COMMANDS}
 def usage() -> str:
     width = max(len(f"pipeworks {c.name} {c.usage}") for c in COMMANDS) + 2
     lines = [f"{f'pipeworks {c.name} {c.usage}':<{width}}{c.summary}" for c in COMMANDS]
-    lines.append("exit codes: 0 clean, 1 mandatory violations (check), 2 invalid input (every command)")
+    lines.append("exit codes: 0 clean, 1 mandatory violations (check; capacity: does not fit), "
+                 "2 invalid input (every command)")
     return "\n".join(lines)

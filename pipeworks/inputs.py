@@ -17,7 +17,8 @@ from pipeworks.commands import ExitCode
 # Written into every plan folder; a non-empty folder without it is never replaced.
 PLAN_MARKER = ".pipeworks-plan"
 # What `pipeworks plan` writes into OUT/STACK: the only entries it removes when it replaces a plan.
-PLAN_ENTRIES = frozenset({PLAN_MARKER, "resources.json", "manifests", "helm", "stack.json", "summary.md"})
+PLAN_ENTRIES = frozenset({PLAN_MARKER, "resources.json", "manifests", "helm", "stack.json", "summary.md",
+                          "capacity.json"})
 # Pulumi's stack names: letters, digits, '-', '_', '.'; not starting with '.', so never a path.
 STACK_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$")
 
@@ -112,11 +113,15 @@ def plan_main(argv: list[str]) -> int:
 
 
 def diff_main(argv: list[str]) -> int:
-    from pipeworks.diff import DiffInputError, render_diff
+    from pipeworks.diff import DEFAULT_MAX_CHARS, DiffInputError, render_diff
 
     ap = parser("pipeworks diff", "Compare two plan outputs as Markdown.")
     ap.add_argument("base", type=Path)
     ap.add_argument("head", type=Path)
+    ap.add_argument("--max-chars", type=_non_negative, default=DEFAULT_MAX_CHARS,
+                    help=f"fold components until the Markdown fits (default {DEFAULT_MAX_CHARS}, under GitHub's "
+                         "65,536-character comment limit); 0: no limit (for the job summary)")
+    ap.add_argument("--full-link", metavar="URL", help="where the full diff is, named when the diff is folded")
     args = ap.parse_args(argv)
     try:
         for label, p in (("BASE_DIR", args.base), ("HEAD_DIR", args.head)):
@@ -126,11 +131,21 @@ def diff_main(argv: list[str]) -> int:
                            "output folder (OUT); valid: two of the same kind")
         for warning in stack_mismatch(args.base, args.head):
             print(f"pipeworks diff: warning: {warning}", file=sys.stderr)
-        print(render_diff(args.base, args.head))
+        print(render_diff(args.base, args.head, max_chars=args.max_chars, full_link=args.full_link))
     except (DiffInputError, BadInput) as e:
         print(f"pipeworks diff: {e}", file=sys.stderr)
         return ExitCode.INVALID_INPUT
     return ExitCode.CLEAN
+
+
+def _non_negative(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{n} is negative; valid: 0 (no limit) or a number of characters")
+    return n
 
 
 def _plan_dirs(p: Path) -> list[Path]:

@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pm
 
 ACCOUNT = "123456789012"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Frames here are never a resource's declaration: the offline tooling, the virtualenv, the tests.
+_NOT_DECLARATIONS = tuple(str(PROJECT_ROOT / d) + "/" for d in ("pipeworks", ".venv", "tests"))
 
 
 def _fake_id(name: str) -> str:
@@ -62,6 +68,7 @@ class Registration:
     provider: str
     dependencies: list[str]
     inputs: dict[str, Any]
+    source: dict[str, Any] | None = None  # {"file": repository-relative path, "line": n}: where it was declared
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -86,21 +93,61 @@ class CapturingMonitor(pm.MockMonitor):
     def __init__(self, mocks: RecordingMocks):
         super().__init__(mocks)
         self.registrations: list[Registration] = []
+        # (type, name) -> declaration sites in constructor order; registrations consume them.
+        self.sites: dict[tuple[str, str], deque[dict[str, Any] | None]] = defaultdict(deque)
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         resp = super().RegisterResource(request)
         inputs = pulumi.runtime.rpc.deserialize_properties(request.object, keep_unknowns=True) \
             if request.object else {}
+        pending = self.sites.get((request.type, request.name))
         self.registrations.append(Registration(
             urn=resp.urn, type=request.type, name=request.name, custom=request.custom, parent=request.parent,
-            provider=request.provider, dependencies=list(request.dependencies), inputs=dict(inputs)))
+            provider=request.provider, dependencies=list(request.dependencies), inputs=dict(inputs),
+            source=pending.popleft() if pending else None))
         return resp
+
+
+def declaration_site(resource: Any, frame: Any) -> dict[str, Any] | None:
+    """The project's own line that declared `resource`: the innermost frame in the repository outside
+    the tooling, the virtualenv and the tests, skipping the resource's own constructors (a component's
+    `super().__init__` is not where the component was declared; the line that constructed it is).
+
+    The real engine gets a source position with each registration too (the SDK's `sourcePosition`);
+    this reproduces it offline from the call stack at construction, where the SDK is synchronous."""
+    while frame is not None:
+        fn = frame.f_code.co_filename
+        if fn.startswith(str(PROJECT_ROOT) + "/") and not fn.startswith(_NOT_DECLARATIONS) \
+                and frame.f_locals.get("self") is not resource:
+            return {"file": str(Path(fn).relative_to(PROJECT_ROOT)), "line": frame.f_lineno}
+        frame = frame.f_back
+    return None
+
+
+_ACTIVE: list[CapturingMonitor] = []  # the monitor of the current install(); the patched constructor feeds it
+
+
+def _patch_resource_constructor() -> None:
+    """Record each resource's declaration site as it is constructed (once per process)."""
+    original = pulumi.Resource.__init__
+    if getattr(original, "_pipeworks_sites", False):
+        return
+
+    def __init__(self, t, name, *args, **kwargs):  # noqa: N807 (wraps the SDK's constructor)
+        if _ACTIVE:
+            _ACTIVE[-1].sites[(t, name)].append(declaration_site(self, sys._getframe(1)))
+        original(self, t, name, *args, **kwargs)
+
+    __init__._pipeworks_sites = True  # type: ignore[attr-defined]
+    pulumi.Resource.__init__ = __init__  # type: ignore[method-assign]
 
 
 def install(project: str, stack: str, config: dict[str, Any], secret_keys: list[str]) -> CapturingMonitor:
     """Point the Pulumi runtime at fresh mocks with the stack's config (objects passed as JSON)."""
     mocks = RecordingMocks()
     monitor = CapturingMonitor(mocks)
+    _patch_resource_constructor()
+    _ACTIVE[:] = [monitor]
     pulumi.runtime.set_all_config(
         {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in config.items()}, list(secret_keys))
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)

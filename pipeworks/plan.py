@@ -4,6 +4,8 @@ Kubernetes object, one file per Helm release, stack.json and summary.md."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from pathlib import Path
 from typing import Any
@@ -26,30 +28,57 @@ class InvalidStack(Exception):
     """The stack cannot be planned; the message lists every problem and is fit for stderr."""
 
 
-def scrub(value: Any) -> Any:
-    """Inputs as an analyzer sees them, with every secret replaced by "[secret]"."""
+def digest_key(stack: str, sf: StackFile | None) -> bytes:
+    """The HMAC key of a stack's secret digests.
+
+    Why HMAC and this key: a plain SHA-256 of a short secret (a webhook token, a 4-digit PIN) can be
+    reversed by trying candidates; keyed, a digest says only "same or different" within one stack. The
+    key must be stable per stack so that the base and head plans of a pull request compare, so it is
+    derived from the stack's own secrets-provider key material in the stack file (the passphrase
+    provider's `encryptionsalt` or the KMS provider's `encryptedkey`, else the provider URL) and the
+    stack name; two stacks never share digests. The material is in the repository, so the key is no
+    secret against someone holding the repository: that is acceptable because the values hashed offline
+    are never decrypted secrets (stack-file secrets reach the program as placeholders tagged with a
+    digest of their ciphertext; the rest are values the program composes from committed config)."""
+    material = (sf.key_material or sf.secrets_provider or "") if sf else ""
+    return hashlib.sha256(f"pipeworks-secret-digest/v1|{stack}|{material}".encode()).digest()
+
+
+def _digest(key: bytes, value: Any) -> str:
+    return hmac.new(key, json.dumps(value, sort_keys=True, default=str).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def scrub(value: Any, digests: dict[str, str] | None = None, key: bytes = b"", path: str = "") -> Any:
+    """Inputs as an analyzer sees them, with every secret replaced by "[secret]". With `digests`, a
+    keyed digest of every secret leaf is recorded under its path (never the value)."""
     if rpc.is_rpc_secret(value):
-        return _redact(rpc.unwrap_rpc_secret(value))
+        return _redact(rpc.unwrap_rpc_secret(value), digests, key, path)
     if value == rpc.UNKNOWN:
         return UNKNOWN
     if isinstance(value, dict):
-        return {k: scrub(v) for k, v in value.items()}
+        return {k: scrub(v, digests, key, _join(path, k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [scrub(v) for v in value]
+        return [scrub(v, digests, key, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, float) and value.is_integer():
         return int(value)  # the SDK sends every number as a float; Kubernetes wants integers back
     return value
 
 
-def _redact(value: Any) -> Any:
+def _join(path: str, k: Any) -> str:
+    return f"{path}.{k}" if path else str(k)
+
+
+def _redact(value: Any, digests: dict[str, str] | None = None, key: bytes = b"", path: str = "") -> Any:
     """A secret keeps its shape (the keys of a Secret's stringData are no secret, and a manifest must stay
     a valid object), every leaf becomes "[secret]"."""
     if rpc.is_rpc_secret(value):
         value = rpc.unwrap_rpc_secret(value)
     if isinstance(value, dict):
-        return {k: _redact(v) for k, v in value.items()}
+        return {k: _redact(v, digests, key, _join(path, k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_redact(v) for v in value]
+        return [_redact(v, digests, key, f"{path}[{i}]") for i, v in enumerate(value)]
+    if digests is not None:
+        digests[path] = _digest(key, value)
     return SECRET
 
 
@@ -111,10 +140,12 @@ def run_program(stack: str, sf: StackFile) -> list[Registration]:
     return monitor.registrations
 
 
-def _record(r: Registration) -> dict[str, Any]:
+def _record(r: Registration, key: bytes = b"") -> dict[str, Any]:
+    digests: dict[str, str] = {}
+    inputs = scrub(r.inputs, digests, key)
     return {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent or None,
             "provider": r.provider or None, "dependencies": sorted(set(r.dependencies)), "custom": r.custom,
-            "inputs": scrub(r.inputs)}
+            "source": r.source, "inputs": inputs, "secretDigests": dict(sorted(digests.items()))}
 
 
 def is_k8s_object(rec: dict[str, Any]) -> bool:
@@ -156,7 +187,14 @@ def write_plan(out_dir: Path, stack: str, sf: StackFile, cfg: StackConfig, recor
                    "allowExemptions": policy.allow_exemptions},
     }
     (target / "stack.json").write_text(json.dumps(stack_info, indent=1) + "\n")
-    (target / "summary.md").write_text(render_summary(stack, cfg, records))
+    from pipeworks.capacity import capacity_report
+    from pipeworks.summary import plan_context
+
+    ctx = plan_context(records)
+    capacity = capacity_report(ctx) if ctx.pools is not None else None
+    if capacity is not None:  # totals for the summary and the cost line of `pipeworks diff`
+        (target / "capacity.json").write_text(json.dumps(capacity.to_json(), indent=1) + "\n")
+    (target / "summary.md").write_text(render_summary(stack, cfg, records, capacity))
     return target
 
 
@@ -166,5 +204,9 @@ def plan_stack(stack: str, out: Path | str = "out", project_dir: Path | None = N
     sf, cfg = validate(project_dir, stack)
     registrations = run_program(stack, sf)
     # The root Stack is registered once per process by the mocks; it is no resource of the program's.
-    records = [_record(r) for r in registrations if r.type != "pulumi:pulumi:Stack"]
+    # Sorted by URN: registration order depends on how the SDK's event loop interleaves the program's
+    # applies, and a plan must be a pure function of the commit and the stack file (byte-identical).
+    key = digest_key(stack, sf)
+    records = sorted((_record(r, key) for r in registrations if r.type != "pulumi:pulumi:Stack"),
+                     key=lambda rec: rec["urn"])
     return write_plan(Path(out), stack, sf, cfg, records)

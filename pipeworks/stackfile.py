@@ -3,6 +3,7 @@ they are, `secure:` values as placeholders marked secret (their ciphertext is ne
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ class StackFile:
     problems: tuple[Problem, ...] = ()
     # the plaintext credentials found, so no other message (a type error on the same key) echoes them
     credentials: frozenset[str] = frozenset()
+    # The per-stack key material of the secrets provider (passphrase `encryptionsalt`, KMS/cloud
+    # `encryptedkey`): stable while the stack keeps its provider; keys the plan's secret digests.
+    key_material: str | None = None
 
     @property
     def file(self) -> str:
@@ -66,7 +70,11 @@ def _resolve_secure(value: Any, key: str, found: set[str], problems: list[Proble
                 if isinstance(value["secure"], str) and value["secure"]:
                     leaked.add(value["secure"])
             found.add(key)
-            return f"{SECRET_PLACEHOLDER} {key}"
+            # The placeholder carries a digest of the ciphertext (never decrypted here), so a rotated
+            # secret gives the program a different value and `pipeworks diff` shows "(secret changed)".
+            # Ciphertext is high-entropy and already public in the stack file: its hash reveals nothing.
+            tag = hashlib.sha256(str(value["secure"]).encode()).hexdigest()[:12]
+            return f"{SECRET_PLACEHOLDER} {key} #{tag}"
         return {k: _resolve_secure(v, key, found, problems, _key_path(path, k), secrets_provider, leaked)
                 for k, v in value.items()}
     if isinstance(value, list):
@@ -111,8 +119,10 @@ def read_stack_file(project_dir: Path, stack: str) -> StackFile:
     problems: list[Problem] = []
     leaked: set[str] = set()
     values = {k: _resolve_secure(v, k, secret, problems, k, provider, leaked) for k, v in config.items()}
+    material = doc.get("encryptedkey") or doc.get("encryptionsalt")
     return StackFile(stack=stack, path=path, values=values, secret_keys=frozenset(secret),
-                     secrets_provider=provider, problems=tuple(problems), credentials=frozenset(leaked))
+                     secrets_provider=provider, problems=tuple(problems), credentials=frozenset(leaked),
+                     key_material=material if isinstance(material, str) else None)
 
 
 def redact(text: str, credentials: frozenset[str]) -> str:

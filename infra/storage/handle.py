@@ -115,9 +115,11 @@ class StorageHandle:
 
     def bucket(self, name: str, namespace: str, *, parent: pulumi.Resource | None = None,
                depends_on: list[pulumi.Resource] | None = None, bucket_name: str | None = None,
-               max_size: str | None = None, max_objects: int | None = None) -> BucketHandle:
+               max_size: str | None = None, max_objects: int | None = None,
+               bucket_policy: dict[str, Any] | None = None) -> BucketHandle:
         """Claim a bucket for a workload in `namespace` (which the caller's component owns: pass its
-        Namespace in depends_on). Arguments are checked like a stack's `storage.buckets` entry."""
+        Namespace in depends_on). Arguments are checked like a stack's `storage.buckets` entry; `bucket_policy`
+        (with an exact `bucket_name`) grants other object users (see `object_user`) parts of the bucket."""
         cfg = self.cfg
         try:
             decl = BucketConfig(name=name, namespace=namespace, bucket_name=bucket_name, max_size=max_size,
@@ -133,7 +135,8 @@ class StorageHandle:
             kind="ObjectBucketClaim",
             metadata={"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/managed-by": "pipeworks"}},
             spec=specs.bucket_claim_spec(storage_class=cfg.bucket_class, name=decl.name, bucket_name=decl.bucket_name,
-                                         max_size=decl.max_size, max_objects=decl.max_objects),
+                                         max_size=decl.max_size, max_objects=decl.max_objects,
+                                         bucket_policy=bucket_policy),
             opts=pulumi.ResourceOptions(
                 parent=parent or self.parent, provider=self.provider,
                 depends_on=[*self.object_store_ready, *(depends_on or [])],

@@ -7,6 +7,8 @@ check them directly. Facts are from ../shared/reference/upstream.md §2 (Rook v1
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -111,6 +113,10 @@ def operator_values(cfg: StorageConfig) -> dict[str, Any]:
         # RBAC that lets the operator create ServiceMonitors and PrometheusRules for the cluster.
         "monitoring": {"enabled": cfg.monitoring},
         "enableDiscoveryDaemon": False,  # devices are selected by devicePathFilter, not discovered
+        # Rook's default allows only maxObjects,maxSize in an OBC's additionalConfig (ROOK_OBC_ALLOW_ADDITIONAL_
+        # CONFIG_FIELDS). bucketPolicy is how a workload gives its read-only and write-only users their prefixes;
+        # only the program creates claims (users cannot), so the risk Rook warns about stays with reviewed code.
+        "obcAllowAdditionalConfigFields": "maxObjects,maxSize,bucketPolicy",
         "resources": {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
         **place(Role.GENERAL).pod_spec(),
     }
@@ -261,8 +267,9 @@ def object_store_spec(cfg: StorageConfig, *, across_zones: bool) -> dict[str, An
 
 
 def bucket_claim_spec(*, storage_class: str, name: str, bucket_name: str | None = None, max_size: str | None = None,
-                      max_objects: int | None = None) -> dict[str, Any]:
-    """ObjectBucketClaim.spec: an exact bucket name, or a generated one (name + random suffix)."""
+                      max_objects: int | None = None, bucket_policy: dict[str, Any] | None = None) -> dict[str, Any]:
+    """ObjectBucketClaim.spec: an exact bucket name, or a generated one (name + random suffix); a bucket policy
+    (Rook applies `additionalConfig.bucketPolicy`, a JSON string, to the bucket) needs the exact name."""
     spec: dict[str, Any] = {"storageClassName": storage_class}
     if bucket_name:
         spec["bucketName"] = bucket_name
@@ -273,6 +280,10 @@ def bucket_claim_spec(*, storage_class: str, name: str, bucket_name: str | None 
         extra["maxSize"] = max_size
     if max_objects:
         extra["maxObjects"] = str(max_objects)
+    if bucket_policy is not None:
+        if not bucket_name:
+            raise ValueError(f"bucket claim {name}: a bucket policy names the bucket, so give an exact bucket_name")
+        extra["bucketPolicy"] = json.dumps(bucket_policy, sort_keys=True)
     if extra:
         spec["additionalConfig"] = extra
     return spec

@@ -48,6 +48,9 @@ class PodTemplate:
     spec: dict[str, Any]  # the pod spec (Kubernetes shape)
     containers: list[Container]
     replicas: int = 1
+    # The range the pod count moves in (HorizontalPodAutoscaler, JupyterHub user servers); None: `replicas`.
+    min_replicas: int | None = None
+    max_replicas: int | None = None
     workload: str = "Pod"  # Deployment, StatefulSet, KafkaNodePool, SparkExecutor, CephOSD ...
     role: str | None = None  # kafka-broker, kafka-controller, es-hot, es-data, es-master, ceph-osd, spark-executor ...
     native: bool = True  # containers spelled out in a Kubernetes workload (probes/PSS restricted apply)
@@ -433,6 +436,8 @@ def _pod_templates(r: Resource, ctx: Context) -> list[PodTemplate]:
         return list(_eck(r))
     if group == "ceph.rook.io" and r.kind == "CephCluster":
         return list(_ceph(r))
+    if group == "ceph.rook.io" and r.kind in ("CephObjectStore", "CephFilesystem"):
+        return list(_ceph_gateway(r))
     if group == "helm.sh" and r.kind == "Release":
         return list(_helm_release(r))
     return []
@@ -456,11 +461,47 @@ def spark_local_dirs(pt: PodTemplate) -> list[str]:
             if str(as_dict(vol).get("name", "")).startswith(v.SPARK_LOCAL_DIR_PREFIX)]
 
 
+def _ceph_gateway(r: Resource) -> Iterator[PodTemplate]:
+    """Rook's RGW pods (CephObjectStore `spec.gateway.instances`) and MDS pods (CephFilesystem
+    `spec.metadataServer.activeCount`, doubled by `activeStandby`), with their `placement` and
+    `resources` (rook v1.20.6 `deploy/examples/object.yaml`, `filesystem.yaml`)."""
+    spec = as_dict(r.props.get("spec"))
+    if r.kind == "CephObjectStore":
+        cfg, daemon, count = as_dict(spec.get("gateway")), "rgw", to_int(dig(spec, "gateway", "instances")) or 1
+        if not cfg:
+            return
+    else:
+        cfg, daemon = as_dict(spec.get("metadataServer")), "mds"
+        if not cfg:
+            return
+        count = (to_int(cfg.get("activeCount")) or 1) * (2 if cfg.get("activeStandby") else 1)
+    pl = as_dict(cfg.get("placement"))
+    container: dict[str, Any] = {"name": daemon}
+    if isinstance(cfg.get("resources"), dict):
+        container["resources"] = cfg["resources"]
+    pod = {"affinity": {k: pl[k] for k in ("nodeAffinity", "podAffinity", "podAntiAffinity") if pl.get(k)},
+           "tolerations": as_list(pl.get("tolerations")), "nodeSelector": {},
+           "topologySpreadConstraints": pl.get("topologySpreadConstraints"), "containers": [container]}
+    yield PodTemplate(resource=r, path=f"spec.{'gateway' if daemon == 'rgw' else 'metadataServer'}",
+                      label=f"{r.display} {daemon}", spec=pod, containers=_containers(pod), replicas=count,
+                      workload=f"Ceph{daemon.upper()}", role=f"ceph-{daemon}", native=False,
+                      namespace=r.namespace, pod_labels={"app": f"rook-ceph-{daemon}"})
+
+
 def _helm_release(r: Resource) -> Iterator[PodTemplate]:
-    """The main pod of a chart that follows the common values convention (top-level `resources`,
-    `nodeSelector`, `tolerations`, `affinity`, `replicaCount`): charts are not rendered offline,
-    but operators installed this way still need a pool to land on."""
+    """The pods of a Helm release: for the charts of the catalogue (charts.py) every workload it
+    names; otherwise the main pod of a chart that follows the common values convention (top-level
+    `resources`, `nodeSelector`, `tolerations`, `affinity`, `replicaCount`). Charts are not rendered
+    offline, but operators and chart-deployed pods still need a pool to land on."""
+    from policies.rules.charts import chart_pods
+
     values = as_dict(r.props.get("values"))
+    release = r.props.get("name") or r.name
+    for path, name, pod, low, high, daemon in chart_pods(r.props.get("chart"), values):
+        yield PodTemplate(resource=r, path=f"values.{path}" if path != "values" else path,
+                          label=f"Helm release {release} {name}", spec=pod, containers=_containers(pod),
+                          replicas=high, min_replicas=low, max_replicas=high, workload="HelmRelease",
+                          native=False, daemon=daemon, namespace=r.namespace)
     if not isinstance(values.get("resources"), dict):
         return
     image = as_dict(values.get("image"))

@@ -91,7 +91,9 @@ def pick_or_add(resources: list[Resource], wanted: Callable[[Resource], bool],
 
 
 def requests_gpu(r: Resource) -> bool:
-    return any(pt.gpu_request() > 0 for pt in pod_templates(r))
+    # native workloads only: the mutation below edits pod specs in place (a Helm release's GPU profile,
+    # which the walker also sees, keeps its tolerations in chart values)
+    return any(pt.native and pt.gpu_request() > 0 for pt in pod_templates(r))
 
 
 def gpu_deployment() -> list[Resource]:

@@ -32,7 +32,10 @@ class Result:
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> Result:
     """The CLI in process: an uncaught exception fails the test the way a traceback would fail a user."""
-    code = main(argv)
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse's own exit for a bad flag (2) or --help (0)
+        code = e.code if isinstance(e.code, int) else 2
     cap = capsys.readouterr()
     return Result(int(code), cap.out, cap.err)
 

@@ -38,7 +38,8 @@ def test_plan_writes_every_artifact(tmp_path):
     target = plan_stack("dev", tmp_path)
     assert target == tmp_path / "dev"
     records = json.loads((target / "resources.json").read_text())
-    assert all(set(r) == {"urn", "type", "name", "parent", "provider", "dependencies", "custom", "inputs"} for r in records)
+    assert all(set(r) == {"urn", "type", "name", "parent", "provider", "dependencies", "custom", "source", "inputs",
+                        "secretDigests"} for r in records)
     manifests = sorted((target / "manifests").glob("*.yaml"))
     k8s_objects = [r for r in records if r["custom"] and r["type"].startswith("kubernetes:")
                    and not r["type"].startswith("kubernetes:helm.sh")]
@@ -52,8 +53,9 @@ def test_plan_writes_every_artifact(tmp_path):
     summary = (target / "summary.md").read_text()
     assert "```mermaid" in summary and "| gpu | gpu | managed |" in summary
     # operator custom resources are placed too: Kafka brokers and Ceph OSDs on their NVMe pools
-    assert "w_KafkaNodePool_broker__broker_ --> p_nvme_scratch" in summary
-    assert "w_CephCluster_rook_ceph_osd --> p_nvme_osd" in summary
+    assert 'g_kafka_nvme_scratch["KafkaNodePool/broker<br/>KafkaNodePool/controller"]' in summary
+    assert "g_kafka_nvme_scratch --> p_nvme_scratch" in summary
+    assert "g_storage_nvme_osd --> p_nvme_osd" in summary
     assert "(no pool)" not in summary
 
 
@@ -120,12 +122,14 @@ def test_diff_reports_changes_per_component_without_secrets(tmp_path):
     write_stack(tmp_path, "dev", doc)
     head = plan_stack("dev", tmp_path / "head", project_dir=tmp_path)
     text = render_diff(base, head)
-    assert "`cluster:NodePool`: 0 to add, 0 to remove, 1 to change" in text
-    assert "`scalingConfig.maxSize`: 2 → 5" in text
-    assert "`data.pools.json(json)[3].maxSize`: 2 → 5" in text
-    assert text.count("to change") >= 2 and "**pipeworks plan diff:" in text
+    assert "<code>cluster:NodePool</code>: 0 to replace, 0 to add, 0 to remove, 1 to change" in text
+    assert "`scalingConfig.maxSize`: `2` → `5`" in text
+    # pulumi-kubernetes replaces a ConfigMap whose data changes (diff.go forceNew core/v1 ConfigMap)
+    assert "**+- replace** `kubernetes:core/v1:ConfigMap` `pipeworks-dev-declared-pools` (forced by `data`)" in text
+    assert "`data.pools.json(json)[name=gpu].maxSize`: `2` → `5`" in text
+    assert text.count("to change") >= 2 and "**pipeworks plan diff: 1 to replace, 0 to add, 0 to remove, 1 to change.**" in text
     same = render_diff(base, base)
-    assert "0 to add, 0 to remove, 0 to change" in same and "No changes." in same
+    assert "0 to replace, 0 to add, 0 to remove, 0 to change" in same and "No changes." in same
 
 
 def test_changed_paths_hides_secret_values():

@@ -413,3 +413,12 @@ def test_module_imports_neither_pulumi_nor_infra() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_put_acl_comes_from_the_environment_and_is_checked() -> None:
+    base = {"S3_ENDPOINT_URL": "http://127.0.0.1:9000", "BUCKET_NAME": "fraud-data", "AWS_ACCESS_KEY_ID": "a",
+            "AWS_SECRET_ACCESS_KEY": "b"}
+    assert S3Settings.from_env(base).put_acl is None
+    assert S3Settings.from_env({**base, "S3_PUT_ACL": "bucket-owner-full-control"}).put_acl == "bucket-owner-full-control"
+    with pytest.raises(ConfigError, match="S3_PUT_ACL='public-read' is invalid"):
+        S3Settings.from_env({**base, "S3_PUT_ACL": "public-read"})

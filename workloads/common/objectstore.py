@@ -24,6 +24,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from workloads.common.bucketpolicy import rgw_user_arn  # noqa: F401  (re-exported)
+
 __all__ = [
     "AccessDenied",
     "ConfigError",
@@ -50,6 +52,8 @@ ENV_REGION = "BUCKET_REGION"
 ENV_ACCESS_KEY = "AWS_ACCESS_KEY_ID"
 ENV_SECRET_KEY = "AWS_SECRET_ACCESS_KEY"
 ENV_ENDPOINT_URL = "S3_ENDPOINT_URL"
+ENV_PUT_ACL = "S3_PUT_ACL"
+PUT_ACLS = ("bucket-owner-full-control",)
 
 # S3 bucket naming rules (what both AWS and RGW with default settings accept).
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -159,6 +163,9 @@ class S3Settings:
     access_key: str = field(repr=False)
     secret_key: str = field(repr=False)
     region: str = DEFAULT_REGION
+    put_acl: str | None = None
+    """Canned ACL on every write: ``bucket-owner-full-control`` for a user writing into a bucket it does not own
+    (S3 and RGW make the writer the object's owner; without it the bucket owner cannot read what the roles wrote)."""
 
     def __post_init__(self) -> None:
         # Validated here too so hand-built settings fail as early as env-built ones.
@@ -167,6 +174,8 @@ class S3Settings:
         _check_credential(self.access_key, "access_key")
         _check_credential(self.secret_key, "secret_key")
         _check_region(self.region, "region")
+        if self.put_acl is not None and self.put_acl not in PUT_ACLS:
+            raise ConfigError(f"put_acl={self.put_acl!r} is not supported; valid: {', '.join(PUT_ACLS)} or none")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, bucket: str | None = None) -> S3Settings:
@@ -204,7 +213,12 @@ class S3Settings:
 
         region = environ.get(ENV_REGION, "").strip() or DEFAULT_REGION
         _check_region(region, ENV_REGION)
-        return cls(endpoint_url=endpoint, bucket=bucket_name, access_key=access_key, secret_key=secret_key, region=region)
+        acl = environ.get(ENV_PUT_ACL, "").strip() or None
+        if acl is not None and acl not in PUT_ACLS:
+            raise ConfigError(f"{ENV_PUT_ACL}={acl!r} is invalid: use {', '.join(PUT_ACLS)} (a role writing into a "
+                              "bucket it does not own) or leave it unset")
+        return cls(endpoint_url=endpoint, bucket=bucket_name, access_key=access_key, secret_key=secret_key, region=region,
+                   put_acl=acl)
 
 
 # --------------------------------------------------------------------------------------------
@@ -389,6 +403,8 @@ class ObjectStore:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data for {self._where(key)} must be bytes, got {type(data).__name__}")
         kwargs: dict[str, Any] = {"Bucket": self.settings.bucket, "Key": key, "Body": bytes(data)}
+        if self.settings.put_acl:
+            kwargs["ACL"] = self.settings.put_acl
         if content_type:
             kwargs["ContentType"] = content_type
         if metadata:
@@ -482,13 +498,6 @@ def _check_key(key: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 _ARN_RE = re.compile(r"^arn:aws:iam::[A-Za-z0-9_-]*:(user|root|role)(/.*)?$")
-
-
-def rgw_user_arn(uid: str, tenant: str = "") -> str:
-    """The principal ARN RGW uses for an S3 user (``arn:aws:iam::<tenant>:user/<uid>``)."""
-    if not uid or "/" in uid or ":" in uid:
-        raise ValueError(f"RGW user id {uid!r} must be non-empty and contain no '/' or ':'")
-    return f"arn:aws:iam::{tenant}:user/{uid}"
 
 
 def deny_other_users_policy(bucket: str, allowed_user_arns: list[str]) -> dict[str, Any]:

@@ -1,12 +1,17 @@
 """The fraud classification API (the report's Flask service, production-grade).
 
-``create_app()`` builds the Flask app; gunicorn serves it with ``workloads/fraud/gunicorn.conf.py``:
+``gunicorn_app()`` builds the Flask app with its model loaded; gunicorn serves it with ``workloads/fraud/gunicorn.conf.py``:
 
-    gunicorn -c workloads/fraud/gunicorn.conf.py "workloads.fraud.api:create_app()"
+    gunicorn -c workloads/fraud/gunicorn.conf.py "workloads.fraud.api:gunicorn_app()"
 
-At start-up a background thread loads the model version named by ``FF_CLF_VERSION`` from object
-storage and verifies its sha256 against the version's metadata; ``/readyz`` answers 503 until that
-succeeded (and for good if verification failed). Endpoints (the OpenAPI 3 document at ``/openapi.json``
+Under gunicorn (``gunicorn_app()``, with ``preload_app``) the master loads the model version named by
+``FF_CLF_VERSION`` from object storage BEFORE forking, verified against the digest the stack pins
+(``FF_CLF_DIGEST``): every worker is born with the model, so the pod's one Ready bit is true for all of them.
+``create_app()`` alone (tests) loads in a background thread and ``/readyz`` answers 503 until it succeeded (and
+for good if verification failed). A request may pin the version it expects with the ``X-Model-Version``
+header: another version answers 409 instead of scoring with features the caller did not ask for. A sample
+of predictions (``FF_PREDICTION_SAMPLE``) goes to object storage with the version, for outcome evaluation.
+Endpoints (the OpenAPI 3 document at ``/openapi.json``
 is generated from the same constants and describes each one):
 
 - ``GET /classify?f1=..&f2=..&f3=..`` one transaction, as in the report (f4.. when the model has extra features);
@@ -36,16 +41,20 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client import multiprocess
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
+from workloads.common import modelregistry
 from workloads.common.objectstore import ObjectStore, ObjectStoreError, S3Settings
+from workloads.common.predictionlog import PredictionLog
 
 from . import registry
-from .envconfig import SettingError, get_int, get_str
+from .envconfig import SettingError, get_float, get_int, get_str
 from .features import MAX_ABS_VALUE, BASE_FEATURES, InvalidFeature, api_param, check_number, parse_text
 from .registry import LoadedModel
 
 log = logging.getLogger("fraud.api")
 
 DEFAULT_MAX_BATCH = 1000
+VERSION_HEADER = "X-Model-Version"
+PREDICTIONS_PREFIX = "predictions/fraud"
 
 
 @dataclass(frozen=True)
@@ -54,12 +63,18 @@ class ApiConfig:
 
     version: str
     """FF_CLF_VERSION (required, as in the report): the published model version to serve."""
+    digest: str | None = None
+    """FF_CLF_DIGEST (required from the environment): the version's digest as pinned in the stack."""
     model_prefix: str = "models/fraud"
     """FF_MODEL_PREFIX: where versions are published."""
     max_batch: int = DEFAULT_MAX_BATCH
     """FF_MAX_BATCH: most instances accepted by one POST /classify."""
     load_retry_seconds: float = 5.0
     """FF_LOAD_RETRY_SECONDS: longest wait between attempts while the model cannot be fetched."""
+    prediction_sample: float = 0.0
+    """FF_PREDICTION_SAMPLE: share of classified instances logged to object storage (0 = none, 1 = all)."""
+    predictions_prefix: str = PREDICTIONS_PREFIX
+    """FF_PREDICTIONS_PREFIX: where the sampled predictions go (the serving user may only write there)."""
 
     @property
     def max_body_bytes(self) -> int:
@@ -69,16 +84,23 @@ class ApiConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ApiConfig:
         version = get_str(env, "FF_CLF_VERSION", hint="set it to a published model version, e.g. 20260301T120000Z-1a2b3c4d")
+        digest = get_str(env, "FF_CLF_DIGEST", hint="set it to the version's digest pinned in the stack "
+                                                    "(sha256:..., printed by the trainer)")
         prefix = get_str(env, "FF_MODEL_PREFIX", "models/fraud")
+        predictions = get_str(env, "FF_PREDICTIONS_PREFIX", PREDICTIONS_PREFIX)
         try:
             registry.check_version(version, "FF_CLF_VERSION")
+            registry.check_digest(digest, "FF_CLF_DIGEST")
             prefix = registry.check_prefix(prefix, "FF_MODEL_PREFIX")
+            predictions = registry.check_prefix(predictions, "FF_PREDICTIONS_PREFIX")
         except ValueError as exc:
             raise SettingError(str(exc)) from None
         max_batch = get_int(env, "FF_MAX_BATCH", DEFAULT_MAX_BATCH, minimum=1, maximum=100_000)
         retry = get_int(env, "FF_LOAD_RETRY_SECONDS", 5, minimum=1, maximum=300)
-        return cls(version=version, model_prefix=prefix, max_batch=int(max_batch or DEFAULT_MAX_BATCH),
-                   load_retry_seconds=float(retry or 5))
+        return cls(version=version, digest=digest, model_prefix=prefix, max_batch=int(max_batch or DEFAULT_MAX_BATCH),
+                   load_retry_seconds=float(retry or 5),
+                   prediction_sample=get_float(env, "FF_PREDICTION_SAMPLE", 0.0, minimum=0.0, maximum=1.0),
+                   predictions_prefix=predictions)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,11 +143,13 @@ def load_until_ready(holder: ModelHolder, load: Callable[[], LoadedModel], retry
             log.critical("refusing to serve: %s", exc)
             holder.set_failed(f"model verification failed: {exc}")
             return
-        except (registry.ModelNotPublished, ObjectStoreError) as exc:
-            log.warning("model not loaded yet (retrying in %.1f s): %s", delay, exc)
-            holder.set_waiting(str(exc))
-        except Exception as exc:  # a corrupt pickle raises anything; treat it as permanent too
-            log.critical("refusing to serve: model could not be unpickled: %s: %s", type(exc).__name__, exc)
+        except (registry.ModelNotPublished, registry.RegistryUnavailable, ObjectStoreError) as exc:
+            # The log keeps the cause (bucket, endpoint); the HTTP body gets only the registry's own words.
+            log.warning("model not loaded yet (retrying in %.1f s): %s (cause: %s)", delay, exc, exc.__cause__)
+            holder.set_waiting(str(exc) if isinstance(exc, registry.RegistryError)
+                               else "the model store is unavailable; see the server log")
+        except Exception as exc:  # a bug while loading: permanent, and never a traceback in an HTTP body
+            log.critical("refusing to serve: loading the model failed: %s: %s", type(exc).__name__, exc)
             holder.set_failed(f"model could not be loaded: {type(exc).__name__}")
             return
         else:
@@ -165,8 +189,22 @@ class ApiMetrics:
         # Gauges: "livemax" keeps one series per label set across live workers in multiprocess mode.
         self.model_info = Gauge("fraud_api_model_info", "1 for the model version this process serves.",
                                 ["version"], registry=r, multiprocess_mode="livemax")
-        self.model_ready = Gauge("fraud_api_model_ready", "1 once the model is loaded and verified.",
-                                 registry=r, multiprocess_mode="livemax")
+        # "livemin": 1 only when EVERY live worker has the model (one worker without it makes the pod's series 0).
+        self.model_ready = Gauge("fraud_api_model_ready", "1 once every worker has the model loaded and verified.",
+                                 registry=r, multiprocess_mode="livemin")
+        self.version_conflicts = Counter("fraud_api_version_conflicts", "Requests pinning another model version "
+                                         "(X-Model-Version) answered 409.", registry=r)
+        self.predictions_logged = Counter("fraud_api_predictions_logged", "Sampled predictions written to object "
+                                          "storage, by outcome.", ["outcome"], registry=r)
+        # The trainer's last quality report (runs/LATEST.json of the registry), exported here because the trainer
+        # is a short-lived Job with nothing to scrape: the alerts on refusals and on a trainer that stopped
+        # reporting read these.
+        self.trainer_last_run = Gauge("fraud_trainer_last_run_timestamp_seconds", "When the trainer last finished "
+                                      "a run (its quality report).", registry=r, multiprocess_mode="max")
+        self.trainer_refused = Gauge("fraud_trainer_last_run_refused", "1 when the trainer's last run refused its "
+                                     "model.", registry=r, multiprocess_mode="max")
+        for outcome in ("written", "dropped", "failed"):
+            self.predictions_logged.labels(outcome)
         for cls in ("fraud", "legitimate"):
             self.predictions.labels(cls)
 
@@ -180,6 +218,14 @@ class ApiMetrics:
     def model_loaded(self, model: LoadedModel) -> None:
         self.model_info.labels(model.version).set(1)
         self.model_ready.set(1)
+
+    def trainer_report(self, report: dict[str, Any] | None) -> None:
+        if report is None:
+            return
+        finished = report.get("finished_at_epoch")
+        if isinstance(finished, (int, float)):
+            self.trainer_last_run.set(float(finished))
+        self.trainer_refused.set(1.0 if report.get("verdict") == "refused" else 0.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,34 +426,72 @@ def openapi_document(feature_names: tuple[str, ...], max_batch: int, version: st
 # ---------------------------------------------------------------------------------------------
 
 
+def load_blocking(config: ApiConfig, store: ObjectStore) -> LoadedModel:
+    """Load and verify the model in this thread, retrying while it is not published or the store is down; exit
+    the process (status 3) when verification fails, since no retry can make a tampered version valid."""
+    holder = ModelHolder()
+    digest = config.digest
+    if digest is None:
+        raise SettingError("FF_CLF_DIGEST is required: the API loads only the digest the stack pins")
+    load_until_ready(holder, lambda: registry.load_model(store, config.model_prefix, config.version, digest),
+                     config.load_retry_seconds, lambda _model: None)
+    if holder.model is None:
+        raise SystemExit(3)
+    return holder.model
+
+
 def create_app(config: ApiConfig | None = None, store: ObjectStore | None = None, *,
-               model: LoadedModel | None = None, env: Mapping[str, str] = os.environ) -> Flask:
-    """The Flask app. With ``model`` it serves that model at once (tests, benchmarks); otherwise it
-    loads ``config.version`` (default: from ``env``) from ``store`` (default: from ``env``) in the background."""
+               model: LoadedModel | None = None, env: Mapping[str, str] = os.environ,
+               predictions: PredictionLog | None = None) -> Flask:
+    """The Flask app. With ``model`` it serves that model at once (gunicorn's preloaded master, tests, benchmarks);
+    otherwise it loads ``config.version`` (default: from ``env``) from ``store`` (default: from ``env``) in the background."""
     app = Flask("fraud-api")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     metrics = ApiMetrics()
     holder = ModelHolder()
     if config is None:
-        config = ApiConfig.from_env(env) if model is None else ApiConfig(version=model.version)
+        config = ApiConfig.from_env(env) if model is None else ApiConfig(version=model.version, digest=model.digest)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.extensions["fraud"] = {"holder": holder, "metrics": metrics, "config": config}
-
+    object_store = store
     if model is not None:
         holder.set_ready(model)
         metrics.model_loaded(model)
     else:
         object_store = store if store is not None else ObjectStore(S3Settings.from_env(env))
+        if config.digest is None:
+            raise SettingError("FF_CLF_DIGEST is required: the API loads only the digest the stack pins")
+        digest = config.digest
         loader = threading.Thread(
             target=load_until_ready, name="model-loader", daemon=True,
-            args=(holder, lambda: registry.load_model(object_store, config.model_prefix, config.version),
+            args=(holder, lambda: registry.load_model(object_store, config.model_prefix, config.version, digest),
                   config.load_retry_seconds, metrics.model_loaded))
         loader.start()
+    if predictions is None and object_store is not None and config.prediction_sample > 0:
+        predictions = PredictionLog(object_store, config.predictions_prefix, config.prediction_sample,
+                                    on_outcome=lambda outcome, n: metrics.predictions_logged.labels(outcome).inc(n))
+    app.extensions["fraud"]["predictions"] = predictions
+    report_state = {"read_at": 0.0}
+
+    def refresh_trainer_report() -> None:
+        # At most once a minute, on a scrape: the report pointer is one small GET.
+        if object_store is None or time.monotonic() - report_state["read_at"] < 60:
+            return
+        report_state["read_at"] = time.monotonic()
+        try:
+            metrics.trainer_report(modelregistry.latest_run(object_store, config.model_prefix))
+        except (registry.RegistryError, ObjectStoreError) as exc:
+            log.info("trainer report not read: %s", exc)
 
     def ready_model() -> LoadedModel:
         current = holder.model
         if current is None:
             raise InvalidRequest(f"not ready: {holder.detail}", status=503)
+        wanted = request.headers.get(VERSION_HEADER)
+        if wanted is not None and wanted.strip() != current.version:
+            metrics.version_conflicts.inc()
+            raise InvalidRequest(f"this server serves model {current.version}, not the {VERSION_HEADER} "
+                                 f"{wanted.strip()[:100]!r} the request pins; re-read GET /model", status=409)
         return current
 
     @app.before_request
@@ -425,7 +509,8 @@ def create_app(config: ApiConfig | None = None, store: ObjectStore | None = None
 
     @app.errorhandler(InvalidRequest)
     def _invalid(exc: InvalidRequest) -> tuple[Response, int]:
-        name = {400: "bad_request", 413: "payload_too_large", 503: "not_ready"}.get(exc.status, "error")
+        name = {400: "bad_request", 409: "model_version_mismatch", 413: "payload_too_large",
+                503: "not_ready"}.get(exc.status, "error")
         return jsonify(error=name, message=str(exc)), exc.status
 
     @app.errorhandler(HTTPException)
@@ -458,6 +543,8 @@ def create_app(config: ApiConfig | None = None, store: ObjectStore | None = None
             raise InvalidRequest(str(exc)) from None
         labels, proba = current.classify(rows)
         _count(labels)
+        if predictions is not None:
+            predictions.record(current.version, rows, proba, labels)
         return jsonify(model_version=current.version, prediction=int(labels[0]), probability=float(proba[0]),
                        threshold=current.threshold)
 
@@ -469,6 +556,8 @@ def create_app(config: ApiConfig | None = None, store: ObjectStore | None = None
         labels, proba = current.classify(rows)
         metrics.batch_size.observe(len(rows))
         _count(labels)
+        if predictions is not None:
+            predictions.record(current.version, rows, proba, labels)
         # Build the JSON by hand: jsonify walks every float through Python's encoder twice.
         payload = (f'{{"model_version":{json.dumps(current.version)},"threshold":{current.threshold!r},'
                    f'"predictions":{json.dumps(labels.tolist())},"probabilities":{json.dumps(proba.tolist())}}}')
@@ -493,6 +582,7 @@ def create_app(config: ApiConfig | None = None, store: ObjectStore | None = None
 
     @app.get("/metrics")
     def prometheus_metrics() -> Response:
+        refresh_trainer_report()
         return Response(metrics.exposition(), mimetype=CONTENT_TYPE_LATEST.split(";")[0],
                         headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -504,3 +594,11 @@ def create_app(config: ApiConfig | None = None, store: ObjectStore | None = None
 
     return app
 
+
+def gunicorn_app(env: Mapping[str, str] = os.environ) -> Flask:
+    """The app gunicorn preloads (gunicorn.conf.py ``preload_app``): the model is loaded and verified here, in the
+    master, before any worker forks, so every worker can serve from its first request."""
+    config = ApiConfig.from_env(env)
+    store = ObjectStore(S3Settings.from_env(env))
+    model = load_blocking(config, store)
+    return create_app(config, store, model=model, env=env)

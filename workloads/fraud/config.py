@@ -17,10 +17,12 @@ from pydantic_core import PydanticCustomError
 from infra.config.base import ConfigModel, dns_label
 from infra.config.base import fail as _fail
 from infra.config.kafka import PodResources
+from infra.config.storage import quantity
 
 # The model registry's version names (workloads/fraud/registry.py VERSION_PATTERN; a test keeps the two equal).
 # Copied rather than imported: registry.py needs numpy and joblib, which the Pulumi program does not.
 VERSION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
+DIGEST_PATTERN = r"sha256:[0-9a-f]{64}"  # workloads/common/modelregistry.py DIGEST_PATTERN (a test keeps them equal)
 _HOSTNAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 # registry[:port]/path, lowercase (the Docker reference grammar, without tag or digest: those are `tag`).
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -40,6 +42,22 @@ _CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
 _CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 
 
+
+
+# What one gunicorn process (master or worker) of the API needs besides the model: Python, numpy, scikit-learn,
+# Flask, boto3 and prometheus_client loaded, measured at about 70 MiB RSS; rounded up for request buffers.
+API_PROCESS_OVERHEAD = 96 * 2**20
+
+
+def model_memory_budget(memory_limit: str, workers: int) -> int:
+    """The largest in-memory model (bytes) an API pod with this memory limit and gunicorn workers can serve.
+
+    Every process (the master and each worker) needs API_PROCESS_OVERHEAD; what is left is halved, because
+    loading holds the artefact's bytes and the deserialised model at once, and a worker that touches the model's
+    pages copies them (the preloaded master shares them copy-on-write, which is not guaranteed to last). The
+    trainer refuses a model above it (FF_MODEL_MEMORY_BUDGET_BYTES)."""
+    limit = int(quantity(memory_limit))
+    return (limit - (workers + 1) * API_PROCESS_OVERHEAD) // 2
 
 
 def cron_problem(expr: str) -> str | None:
@@ -114,7 +132,8 @@ def _image(name: str) -> Any:
 
 
 class TrainerConfig(ConfigModel):
-    """The RandomForest trainer, a CronJob that publishes a new model version when it beats the current one."""
+    """The trainer CronJob: trains on the data, judges the candidate against api.stableVersion on rows neither has
+    seen, publishes it when it passes (a refusal is a successful run whose report says why)."""
 
     image: ImageRef = Field(default_factory=_image("fraud-trainer"),
                             description="Trainer image (workloads/fraud/Dockerfile.trainer).")
@@ -123,6 +142,13 @@ class TrainerConfig(ConfigModel):
     data_prefix: str = Field("training/transactions",
                              description="Key prefix of the labelled CSV objects in the workload's bucket "
                                          "(FF_TRAIN_DATA_PREFIX).")
+    model_type: str = Field("logistic", pattern=r"^(logistic|forest)$",
+                            description="logistic (regression on log features, stored as JSON numbers: beat the "
+                                        "forest on every measured data set, benchmarks/fraud_models.py) or forest "
+                                        "(RandomForest, joblib); the other one is reported as a baseline each run.")
+    max_hours_without_success: int = Field(26, ge=1, le=24 * 60,
+                                           description="Alert FraudTrainerFailing when no run succeeded for this long "
+                                                       "(the schedule's interval plus a margin).")
     timeout_seconds: int = Field(3600, ge=60, le=86400,
                                  description="A run taking longer is stopped (Job activeDeadlineSeconds).")
     resources: PodResources = Field(default_factory=lambda: PodResources(cpu="1", memory="2Gi"),
@@ -161,10 +187,21 @@ class ApiConfig(ConfigModel):
     image: ImageRef = Field(default_factory=_image("fraud-api"), description="API image (Dockerfile.api).")
     stable_version: str | None = Field(
         None, description="Model version the stable Deployment serves (FF_CLF_VERSION); required when the workload "
-                          "is enabled. Rollback = set it back to the previous version.")
+                          "is enabled. Rollback = set it (and stableDigest) back to the previous version. The trainer "
+                          "judges its candidates against this version.")
+    stable_digest: str | None = Field(
+        None, description="Digest of stableVersion as the trainer printed it (sha256:<64 hex>): the API and the "
+                          "trainer load the version only if its manifest hashes to this, so an object overwritten in "
+                          "the bucket after review is refused before it is deserialised. Required with stableVersion.")
     candidate_version: str | None = Field(
         None, description="Model version of the candidate Deployment deployed beside the stable one; none: no "
                           "candidate.")
+    candidate_digest: str | None = Field(
+        None, description="Digest of candidateVersion (sha256:<64 hex>, from the trainer's output); required with it.")
+    prediction_sample: float = Field(
+        0.05, ge=0.0, le=1.0,
+        description="Share of classified instances each API pod logs, with the model version, to predictions/fraud/ "
+                    "in the bucket for outcome evaluation of stable and candidate (FF_PREDICTION_SAMPLE; 0: off).")
     candidate_weight: int = Field(0, ge=0, le=100,
                                   description="Percent of Gateway traffic to the candidate (0-100); the stable "
                                               "version gets the rest. Needs candidateVersion when above 0.")
@@ -177,6 +214,14 @@ class ApiConfig(ConfigModel):
     resources: PodResources = Field(default_factory=lambda: PodResources(cpu="500m", memory="512Mi"),
                                     description="Each API container (the HPA's utilisation is relative to the CPU "
                                                 "request).")
+
+    @field_validator("stable_digest", "candidate_digest")
+    @classmethod
+    def _digest(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(DIGEST_PATTERN, v):
+            raise PydanticCustomError("pipeworks", "is not a model digest; valid: sha256: and 64 lowercase hex digits, "
+                                                   "as the trainer prints it (\"digest\" in its output)")
+        return v
 
     @field_validator("stable_version", "candidate_version")
     @classmethod
@@ -197,8 +242,18 @@ class ApiConfig(ConfigModel):
         if self.candidate_version is not None and self.candidate_version == self.stable_version:
             _fail("candidateVersion", self.candidate_version, "is the stableVersion; a candidate must be another "
                                                               "model version (or remove it)")
+        for track in ("stable", "candidate"):
+            version, digest = getattr(self, f"{track}_version"), getattr(self, f"{track}_digest")
+            if (version is None) != (digest is None):
+                missing = f"{track}Digest" if digest is None else f"{track}Version"
+                _fail(missing, None, f"is required with api.{track}{'Version' if digest is None else 'Digest'}: pin "
+                                     "the version together with the digest the trainer printed for it")
         if self.min_replicas > self.max_replicas:
             _fail("minReplicas", self.min_replicas, f"exceeds maxReplicas={self.max_replicas}")
+        if model_memory_budget(self.resources.memory, self.workers) < 8 * 2**20:
+            _fail("resources.memory", self.resources.memory,
+                  f"leaves less than 8Mi for the model with {self.workers} gunicorn workers (each process needs "
+                  f"{API_PROCESS_OVERHEAD // 2**20}Mi, the rest is halved); raise it or lower api.workers")
         return self
 
 
@@ -242,6 +297,8 @@ class ScorerConfig(ConfigModel):
                                                           "the work.")
     group: str = Field("fraud-scorer", description="Consumer group (its offsets are the scorer's progress).")
     batch_size: int = Field(256, ge=1, le=100_000, description="Most records per committed batch (FF_BATCH_SIZE).")
+    lag_alert_records: int = Field(10_000, ge=1, description="Alert FraudScorerLagHigh when the scorer is this many "
+                                                           "records behind the topic for 10 minutes.")
     resources: PodResources = Field(default_factory=lambda: PodResources(cpu="250m", memory="256Mi"),
                                     description="Each scorer container.")
 
@@ -281,7 +338,7 @@ class FraudConfig(ConfigModel):
     def _rules(self) -> "FraudConfig":
         if self.enabled and self.api.stable_version is None:
             _fail("api.stableVersion", None, "is required when fraud.enabled is true: name the published model "
-                                             "version to serve (the trainer prints it and writes models/fraud/CURRENT)")
+                                             "version to serve and its stableDigest (the trainer prints both)")
         if self.gateway.namespace == self.namespace:
             _fail("gateway.namespace", self.gateway.namespace, "is the workload's own namespace; name the "
                                                                "namespace of the shared Gateway")

@@ -1,10 +1,13 @@
 """The fraud workload's Kubernetes declaration: `FraudDetection` (`pipeworks:workloads:FraudDetection`) wires
 the pure specs of `manifests.py` to resources through the platform's storage, Kafka and monitoring handles.
 
-    namespace (PSS restricted) -> bucket claim (models + scores) -> trainer CronJob
-    API: one Deployment + Service + HPA + PDB per model version (stable, candidate) -> weighted HTTPRoute
+    namespace (PSS restricted) -> bucket claim (owner: the trainer; bucket policy for the two roles below)
+      + object users fraud-serving (read models, write prediction samples) and fraud-scoring (write results)
+      -> trainer CronJob (owner credentials)
+    API: one Deployment + Service + HPA + PDB per model version (stable, candidate) -> weighted HTTPRoute (applied
+      after the Deployments are ready, with a version-pinned rule per version)
     KafkaTopic + KafkaUser (consume ACLs) -> scorer Deployment (+ headless metrics Service, PDB when replicated)
-    ServiceMonitors (after the monitoring CRDs), NetworkPolicies
+    ServiceMonitors and the workload's PrometheusRule (after the monitoring CRDs), NetworkPolicies
 """
 
 from __future__ import annotations
@@ -57,8 +60,15 @@ class FraudDetection(pulumi.ComponentResource):
 
         self.namespace = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": ns, "labels": m.namespace_labels()},
                                                opts=base)
-        bucket = storage.bucket(cfg.bucket, ns, parent=self, depends_on=[self.namespace])
+        # Least privilege: the claim's user owns the bucket and only the trainer gets its keys; the API and the
+        # scorer get users of their own whose rights are the bucket policy's (manifests.bucket_policy).
+        users = {role: storage.object_user(m.role_user(cfg, role), ns, parent=self, depends_on=[self.namespace],
+                                           display_name=f"{ns} {role}") for role in ("serving", "scoring")}
+        bucket = storage.bucket(cfg.bucket, ns, parent=self, depends_on=[self.namespace, *(u.user for u in users.values())],
+                                bucket_name=m.bucket_name(cfg), bucket_policy=m.bucket_policy(cfg))
         refs = m.BucketRefs(configmap=bucket.configmap_name, secret=bucket.secret_name, endpoint=bucket.endpoint)
+        roles = {role: m.UserRefs(secret=u.secret_name, access_key_key=u.access_key_key, secret_key_key=u.secret_key_key)
+                 for role, u in users.items()}
         # Pods start after the claim exists; its ConfigMap/Secret follow once Rook provisions the bucket (the
         # kubelet retries until they do).
         in_ns = after(self.namespace, bucket.claim)
@@ -70,10 +80,13 @@ class FraudDetection(pulumi.ComponentResource):
         for backend in m.backends(cfg.api):
             deployment = k8s.apps.v1.Deployment(
                 f"{name}-api-{backend.track}", metadata=meta(backend.name, "api", backend.track),
-                spec=m.api_deployment_spec(cfg, backend, refs, args.across_zones),
+                spec=m.api_deployment_spec(cfg, backend, refs, args.across_zones, roles["serving"]),
                 # The HPA owns the replica count once the Deployment exists; re-applying the initial count on
                 # every update would undo its scaling.
                 opts=after(self.namespace, bucket.claim, ignore_changes=["spec.replicas"]))
+            # The route waits for the Deployments: Pulumi's await marks a Deployment ready only once its rollout
+            # has available pods, so a new weight never reaches a version without ready pods at deploy time.
+            services.append(deployment)
             services.append(k8s.core.v1.Service(f"{name}-api-{backend.track}", metadata=meta(backend.name, "api",
                                                                                              backend.track),
                                                 spec=m.api_service_spec(backend), opts=after(self.namespace)))
@@ -94,7 +107,8 @@ class FraudDetection(pulumi.ComponentResource):
         kafka_refs = m.KafkaRefs(bootstrap=user.bootstrap, secret=user.secret_name, ca_secret=user.ca_secret,
                                  kafka_namespace=kafka.namespace, client_labels=user.client_labels)
         k8s.apps.v1.Deployment(f"{name}-scorer", metadata=meta("fraud-scorer", "scorer"),
-                               spec=m.scorer_deployment_spec(cfg, refs, kafka_refs, args.across_zones),
+                               spec=m.scorer_deployment_spec(cfg, refs, kafka_refs, args.across_zones,
+                                                             roles["scoring"]),
                                opts=after(self.namespace, bucket.claim, topic.resource))
         k8s.core.v1.Service(f"{name}-scorer-metrics", metadata=meta("fraud-scorer-metrics", "scorer"),
                             spec=m.scorer_service_spec(), opts=after(self.namespace))
@@ -108,6 +122,10 @@ class FraudDetection(pulumi.ComponentResource):
                     f"{name}-{sm_name}-monitor", api_version="monitoring.coreos.com/v1", kind="ServiceMonitor",
                     metadata=meta(sm_name), spec=sm_spec,
                     opts=after(self.namespace, *platform.monitoring.dependencies))
+            k8s.apiextensions.CustomResource(
+                f"{name}-rules", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
+                metadata=meta("fraud-rules"), spec=m.alert_rules(cfg),
+                opts=after(self.namespace, *platform.monitoring.dependencies))
         else:
             pulumi.log.warn("fraud: platform.monitoring is disabled, so the API and scorer get no ServiceMonitors",
                             resource=self)

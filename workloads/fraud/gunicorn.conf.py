@@ -1,9 +1,13 @@
 """gunicorn settings for the fraud API (the container's entrypoint passes ``-c`` with this file).
 
-Each worker imports the app itself (no preload), so each loads and verifies the model in its own
-process after the fork. With several workers, Prometheus metrics go through prometheus_client's
-multiprocess mode: the directory is set here, before any worker imports prometheus_client, emptied
-once when the master starts, and a dead worker's live gauges are dropped in ``child_exit``.
+The app is preloaded: the master runs ``workloads.fraud.api:gunicorn_app()``, which loads and verifies the
+model (against the digest the stack pins) BEFORE forking, so every worker starts with it and the pod's single
+Ready bit speaks for all of them (per-worker loading let /readyz answer 200 from one worker while another
+answered 503). The master does not listen until the model is loaded; the Deployment's startupProbe gives it
+time. The forked workers share the model's pages copy-on-write. With several workers, Prometheus metrics go
+through prometheus_client's multiprocess mode: the directory is set and emptied here, before the app (and
+prometheus_client) is imported, each worker re-reports its model gauges after the fork (``post_worker_init``),
+and a dead worker's live gauges are dropped in ``child_exit``.
 
 Environment: FF_API_HOST (0.0.0.0), FF_API_PORT (8080), FF_API_WORKERS (2), FF_API_THREADS (1: sync workers; more: gthread),
 FF_API_TIMEOUT (30 s), FF_METRICS_DIR (/tmp/fraud-api-metrics), FF_API_ACCESS_LOG (true).
@@ -58,14 +62,29 @@ logconfig_dict = {
 # /tmp may be a small emptyDir; the heartbeat files are tiny either way.
 worker_tmp_dir = os.environ.get("FF_WORKER_TMP_DIR") or None
 
+preload_app = True
+
 _metrics_dir = os.environ.get("FF_METRICS_DIR", "/tmp/fraud-api-metrics")
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+# Files left by a previous master would be summed into this one's counters. Emptied here, while the config is
+# read: on_starting would run after the preloaded app has already created its files.
+shutil.rmtree(_metrics_dir, ignore_errors=True)
+os.makedirs(_metrics_dir, exist_ok=True)
 
 
-def on_starting(server: Any) -> None:
-    # Files left by a previous master would be summed into this one's counters.
-    shutil.rmtree(_metrics_dir, ignore_errors=True)
-    os.makedirs(_metrics_dir, exist_ok=True)
+def post_worker_init(worker: Any) -> None:
+    # Gauges set in the master live in the master's files; each worker reports its own model state.
+    fraud = worker.wsgi.extensions["fraud"]
+    model = fraud["holder"].model
+    if model is not None:
+        fraud["metrics"].model_loaded(model)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    # Runs in the worker as it stops (SIGTERM after the preStop drain): write its buffered prediction samples.
+    predictions = worker.wsgi.extensions["fraud"].get("predictions")
+    if predictions is not None:
+        predictions.flush()
 
 
 def child_exit(server: Any, worker: Any) -> None:

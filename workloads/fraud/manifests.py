@@ -15,12 +15,17 @@ from typing import Any
 
 from infra.placement import Role, place, spread
 from infra.podsecurity import pod_security_labels
-from workloads.fraud.config import ApiConfig, FraudConfig
+from workloads.common.bucketpolicy import rgw_user_arn, role_policy
+from workloads.fraud.config import ApiConfig, FraudConfig, model_memory_budget
 
 API_PORT = 8080  # gunicorn's FF_API_PORT default (workloads/fraud/gunicorn.conf.py)
 SCORER_METRICS_PORT = 9100  # the scorer's FF_METRICS_PORT default
 MODEL_PREFIX = "models/fraud"  # FF_MODEL_PREFIX of trainer and API: where versions are published
 SCORES_PREFIX = "scores/fraud"
+DEAD_LETTER_PREFIX = "dead-letter/fraud"  # the scorer's FF_DEAD_LETTER_PREFIX default
+PREDICTIONS_PREFIX = "predictions/fraud"  # the API's FF_PREDICTIONS_PREFIX default
+VERSION_HEADER = "x-model-version"  # the API's version pin (workloads/fraud/api.py VERSION_HEADER)
+PRESTOP_SECONDS = 10  # the Gateway and kube-proxy stop sending to a terminating pod within this
 UID = 10001  # the images' USER (Dockerfile.*): runAsNonRoot can verify a numeric uid without a name lookup
 TRACK = "track"  # pod/Service label naming the API version's role; Prometheus keeps it (podTargetLabels)
 STABLE, CANDIDATE = "stable", "candidate"
@@ -40,6 +45,41 @@ class BucketRefs:
     configmap: str
     secret: str
     endpoint: str
+
+
+@dataclass(frozen=True)
+class UserRefs:
+    """An object-store user's Secret (Rook's CephObjectStoreUser Secret keys AccessKey / SecretKey)."""
+
+    secret: str
+    access_key_key: str = "AccessKey"
+    secret_key_key: str = "SecretKey"
+
+
+@dataclass(frozen=True)
+class Roles:
+    """The object-store users of the pods that do not own the bucket: the API (serving) and the scorer."""
+
+    serving: UserRefs
+    scoring: UserRefs
+
+
+def bucket_name(cfg: FraudConfig) -> str:
+    """The exact bucket name (a bucket policy must name it): namespace-qualified, as bucket names are global."""
+    return f"{cfg.namespace}-{cfg.bucket}"
+
+
+def role_user(cfg: FraudConfig, role: str) -> str:
+    """The CephObjectStoreUser (and RGW uid: Rook uses the object's name) of a role; unique in the object store."""
+    return f"{cfg.namespace}-{role}"
+
+
+def bucket_policy(cfg: FraudConfig) -> dict[str, Any]:
+    """Least privilege: the trainer owns the bucket (the claim's user); the API reads models and writes its
+    prediction samples, the scorer writes results and dead letters; nobody else gets anything."""
+    serving, scoring = (rgw_user_arn(role_user(cfg, r)) for r in ("serving", "scoring"))
+    return role_policy(bucket_name(cfg), [(serving, MODEL_PREFIX, "read"), (serving, PREDICTIONS_PREFIX, "write"),
+                                          (scoring, SCORES_PREFIX, "write"), (scoring, DEAD_LETTER_PREFIX, "write")])
 
 
 @dataclass(frozen=True)
@@ -74,6 +114,7 @@ class Backend:
     track: str
     version: str
     weight: int
+    digest: str = ""
 
     @property
     def name(self) -> str:
@@ -87,10 +128,11 @@ def backends(api: ApiConfig) -> list[Backend]:
     the weight back to 0 is an instant rollback that needs no new pods."""
     if api.stable_version is None:
         raise ValueError("pipeworks:workloads.fraud.api.stableVersion is required to deploy the API")
+    stable = Backend(STABLE, api.stable_version, 100, api.stable_digest or "")
     if api.candidate_version is None:
-        return [Backend(STABLE, api.stable_version, 100)]
-    return [Backend(STABLE, api.stable_version, 100 - api.candidate_weight),
-            Backend(CANDIDATE, api.candidate_version, api.candidate_weight)]
+        return [stable]
+    return [Backend(STABLE, api.stable_version, 100 - api.candidate_weight, api.stable_digest or ""),
+            Backend(CANDIDATE, api.candidate_version, api.candidate_weight, api.candidate_digest or "")]
 
 
 def labels(component: str, track: str | None = None) -> dict[str, str]:
@@ -144,11 +186,19 @@ def _env(values: dict[str, str]) -> list[dict[str, Any]]:
     return [{"name": k, "value": v} for k, v in values.items()]
 
 
-def bucket_env(bucket: BucketRefs) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(env, envFrom) for the object store: BUCKET_* from the claim's ConfigMap, the keys by secretKeyRef from
-    its Secret (so a manifest names exactly which credentials a pod gets), the endpoint URL as a value."""
-    env = [{"name": key, "valueFrom": {"secretKeyRef": {"name": bucket.secret, "key": key}}}
-           for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")]
+def bucket_env(bucket: BucketRefs, user: UserRefs | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(env, envFrom) for the object store: BUCKET_* from the claim's ConfigMap, the keys by secretKeyRef (so a
+    manifest names exactly which credentials a pod gets) from the claim's Secret (the bucket owner: only the
+    trainer) or from a role's user Secret, the endpoint URL as a value."""
+    if user is None:
+        refs = [(key, bucket.secret, key) for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")]
+    else:
+        refs = [("AWS_ACCESS_KEY_ID", user.secret, user.access_key_key),
+                ("AWS_SECRET_ACCESS_KEY", user.secret, user.secret_key_key)]
+    env = [{"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}} for name, secret, key in refs]
+    if user is not None:
+        # A role writes into a bucket it does not own: its objects must stay readable by the owner (the trainer).
+        env.append({"name": "S3_PUT_ACL", "value": "bucket-owner-full-control"})
     env.append({"name": "S3_ENDPOINT_URL", "value": bucket.endpoint})
     return env, [{"configMapRef": {"name": bucket.configmap}}]
 
@@ -168,25 +218,36 @@ def _placed(pod: dict[str, Any], match: dict[str, str] | None, across_zones: boo
 
 # --- the API ---------------------------------------------------------------------------------------------
 
-def api_deployment_spec(cfg: FraudConfig, backend: Backend, bucket: BucketRefs, across_zones: bool) -> dict[str, Any]:
+def api_deployment_spec(cfg: FraudConfig, backend: Backend, bucket: BucketRefs, across_zones: bool,
+                        user: UserRefs | None = None) -> dict[str, Any]:
+    """``user``: the serving role's credentials (read the models, write prediction samples); the owner's without."""
     api = cfg.api
-    env, env_from = bucket_env(bucket)
-    env = _env({"FF_CLF_VERSION": backend.version, "FF_MODEL_PREFIX": MODEL_PREFIX, "FF_API_PORT": str(API_PORT),
-                "FF_API_WORKERS": str(api.workers), "FF_METRICS_DIR": "/tmp/fraud-api-metrics"}) + env
+    env, env_from = bucket_env(bucket, user)
+    env = _env({"FF_CLF_VERSION": backend.version, "FF_CLF_DIGEST": backend.digest, "FF_MODEL_PREFIX": MODEL_PREFIX,
+                "FF_API_PORT": str(API_PORT), "FF_API_WORKERS": str(api.workers),
+                "FF_METRICS_DIR": "/tmp/fraud-api-metrics", "FF_PREDICTION_SAMPLE": str(api.prediction_sample),
+                "FF_PREDICTIONS_PREFIX": PREDICTIONS_PREFIX}) + env
     tmp_volume, tmp_mount = _tmp()
     container = {
         "name": "api", "image": api.image.ref(), "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "http", "containerPort": API_PORT, "protocol": "TCP"}],
         "env": env, "envFrom": env_from, "resources": api.resources.k8s(),
-        # liveness: the process answers; readiness: the model is loaded and its sha256 verified (503 until then),
-        # so a version that is not published never receives traffic and a rollout to it stalls safely.
-        "livenessProbe": _http_probe("/healthz", "http", period=10, failures=3, delay=5),
+        # gunicorn's master loads and verifies the model before it forks and listens (gunicorn.conf.py preload), so
+        # the port answers only once every worker has the model. startup: up to 5 minutes for that (a version not
+        # yet published, a store briefly down), then the pod restarts and the rollout stalls safely
+        # (maxUnavailable 0); liveness: the process answers; readiness: the model is loaded.
+        "startupProbe": _http_probe("/healthz", "http", period=5, failures=60),
+        "livenessProbe": _http_probe("/healthz", "http", period=10, failures=3),
         "readinessProbe": _http_probe("/readyz", "http", period=5, failures=2),
+        # Draining: endpoints are removed while the pod still serves; only then gunicorn gets SIGTERM and
+        # finishes its requests in flight (graceful_timeout 20 s). The kubelet's sleep action needs no binary.
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SECONDS}}},
         "securityContext": _container_security(), "volumeMounts": [tmp_mount],
     }
     match = selector("api", backend.track)
     pod = _placed({"automountServiceAccountToken": False, "securityContext": _pod_security(),
-                   "terminationGracePeriodSeconds": 30,  # gunicorn's graceful_timeout is 20 s
+                   # preStop + gunicorn's graceful_timeout (20 s) + margin
+                   "terminationGracePeriodSeconds": PRESTOP_SECONDS + 30,
                    "containers": [container], "volumes": [tmp_volume]}, match, across_zones)
     return {
         # The HPA owns the count after creation (deploy.py ignores later changes to it).
@@ -228,12 +289,23 @@ def http_route_spec(cfg: FraudConfig) -> dict[str, Any]:
                               "namespace": gw.namespace}
     if gw.section_name:
         parent["sectionName"] = gw.section_name
+    versions = backends(cfg.api)
+
+    def ref(b: Backend, weight: int) -> dict[str, Any]:
+        return {"group": "", "kind": "Service", "name": b.name, "port": API_PORT, "weight": weight}
+
+    # A request that pins a version (X-Model-Version, e.g. the one GET /model answered) goes to exactly that
+    # version: a rule with header matches takes precedence over the same path without (Gateway API HTTPRoute
+    # rule precedence), so /model and /classify of one client never split between versions.
+    pinned = [{"matches": [{"path": {"type": "Exact", "value": p},
+                            "headers": [{"type": "Exact", "name": VERSION_HEADER, "value": b.version}]}
+                           for p in PUBLIC_PATHS],
+               "backendRefs": [ref(b, 1)]} for b in versions]
     spec: dict[str, Any] = {
         "parentRefs": [parent],
-        "rules": [{
+        "rules": [*pinned, {
             "matches": [{"path": {"type": "Exact", "value": p}} for p in PUBLIC_PATHS],
-            "backendRefs": [{"group": "", "kind": "Service", "name": b.name, "port": API_PORT, "weight": b.weight}
-                            for b in backends(cfg.api)],
+            "backendRefs": [ref(b, b.weight) for b in versions],
         }],
     }
     if gw.hostnames:
@@ -244,13 +316,20 @@ def http_route_spec(cfg: FraudConfig) -> dict[str, Any]:
 # --- the trainer -----------------------------------------------------------------------------------------
 
 def trainer_cronjob_spec(cfg: FraudConfig, bucket: BucketRefs) -> dict[str, Any]:
-    t = cfg.trainer
-    env, env_from = bucket_env(bucket)
-    env = _env({"FF_TRAIN_DATA_PREFIX": t.data_prefix, "FF_MODEL_PREFIX": MODEL_PREFIX,
-                "FF_TRAIN_JOBS": str(whole_cpus(t.resources.cpu))}) + env
+    t, api = cfg.trainer, cfg.api
+    env, env_from = bucket_env(bucket)  # the bucket owner: the only writer of models
+    values = {"FF_TRAIN_DATA_PREFIX": t.data_prefix, "FF_MODEL_PREFIX": MODEL_PREFIX, "FF_MODEL_TYPE": t.model_type,
+              "FF_TRAIN_JOBS": str(whole_cpus(t.resources.cpu)),
+              # what the API pods can hold (their memory limit and workers): bigger models are refused
+              "FF_MODEL_MEMORY_BUDGET_BYTES": str(model_memory_budget(api.resources.memory, api.workers))}
+    if api.stable_version and api.stable_digest:  # judged against what is deployed, verified by its pinned digest
+        values.update(FF_STABLE_VERSION=api.stable_version, FF_STABLE_DIGEST=api.stable_digest)
+    env = _env(values) + env
     tmp_volume, tmp_mount = _tmp()
     pod = _placed({
-        "restartPolicy": "Never",  # a failed run is a new pod (backoffLimit), its logs kept for diagnosis
+        # a failed run is a new pod (backoffLimit), its logs kept for diagnosis; a refused model is a succeeded
+        # run (exit 0, verdict in its report), never retried
+        "restartPolicy": "Never",
         "automountServiceAccountToken": False, "securityContext": _pod_security(),
         "containers": [{"name": "trainer", "image": t.image.ref(), "imagePullPolicy": "IfNotPresent", "env": env,
                         "envFrom": env_from, "resources": t.resources.k8s(),
@@ -269,16 +348,19 @@ def trainer_cronjob_spec(cfg: FraudConfig, bucket: BucketRefs) -> dict[str, Any]
 
 # --- the scorer ------------------------------------------------------------------------------------------
 
-def scorer_deployment_spec(cfg: FraudConfig, bucket: BucketRefs, kafka: KafkaRefs, across_zones: bool) -> dict[str, Any]:
+def scorer_deployment_spec(cfg: FraudConfig, bucket: BucketRefs, kafka: KafkaRefs, across_zones: bool,
+                           user: UserRefs | None = None) -> dict[str, Any]:
+    """``user``: the scoring role's credentials (write results and dead letters); the owner's without."""
     s = cfg.scorer
-    bucket_vars, env_from = bucket_env(bucket)
+    bucket_vars, env_from = bucket_env(bucket, user)
     secret_ref = lambda key: {"secretKeyRef": {"name": kafka.secret, "key": key}}  # noqa: E731
     env = _env({
         # The durable score record comes from the stable version only; the candidate is judged on live traffic.
         "FF_API_URL": f"http://fraud-api-{STABLE}.{cfg.namespace}.svc:{API_PORT}",
         "FF_KAFKA_BOOTSTRAP": kafka.bootstrap, "FF_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
         "FF_KAFKA_CA_FILE": f"{CA_DIR}/ca.crt", "FF_KAFKA_TOPIC": s.topic, "FF_KAFKA_GROUP": s.group,
-        "FF_RESULTS_PREFIX": SCORES_PREFIX, "FF_BATCH_SIZE": str(s.batch_size),
+        "FF_RESULTS_PREFIX": SCORES_PREFIX, "FF_DEAD_LETTER_PREFIX": DEAD_LETTER_PREFIX,
+        "FF_BATCH_SIZE": str(s.batch_size), "FF_LIVENESS_SECONDS": "180",
         "FF_METRICS_PORT": str(SCORER_METRICS_PORT)})
     env += [{"name": "FF_KAFKA_USERNAME", "valueFrom": secret_ref("username")},
             {"name": "FF_KAFKA_PASSWORD", "valueFrom": secret_ref("password")}]
@@ -286,8 +368,9 @@ def scorer_deployment_spec(cfg: FraudConfig, bucket: BucketRefs, kafka: KafkaRef
         "name": "scorer", "image": s.image.ref(), "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "metrics", "containerPort": SCORER_METRICS_PORT, "protocol": "TCP"}],
         "env": env + bucket_vars, "envFrom": env_from, "resources": s.resources.k8s(),
-        # The metrics server starts after the settings are read and checked; it is the scorer's only endpoint.
-        "livenessProbe": _http_probe("/metrics", "metrics", period=20, failures=3, delay=10),
+        # /healthz answers 503 once the consume loop has not turned for FF_LIVENESS_SECONDS (a hung loop, even
+        # while the metrics thread still answers): the kubelet restarts the pod and the group rebalances.
+        "livenessProbe": _http_probe("/healthz", "metrics", period=20, failures=3, delay=10),
         "readinessProbe": _http_probe("/metrics", "metrics", period=10, failures=3),
         "securityContext": _container_security(),
         "volumeMounts": [{"name": "kafka-ca", "mountPath": CA_DIR, "readOnly": True}],
@@ -330,6 +413,59 @@ def service_monitor_specs(namespace: str) -> dict[str, dict[str, Any]]:
                          "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "30s",
                                         "scrapeTimeout": "10s"}]},
     }
+
+
+def _alert(alert: str, expr: str, for_: str, severity: str, summary: str, description: str) -> dict[str, Any]:
+    return {"alert": alert, "expr": expr, "for": for_, "labels": {"severity": severity},
+            "annotations": {"summary": summary, "description": description}}
+
+
+def alert_rules(cfg: FraudConfig) -> dict[str, Any]:
+    """The workload's PrometheusRule spec: the scorer's lag, errors and dead letters, the trainer's failures and
+    refusals, and a candidate holding Gateway weight without ready pods.
+
+    Series: fraud_scorer_* from the scorer (scorer.py ScorerMetrics); fraud_trainer_* from the API, which exports
+    the trainer's last quality report (runs/LATEST.json), since the trainer Job has nothing to scrape;
+    kube_cronjob_status_last_successful_time and kube_deployment_status_replicas_available from kube-state-metrics
+    (kube-prometheus-stack). The namespace label is the one the Prometheus Operator puts on every target."""
+    ns = cfg.namespace
+    sel = f'namespace="{ns}"'
+    hours = cfg.trainer.max_hours_without_success
+    rules = [
+        _alert("FraudScorerLagHigh", f"sum by (namespace) (fraud_scorer_lag{{{sel}}}) > {cfg.scorer.lag_alert_records}",
+               "10m", "warning", "Fraud scorer is falling behind",
+               f"The stream scorer in {{{{ $labels.namespace }}}} is {{{{ $value }}}} records behind the topic "
+               f"(more than {cfg.scorer.lag_alert_records} for 10 minutes): the API is down or slow, or more "
+               "scorer replicas are needed."),
+        _alert("FraudScorerErrors", f"sum by (namespace, stage) (rate(fraud_scorer_failures_total{{{sel}}}[10m])) > 0",
+               "15m", "warning", "Fraud scorer batches keep failing",
+               "Scorer batches in {{ $labels.namespace }} have failed at stage {{ $labels.stage }} for 15 minutes "
+               "(they are retried, nothing is committed): check the API, object storage and Kafka."),
+        _alert("FraudScorerDeadLetters",
+               f"sum by (namespace, reason) (increase(fraud_scorer_dead_letters_total{{{sel}}}[15m])) > 0",
+               "0m", "warning", "Fraud scorer dead-lettered records",
+               "Records of {{ $labels.namespace }} went to dead-letter/fraud/ in the last 15 minutes (reason: "
+               "{{ $labels.reason }}); each object there holds the record and the full reason."),
+        _alert("FraudTrainerFailing",
+               f'time() - max by (namespace) (kube_cronjob_status_last_successful_time{{{sel}, cronjob="fraud-trainer"}})'
+               f" > {hours * 3600}", "0m", "critical", "Fraud trainer has not succeeded",
+               f"No run of the fraud-trainer CronJob in {{{{ $labels.namespace }}}} succeeded in {hours} hours: see "
+               "the failed Job's pod logs (exit 2 configuration, 4 data, 5 object storage or a stable version that "
+               "does not match its pinned digest)."),
+        _alert("FraudTrainerRefusedModel", f"max by (namespace) (fraud_trainer_last_run_refused{{{sel}}}) == 1", "0m",
+               "warning", "Fraud trainer refused its model",
+               "The trainer's last run in {{ $labels.namespace }} refused the candidate (floor, memory budget, or "
+               "worse than the deployed stable version): models/fraud/runs/LATEST.json says why."),
+    ]
+    if cfg.api.candidate_version is not None and cfg.api.candidate_weight > 0:
+        rules.append(_alert(
+            "FraudCandidateWeightedWithoutReadyPods",
+            f'max by (namespace) (kube_deployment_status_replicas_available{{{sel}, deployment="fraud-api-candidate"}})'
+            " == 0", "2m", "critical", "Fraud API candidate has traffic but no ready pods",
+            f"The Gateway sends {cfg.api.candidate_weight}% of requests to fraud-api-candidate in "
+            "{{ $labels.namespace }}, which has no available pod: those requests fail. Set api.candidateWeight: 0 "
+            "(instant, the stable version takes all) and look at the candidate's pods."))
+    return {"groups": [{"name": "fraud", "rules": rules}]}
 
 
 def _ns(name: str) -> dict[str, Any]:

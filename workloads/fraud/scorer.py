@@ -10,7 +10,14 @@ The report's "quick glance" pipeline (figure 2-3), made safe to restart at any m
 - offsets are committed only after every write of the batch succeeded (at-least-once: a crash
   replays the batch, and the replay's writes are harmless overwrites);
 - a message that cannot be parsed or is refused by the API goes to ``<FF_DEAD_LETTER_PREFIX>/...``
-  with the raw bytes and the reason, and counts as handled; nothing else is ever skipped;
+  with the raw bytes and the reason, and counts as handled; so does one the API keeps failing on with a
+  server error (5xx other than 503) after ``FF_API_ATTEMPTS`` tries with backoff; nothing else is ever skipped
+  (API unreachable or not ready: the batch is retried, lag grows, the lag alert fires);
+- every classify request pins the model version the scorer read from ``GET /model`` (``X-Model-Version``): during
+  a rollout a pod serving another version answers 409, the scorer re-reads the model and retries the batch,
+  instead of dead-lettering valid records scored against features they were not parsed for;
+- ``/healthz`` on the metrics port answers 503 when the consume loop has not turned for
+  ``FF_LIVENESS_SECONDS`` (the liveness probe), whatever the metrics thread does;
 - on SIGTERM the current batch is finished (or abandoned uncommitted if it cannot finish) and the
   consumer leaves its group.
 
@@ -40,7 +47,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 
 from workloads.common.objectstore import ConfigError, ObjectStore, ObjectStoreError, S3Settings
 
@@ -151,6 +158,11 @@ class ScorerConfig:
     """FF_KAFKA_SESSION_TIMEOUT_MS: how soon the group notices a dead scorer and reassigns its partitions."""
     max_backoff_seconds: float = 30.0
     """FF_MAX_BACKOFF_SECONDS: longest wait between retries of a failing batch."""
+    api_attempts: int = 4
+    """FF_API_ATTEMPTS: tries of a classify call answered with a server error (5xx but 503) before its records
+    are dead-lettered with the reason."""
+    liveness_seconds: float = 180.0
+    """FF_LIVENESS_SECONDS: /healthz fails when the consume loop has not turned for this long."""
     fault_kill_after_writes: int | None = None
     """FF_FAULT_KILL_AFTER_WRITES: TEST-ONLY fault injection; SIGKILL the process after this many writes."""
 
@@ -174,6 +186,8 @@ class ScorerConfig:
             metrics_port=int(get_int(env, "FF_METRICS_PORT", 9100, minimum=0, maximum=65535) or 0),
             session_timeout_ms=int(get_int(env, "FF_KAFKA_SESSION_TIMEOUT_MS", 10000, minimum=1000, maximum=300_000) or 10000),
             max_backoff_seconds=float(get_int(env, "FF_MAX_BACKOFF_SECONDS", 30, minimum=1, maximum=3600) or 30),
+            api_attempts=int(get_int(env, "FF_API_ATTEMPTS", 4, minimum=1, maximum=20) or 4),
+            liveness_seconds=float(get_int(env, "FF_LIVENESS_SECONDS", 180, minimum=10, maximum=86400) or 180),
             fault_kill_after_writes=get_int(env, "FF_FAULT_KILL_AFTER_WRITES", None, minimum=1),
         )
 
@@ -292,12 +306,40 @@ def dead_letter_document(topic: str, partition: int, offset: int, key: bytes | N
 # ---------------------------------------------------------------------------------------------
 
 
+VERSION_HEADER = "X-Model-Version"  # the API's version pin (workloads/fraud/api.py)
+
+
 class ApiUnavailable(Exception):
-    """The API did not answer usefully (connection error, timeout, 5xx, 503 not ready): retry later."""
+    """The API did not answer usefully (connection error, timeout, 5xx, 429): retry later. ``status`` is the
+    HTTP status, or None when there was no answer."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ApiRejected(Exception):
     """The API answered 4xx for a request: the input (or the model's expectations) is at fault."""
+
+
+class VersionChanged(ApiRejected):
+    """409: the pod that answered serves another model version than the request pinned."""
+
+
+def interpret(method: str, path: str, status: int, raw: bytes) -> Any:
+    """The decoded answer of a call, or the exception its status means (shared by every transport)."""
+    if status >= 500 or status == 429:
+        raise ApiUnavailable(f"{method} {path}: HTTP {status}: {raw[:200]!r}", status)
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        raise ApiUnavailable(f"{method} {path}: HTTP {status} with a non-JSON body", status) from None
+    message = answer.get("message") if isinstance(answer, dict) else answer
+    if status == 409:
+        raise VersionChanged(f"HTTP 409: {message}")
+    if status >= 400:
+        raise ApiRejected(f"HTTP {status}: {message}")
+    return answer
 
 
 class ApiClient:
@@ -326,26 +368,19 @@ class ApiClient:
             self._conn.close()
             self._conn = None
 
-    def request(self, method: str, path: str, body: Any = None) -> Any:
+    def request(self, method: str, path: str, body: Any = None, headers: Mapping[str, str] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"} if data is not None else {}
+        sent = {"Content-Type": "application/json"} if data is not None else {}
+        sent.update(headers or {})
         try:
             conn = self._connection()
-            conn.request(method, self._path + path, body=data, headers=headers)
+            conn.request(method, self._path + path, body=data, headers=sent)
             response = conn.getresponse()
             raw = response.read()
         except (OSError, http.client.HTTPException) as exc:
             self.close()
             raise ApiUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from None
-        if response.status >= 500 or response.status == 429:
-            raise ApiUnavailable(f"{method} {path}: HTTP {response.status}: {raw[:200]!r}")
-        try:
-            answer = json.loads(raw)
-        except ValueError:
-            raise ApiUnavailable(f"{method} {path}: HTTP {response.status} with a non-JSON body") from None
-        if response.status >= 400:
-            raise ApiRejected(f"HTTP {response.status}: {answer.get('message') if isinstance(answer, dict) else answer}")
-        return answer
+        return interpret(method, path, response.status, raw)
 
 
 @dataclass(frozen=True)
@@ -384,11 +419,13 @@ class ScorerMetrics:
         self.committed = Counter("fraud_scorer_committed_batches", "Batches whose offsets were committed.", registry=r)
         self.lag = Gauge("fraud_scorer_lag", "Records behind the partition's high watermark.",
                          ["topic", "partition"], registry=r)
+        self.last_loop = Gauge("fraud_scorer_last_loop_timestamp_seconds", "When the consume loop last turned.",
+                               registry=r)
         self.batch_seconds = Histogram("fraud_scorer_batch_duration_seconds", "Time to score and write one batch.",
                                        buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=r)
         for stage in ("poll", "score", "write", "commit"):
             self.failures.labels(stage)
-        for reason in ("unparseable", "rejected_by_api"):
+        for reason in ("unparseable", "rejected_by_api", "api_error"):
             self.dead_letters.labels(reason)
 
 
@@ -421,6 +458,17 @@ class Scorer:
         self._model: ModelView | None = None
         self._pool = ThreadPoolExecutor(max_workers=config.write_concurrency, thread_name_prefix="writer")
         self._backoff = 0.5
+        self._lag_series: set[tuple[str, str]] = set()
+        self.last_loop = time.monotonic()
+        self._sleep = self.stop.wait  # the pause between retries of one call; tests replace it
+
+    def alive(self) -> bool:
+        """Whether the consume loop turned recently (what the liveness probe asks, via /healthz)."""
+        return time.monotonic() - self.last_loop < self.config.liveness_seconds
+
+    def _beat(self) -> None:
+        self.last_loop = time.monotonic()
+        self.metrics.last_loop.set_to_current_time()
 
     def model(self) -> ModelView:
         if self._model is None:
@@ -437,6 +485,7 @@ class Scorer:
 
     def run_once(self) -> int:
         """One poll and its batch; returns how many records were handled and committed."""
+        self._beat()
         try:
             polled = self.consumer.poll(timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size)
         except Exception as exc:  # broker unreachable, auth failure...: keep trying, visibly
@@ -490,26 +539,59 @@ class Scorer:
         for _, _, reason in dead:
             self.metrics.dead_letters.labels(reason).inc()
 
+    def _classify(self, part: list[Transaction], model: ModelView, attempts: int) -> Any:
+        """POST /classify pinned to ``model.version``; server errors (5xx but 503) are retried with backoff up to
+        ``attempts`` times and then re-raised; anything else is raised at once."""
+        body = {"instances": [list(tx.features) for tx in part]}
+        delay = 0.2
+        for attempt in range(1, attempts + 1):
+            try:
+                return self.api.request("POST", "/classify", body, {VERSION_HEADER: model.version})
+            except ApiUnavailable as exc:
+                if exc.status is None or exc.status in (503, 429) or attempt == attempts:
+                    raise
+                log.warning("classify attempt %d of %d failed (%s); retrying in %.1f s", attempt, attempts, exc, delay)
+                self._sleep(delay)
+                delay = min(delay * 2, self.config.max_backoff_seconds)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _score(self, part: list[Transaction], model: ModelView, records: Sequence[Any],
-               dead: list[tuple[str, bytes, str]]) -> list[tuple[str, bytes]]:
+               dead: list[tuple[str, bytes, str]], single_try: bool = False) -> list[tuple[str, bytes]]:
+        by_offset = {(r.topic, r.partition, r.offset): r for r in records}
         try:
-            answer = self.api.request("POST", "/classify", {"instances": [list(tx.features) for tx in part]})
+            answer = self._classify(part, model, 1 if single_try else self.config.api_attempts)
+        except VersionChanged as exc:
+            # A rollout: this pod serves another version than the one the records were parsed for. Re-read the
+            # model and retry the whole batch; nothing is dead-lettered for it.
+            self._model = None
+            raise BatchFailed("score", f"the API's model changed under the batch ({exc}); re-reading it") from None
         except ApiUnavailable as exc:
-            raise BatchFailed("score", str(exc)) from None
+            if exc.status is None or exc.status in (503, 429):  # unreachable or not ready: the whole batch waits
+                raise BatchFailed("score", str(exc)) from None
+            if len(part) == 1 or single_try:
+                for tx in part:
+                    dead.append(self._dead_letter(by_offset[(tx.topic, tx.partition, tx.offset)],
+                                                  f"api_error: {exc} (after {self.config.api_attempts} attempts)",
+                                                  "api_error"))
+                return []
+            # A server error on a batch: find which instances cause it; each gets one more try.
+            out: list[tuple[str, bytes]] = []
+            for tx in part:
+                out.extend(self._score([tx], model, records, dead, single_try=True))
+            return out
         except ApiRejected as exc:
             # The served model may have changed (new features): learn it and let the batch retry.
             self._model = None
             fresh = self._refresh_model()
-            if fresh is not None and fresh.feature_names != model.feature_names:
+            if fresh is not None and (fresh.feature_names != model.feature_names or fresh.version != model.version):
                 raise BatchFailed("score", f"the API's model changed to {fresh.version}; re-reading the batch") from None
             if len(part) == 1:
-                by_offset = {(r.topic, r.partition, r.offset): r for r in records}
                 tx = part[0]
                 dead.append(self._dead_letter(by_offset[(tx.topic, tx.partition, tx.offset)],
                                               f"rejected by the API: {exc}", "rejected_by_api"))
                 return []
             # Find the offending instances one by one; the others are scored normally.
-            out: list[tuple[str, bytes]] = []
+            out = []
             for tx in part:
                 out.extend(self._score([tx], model, records, dead))
             return out
@@ -586,10 +668,19 @@ class Scorer:
 
     def _update_lag(self) -> None:
         try:
+            assigned = set()
             for tp in self.consumer.assignment():
+                series = (tp.topic, str(tp.partition))
+                assigned.add(series)
                 high = self.consumer.highwater(tp)
                 if high is not None:
-                    self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, high - self.consumer.position(tp)))
+                    self.metrics.lag.labels(*series).set(max(0, high - self.consumer.position(tp)))
+                    self._lag_series.add(series)
+            # A partition lost in a rebalance is another scorer's now: its last value here would stay frozen (and
+            # be summed with the new owner's) forever.
+            for series in self._lag_series - assigned:
+                self.metrics.lag.remove(*series)
+            self._lag_series &= assigned
         except Exception as exc:  # lag is informational; never let it stop the loop
             log.debug("lag not updated: %s", exc)
 
@@ -597,6 +688,33 @@ class Scorer:
         delay = self._backoff
         self._backoff = min(self._backoff * 2, self.config.max_backoff_seconds)
         return delay
+
+
+def serve_metrics_and_health(port: int, registry: CollectorRegistry, alive: Callable[[], bool],
+                             host: str = "") -> Any:
+    """/metrics (Prometheus) and /healthz (200 while ``alive()``, else 503) on ``port``, in a daemon thread."""
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+    from socketserver import ThreadingMixIn
+
+    metrics_app = make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO") == "/healthz":
+            ok = alive()
+            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"consume loop alive\n" if ok else b"consume loop stalled\n"]
+        return metrics_app(environ, start_response)
+
+    class Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            pass
+
+    server = make_server(host, port, app, Server, handler_class=QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
 
 
 def kill_after(n: int) -> Callable[[], None]:
@@ -648,8 +766,6 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ)
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     metrics = ScorerMetrics()
-    if config.metrics_port:
-        start_http_server(config.metrics_port, registry=metrics.registry)
     api = ApiClient(config.api_url, config.api_timeout_seconds)
     consumer = make_consumer(config, kafka)
     on_write = kill_after(config.fault_kill_after_writes) if config.fault_kill_after_writes else None
@@ -657,6 +773,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ)
         log.warning("FAULT INJECTION: this process will SIGKILL itself after %d object writes",
                     config.fault_kill_after_writes)
     scorer = Scorer(config, consumer, store, api, metrics, stop=stop, on_write=on_write)
+    if config.metrics_port:
+        serve_metrics_and_health(config.metrics_port, metrics.registry, scorer.alive)
     try:
         scorer.run()
     finally:

@@ -168,6 +168,23 @@ def test_bucket_claims_generate_names_unless_exact():
     assert exact["additionalConfig"] == {"maxSize": "10Gi", "maxObjects": "1000"}
 
 
+def test_bucket_policy_goes_to_additional_config_as_json_and_rook_allows_it():
+    """Rook applies `additionalConfig.bucketPolicy` (a raw JSON string) only when the operator allows the field
+    (ROOK_OBC_ALLOW_ADDITIONAL_CONFIG_FIELDS, chart value obcAllowAdditionalConfigFields; default
+    "maxObjects,maxSize"): rook/rook@v1.20.6 Documentation/Storage-Configuration/Object-Storage-RGW/
+    ceph-object-bucket-claim.md and pkg/operator/ceph/controller/operator_config.go."""
+    import json
+
+    policy = {"Version": "2012-10-17", "Statement": []}
+    spec = specs.bucket_claim_spec(storage_class="ceph-bucket", name="data", bucket_name="fraud-data",
+                                   bucket_policy=policy)
+    assert json.loads(spec["additionalConfig"]["bucketPolicy"]) == policy
+    with pytest.raises(ValueError, match="exact bucket_name"):
+        specs.bucket_claim_spec(storage_class="ceph-bucket", name="data", bucket_policy=policy)
+    allowed = specs.operator_values(StorageConfig())["obcAllowAdditionalConfigFields"].split(",")
+    assert {"maxObjects", "maxSize", "bucketPolicy"} == set(allowed)
+
+
 def test_spark_scratch_is_the_raid0_array_on_scratch_pools():
     v = specs.spark_scratch_volume()
     # an emptyDir: on raid0 pools the kubelet's directory is bind-mounted onto the array at NVME_SCRATCH_PATH

@@ -13,6 +13,7 @@ import pytest
 # Request lines of the in-process S3 and API servers would drown the test output.
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
+from workloads.common import modelregistry
 from workloads.common.objectstore import ObjectStore, S3Settings
 from workloads.fraud import registry, synthetic, trainer
 from workloads.fraud.registry import LoadedModel
@@ -43,19 +44,26 @@ def put_training_data(store: ObjectStore, prefix: str = "training/tx", parts: in
 
 
 def build_model(version: str = "test-v1", rows: int = 2000, seed: int = 7, extra: tuple[str, ...] = (),
-                n_estimators: int = 30) -> tuple[LoadedModel, bytes, dict]:
-    """Fit a small forest in memory and wrap it exactly as a published version would be."""
+                n_estimators: int = 30, model_type: str = "forest") -> tuple[LoadedModel, bytes, dict]:
+    """Fit a small model in memory and wrap it exactly as a published version would be (its digest is the one
+    ``registry.publish`` returns: ``registry.digest_of(manifest_bytes(metadata))``)."""
     config = trainer.TrainerConfig(data_prefix="unused", n_estimators=n_estimators, extra_features=extra, seed=seed)
     data = synthetic.generate(rows, seed=seed)
     x = synthetic.feature_matrix(data, config.features)
     y = np.array([r["is_fraud"] for r in data])
-    estimator = trainer.fit_forest(x, y, config)
-    artifact = registry.serialize_estimator(estimator)
+    estimator = trainer.fit(model_type, x, y, config)
+    artifact, fmt = registry.serialize_estimator(estimator)
     metadata = trainer.build_metadata(
-        version=version, artifact=artifact, config=config, metrics={"roc_auc": 0.9, "precision": 0.5, "recall": 0.5},
-        comparison={"baseline_version": None}, snapshot={"rows": rows}, created_at=datetime(2026, 3, 1, tzinfo=UTC),
-        artifact_key=f"models/fraud/{version}.joblib")
-    return registry.model_from_bytes(version, artifact, metadata), artifact, metadata
+        version=version, artifact=artifact, fmt=fmt, config=config,
+        metrics={"roc_auc": 0.9, "precision": 0.5, "recall": 0.5}, quality={}, snapshot={"rows": rows},
+        created_at=datetime(2026, 3, 1, tzinfo=UTC), artifact_key=registry.artifact_key("models/fraud", version, fmt))
+    digest = digest_for(metadata)
+    return registry.model_from_bytes(version, artifact, metadata, digest=digest), artifact, metadata
+
+
+def digest_for(metadata: dict) -> str:
+    """The digest ``registry.publish`` returns for this metadata (what a stack pins)."""
+    return modelregistry.digest_of(modelregistry.manifest_bytes(metadata))
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +80,7 @@ def api_url(small_model: LoadedModel) -> Iterator[str]:
 
     from workloads.fraud.api import ApiConfig, create_app
 
-    server = make_server("127.0.0.1", 0, create_app(ApiConfig(version=small_model.version), model=small_model),
+    server = make_server("127.0.0.1", 0, create_app(ApiConfig(version=small_model.version, digest=small_model.digest), model=small_model),
                          threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="fraud-api", daemon=True)
     thread.start()

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
+from workloads.common import modelregistry
 from workloads.common.objectstore import ObjectStore
 from workloads.fraud import api, registry
 from workloads.fraud.api import ApiConfig, create_app
@@ -242,7 +243,8 @@ def wait_for(predicate, timeout: float = 10.0) -> None:
 
 def test_not_ready_until_published_then_serves(store: ObjectStore, s3_env: dict[str, str]) -> None:
     model, artifact, metadata = build_model(version="late-1")
-    app = create_app(env={**s3_env, "FF_CLF_VERSION": "late-1", "FF_LOAD_RETRY_SECONDS": "1"})
+    app = create_app(env={**s3_env, "FF_CLF_VERSION": "late-1", "FF_CLF_DIGEST": model.digest,
+                          "FF_LOAD_RETRY_SECONDS": "1"})
     client = app.test_client()
     try:
         assert client.get("/healthz").status_code == 200
@@ -252,27 +254,109 @@ def test_not_ready_until_published_then_serves(store: ObjectStore, s3_env: dict[
         assert client.post("/classify", json={"instances": [[1, 2, 3]]}).status_code == 503
         assert metric_value(client.get("/metrics").get_data(as_text=True), "fraud_api_model_ready") == 0
 
-        registry.publish(store, "models/fraud", "late-1", artifact, metadata)
+        assert registry.publish(store, "models/fraud", "late-1", artifact, metadata) == model.digest
         wait_for(lambda: client.get("/readyz").status_code == 200)
         assert client.get("/classify?f1=1&f2=2&f3=3").get_json()["model_version"] == "late-1"
     finally:
         app.extensions["fraud"]["holder"].stop.set()
 
 
-def test_checksum_mismatch_never_becomes_ready(store: ObjectStore, s3_env: dict[str, str], caplog) -> None:
-    _, artifact, metadata = build_model(version="tampered-1")
-    registry.publish(store, "models/fraud", "tampered-1", artifact, metadata)
-    # Same size, one byte different: only the checksum can tell.
-    store.put_bytes("models/fraud/tampered-1.joblib", artifact[:-1] + bytes([artifact[-1] ^ 1]))
-    app = create_app(env={**s3_env, "FF_CLF_VERSION": "tampered-1"})
+class _Payload:
+    """Unpickling this runs ``touch <path>``: what a malicious model does inside joblib.load."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.path}",))
+
+
+def tamper(store: ObjectStore, version: str, marker: str) -> None:
+    """Overwrite a published version the way an attacker with the bucket's write key can: a malicious pickle as the
+    artefact AND a manifest whose sha256 matches it (so the manifest's own hash check passes)."""
+    import io
+    import joblib
+
+    buf = io.BytesIO()
+    joblib.dump(_Payload(marker), buf)
+    evil = buf.getvalue()
+    meta = json.loads(store.get_bytes(f"models/fraud/{version}.json"))
+    meta["artifact"].update(sha256=registry.sha256_hex(evil), size=len(evil), format="joblib")
+    store.put_bytes(meta["artifact"]["key"], evil)
+    store.put_bytes(f"models/fraud/{version}.json", modelregistry.manifest_bytes(meta))
+
+
+def test_tampered_model_with_matching_hash_is_never_unpickled(store: ObjectStore, s3_env: dict[str, str],
+                                                               tmp_path, caplog) -> None:
+    """Today's registry trusted <version>.json from the same bucket: a consistent pair of malicious objects ran
+    their payload inside load_model. The digest pinned in the stack refuses it before deserialising."""
+    model, artifact, metadata = build_model(version="tampered-1")
+    digest = registry.publish(store, "models/fraud", "tampered-1", artifact, metadata)
+    marker = tmp_path / "payload-ran"
+    tamper(store, "tampered-1", str(marker))
+
+    with pytest.raises(registry.DigestMismatch, match="stack pins"):
+        registry.load_model(store, "models/fraud", "tampered-1", digest)
+    app = create_app(env={**s3_env, "FF_CLF_VERSION": "tampered-1", "FF_CLF_DIGEST": digest})
     client = app.test_client()
     wait_for(lambda: app.extensions["fraud"]["holder"].state == "failed")
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.get_json()["status"] == "failed"
-    assert "sha256" in ready.get_json()["detail"]
-    assert "refusing to serve" in caplog.text and "sha256" in caplog.text
+    assert "stack pins" in ready.get_json()["detail"]
+    assert "refusing to serve" in caplog.text
     assert client.get("/classify?f1=1&f2=2&f3=3").status_code == 503
-    assert client.get("/healthz").status_code == 200
+    assert not marker.exists(), "the malicious pickle was deserialised"
+
+
+def test_artifact_swapped_under_an_untouched_manifest_is_refused(store: ObjectStore) -> None:
+    _, artifact, metadata = build_model(version="swap-1")
+    digest = registry.publish(store, "models/fraud", "swap-1", artifact, metadata)
+    # Same size, one byte different: only the checksum can tell.
+    store.put_bytes("models/fraud/swap-1.joblib", artifact[:-1] + bytes([artifact[-1] ^ 1]))
+    with pytest.raises(registry.IntegrityError, match="refusing to deserialise"):
+        registry.load_model(store, "models/fraud", "swap-1", digest)
+
+
+def test_linear_model_is_published_as_json_numbers(store: ObjectStore) -> None:
+    model, artifact, metadata = build_model(version="lin-1", model_type="logistic")
+    digest = registry.publish(store, "models/fraud", "lin-1", artifact, metadata)
+    assert metadata["artifact"]["format"] == "linear-json" and json.loads(artifact)["coef"]
+    loaded = registry.load_model(store, "models/fraud", "lin-1", digest)
+    rows = np.array([[1500.0, 600.0, 0.0], [40.0, 1500.0, 9.0]])
+    assert np.allclose(loaded.probabilities(rows), model.probabilities(rows))
+
+
+def test_error_bodies_never_name_the_bucket_or_endpoint(s3_env: dict[str, str], moto_endpoint: str) -> None:
+    host_port = moto_endpoint.removeprefix("http://")
+    missing = create_app(env={**s3_env, "FF_CLF_VERSION": "never-published", "FF_CLF_DIGEST": "sha256:" + "0" * 64,
+                              "FF_LOAD_RETRY_SECONDS": "1"})
+    down = create_app(env={**s3_env, "S3_ENDPOINT_URL": "http://127.0.0.1:9", "FF_CLF_VERSION": "v1",
+                           "FF_CLF_DIGEST": "sha256:" + "0" * 64, "FF_LOAD_RETRY_SECONDS": "1"})
+    try:
+        for app in (missing, down):
+            client = app.test_client()
+            wait_for(lambda: app.extensions["fraud"]["holder"].detail != "the model has not been loaded yet")
+            for response in (client.get("/readyz"), client.get("/classify?f1=1&f2=2&f3=3"),
+                             client.post("/classify", json={"instances": [[1, 2, 3]]}), client.get("/model")):
+                body = response.get_data(as_text=True)
+                assert response.status_code == 503
+                assert s3_env["BUCKET_NAME"] not in body and host_port not in body and "127.0.0.1" not in body, body
+        assert "never-published" in missing.test_client().get("/readyz").get_json()["detail"]
+    finally:
+        missing.extensions["fraud"]["holder"].stop.set()
+        down.extensions["fraud"]["holder"].stop.set()
+
+
+def test_model_version_header_pins_the_version(small_model: LoadedModel) -> None:
+    client = create_app(model=small_model).test_client()
+    ok = client.post("/classify", json={"instances": [[1, 2, 3]]}, headers={"X-Model-Version": small_model.version})
+    assert ok.status_code == 200
+    other = client.post("/classify", json={"instances": [[1, 2, 3]]}, headers={"X-Model-Version": "another-v"})
+    assert other.status_code == 409 and other.get_json()["error"] == "model_version_mismatch"
+    assert client.get("/classify?f1=1&f2=2&f3=3", headers={"X-Model-Version": "another-v"}).status_code == 409
+    assert metric_value(client.get("/metrics").get_data(as_text=True), "fraud_api_version_conflicts_total") == 2
 
 
 def test_registry_verifies_before_unpickling() -> None:
@@ -297,10 +381,55 @@ def test_extra_feature_model_takes_f4(small_model: LoadedModel) -> None:
 
 @pytest.mark.parametrize(("env", "message"), [
     ({}, "FF_CLF_VERSION is required"),
-    ({"FF_CLF_VERSION": "a/b"}, "FF_CLF_VERSION='a/b' is not a valid model version"),
-    ({"FF_CLF_VERSION": "v1", "FF_MAX_BATCH": "0"}, "FF_MAX_BATCH='0' is out of range"),
+    ({"FF_CLF_VERSION": "a/b", "FF_CLF_DIGEST": "sha256:" + "a" * 64}, "FF_CLF_VERSION='a/b' is not a valid model version"),
+    ({"FF_CLF_VERSION": "v1"}, "FF_CLF_DIGEST is required"),
+    ({"FF_CLF_VERSION": "v1", "FF_CLF_DIGEST": "abc"}, "FF_CLF_DIGEST='abc' is not a model digest"),
+    ({"FF_CLF_VERSION": "v1", "FF_CLF_DIGEST": "sha256:" + "a" * 64, "FF_MAX_BATCH": "0"}, "FF_MAX_BATCH='0' is out of range"),
 ])
 def test_api_config_errors_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingError, match=message.replace("(", r"\(")):
         ApiConfig.from_env(env)
     assert api.DEFAULT_MAX_BATCH == ApiConfig(version="v").max_batch
+
+
+def test_sampled_predictions_go_to_object_storage_with_the_version(store: ObjectStore, small_model: LoadedModel) -> None:
+    import random
+
+    from workloads.common.predictionlog import PredictionLog
+
+    log = PredictionLog(store, "predictions/fraud", 0.5, rng=random.Random(1))
+    client = create_app(model=small_model, predictions=log).test_client()
+    rows = [[float(i), 600.0, 2.0] for i in range(200)]
+    assert client.post("/classify", json={"instances": rows}).status_code == 200
+    assert client.get("/classify?f1=1&f2=2&f3=3").status_code == 200
+    written = log.flush()
+    assert 60 < written < 140  # about half of the 201 instances
+    (key,) = list(store.list_keys("predictions/fraud/"))
+    assert f"/version={small_model.version}/" in key and key.endswith(".jsonl")
+    entries = [json.loads(line) for line in store.get_bytes(key).decode().splitlines()]
+    assert len(entries) == written and {e["version"] for e in entries} == {small_model.version}
+    assert all(0 <= e["probability"] <= 1 and e["prediction"] in (0, 1) and len(e["features"]) == 3 for e in entries)
+    assert log.flush() == 0  # nothing twice
+
+
+def test_prediction_log_never_fails_a_request(s3_env: dict[str, str], small_model: LoadedModel) -> None:
+    from workloads.common.objectstore import S3Settings
+    from workloads.common.predictionlog import PredictionLog
+
+    outcomes: dict[str, int] = {}
+    down = ObjectStore(S3Settings.from_env({**s3_env, "BUCKET_NAME": "no-such-bucket-here"}))
+    log = PredictionLog(down, "predictions/fraud", 1.0, max_buffer=3,
+                        on_outcome=lambda o, n: outcomes.__setitem__(o, outcomes.get(o, 0) + n))
+    client = create_app(model=small_model, predictions=log).test_client()
+    assert client.post("/classify", json={"instances": [[1, 2, 3]] * 5}).status_code == 200
+    assert outcomes == {"dropped": 2}
+    assert log.flush() == 0 and outcomes == {"dropped": 2, "failed": 3}
+
+
+def test_metrics_export_the_trainers_last_report(store: ObjectStore, small_model: LoadedModel) -> None:
+    modelregistry.record_run(store, "models/fraud", "run-1", {"verdict": "refused", "finished_at_epoch": 1234.5})
+    client = create_app(ApiConfig(version=small_model.version, digest=small_model.digest), store,
+                        model=small_model).test_client()
+    text = client.get("/metrics").get_data(as_text=True)
+    assert metric_value(text, "fraud_trainer_last_run_refused") == 1
+    assert metric_value(text, "fraud_trainer_last_run_timestamp_seconds") == 1234.5

@@ -15,11 +15,14 @@ from hypothesis import strategies as st
 import program
 from infra.config import StackConfigError, load_stack_config
 from workloads.fraud import registry
-from workloads.fraud.config import VERSION_PATTERN, FraudConfig, cron_problem, platform_problems
+from workloads.common import modelregistry
+from workloads.fraud.config import (DIGEST_PATTERN, VERSION_PATTERN, FraudConfig, cron_problem, model_memory_budget,
+                                    platform_problems)
 
 REPO = Path(__file__).resolve().parents[3]
 PACKAGE = REPO / "workloads" / "fraud"
 DECLARATION_SIDE = {"config.py", "manifests.py", "deploy.py"}
+D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
 PLATFORM = {"environment": "dev", "cluster": {"kind": "eks", "eks": {"region": "us-east-1",
                                                                       "publicAccessCidrs": ["203.0.113.0/24"]}}}
 
@@ -59,8 +62,9 @@ def test_every_field_is_described() -> None:
 
 
 def test_ab_split_loads_camel_case() -> None:
-    cfg = load({"enabled": True, "api": {"stableVersion": "v1", "candidateVersion": "v2", "candidateWeight": 25,
-                                         "minReplicas": 3, "maxReplicas": 5}}).workloads.fraud
+    cfg = load({"enabled": True, "api": {"stableVersion": "v1", "stableDigest": D1, "candidateVersion": "v2",
+                                         "candidateDigest": D2, "candidateWeight": 25, "minReplicas": 3,
+                                         "maxReplicas": 5}}).workloads.fraud
     assert (cfg.api.stable_version, cfg.api.candidate_version, cfg.api.candidate_weight) == ("v1", "v2", 25)
 
 
@@ -83,6 +87,15 @@ def test_ab_split_loads_camel_case() -> None:
      "pipeworks:workloads.fraud.api.image.tag=latest is not a pinned tag"),
     ({"gateway": {"namespace": "fraud"}}, "pipeworks:workloads.fraud.gateway.namespace=fraud is the workload's own"),
     ({"api": {"replicas": 3}}, "pipeworks:workloads.fraud.api.replicas is not a known key"),
+    ({"api": {"stableVersion": "v1"}}, "pipeworks:workloads.fraud.api.stableDigest=null is required with "
+                                       "api.stableVersion"),
+    ({"api": {"stableVersion": "v1", "stableDigest": D1, "candidateVersion": "v2"}},
+     "pipeworks:workloads.fraud.api.candidateDigest=null is required with api.candidateVersion"),
+    ({"api": {"stableVersion": "v1", "stableDigest": "sha256:abc"}},
+     "pipeworks:workloads.fraud.api.stableDigest=\"sha256:abc\" is not a model digest"),
+    ({"api": {"workers": 6}}, "pipeworks:workloads.fraud.api.resources.memory=512Mi leaves less than 8Mi for the "
+                              "model with 6 gunicorn workers"),
+    ({"trainer": {"modelType": "svm"}}, "pipeworks:workloads.fraud.trainer.modelType=svm"),
 ])
 def test_bad_config_names_the_key(fraud: dict[str, Any], expected: str) -> None:
     message = problems_of(fraud)
@@ -118,12 +131,21 @@ def test_cron_accepts_every_in_range_value(minute: int, hour: int, dom: int, mon
 
 
 def test_version_pattern_matches_the_registry() -> None:
-    # config.py copies the pattern (registry.py needs numpy/joblib, which the Pulumi program does not install)
+    # config.py copies the patterns (registry.py needs numpy/joblib, which the Pulumi program does not install)
     assert VERSION_PATTERN == registry.VERSION_PATTERN
+    assert DIGEST_PATTERN == modelregistry.DIGEST_PATTERN
+
+
+def test_model_memory_budget_follows_the_api_pods_limit_and_workers() -> None:
+    mib = 2**20
+    assert model_memory_budget("512Mi", 2) == (512 - 3 * 96) * mib // 2 == 112 * mib
+    assert model_memory_budget("1Gi", 2) > model_memory_budget("512Mi", 2) > model_memory_budget("512Mi", 3)
+    # The 613 MB that two workers used with unbounded trees could never pass for a 512Mi pod.
+    assert model_memory_budget("512Mi", 2) < 613 * 10**6 // 2
 
 
 def test_platform_problems_need_storage_and_kafka() -> None:
-    cfg = load({"enabled": True, "api": {"stableVersion": "v1"}},
+    cfg = load({"enabled": True, "api": {"stableVersion": "v1", "stableDigest": D1}},
                {**PLATFORM, "storage": {"enabled": False}, "kafka": {"enabled": False}})
     found = platform_problems(cfg.workloads.fraud, cfg.platform)
     assert any("pipeworks:platform.storage.enabled" in p for p in found), found
@@ -132,7 +154,7 @@ def test_platform_problems_need_storage_and_kafka() -> None:
 
 
 def test_platform_problems_refuse_a_platform_namespace() -> None:
-    cfg = load({"enabled": True, "namespace": "kafka", "api": {"stableVersion": "v1"}})
+    cfg = load({"enabled": True, "namespace": "kafka", "api": {"stableVersion": "v1", "stableDigest": D1}})
     found = platform_problems(cfg.workloads.fraud, cfg.platform)
     assert found == ["pipeworks:workloads.fraud.namespace=kafka is the namespace of platform.kafka; choose a "
                      "namespace of its own"]

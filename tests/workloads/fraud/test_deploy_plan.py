@@ -6,6 +6,7 @@ holds, and the platform's policies find nothing wrong with any of its resources.
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 import kubernetes_validate
@@ -21,7 +22,7 @@ from workloads.fraud.config import FraudConfig
 STACKS = ("dev", "prod")
 COMPONENT = "pipeworks:workloads:FraudDetection"
 # Custom resources of the workload with an upstream schema in ../shared/crds (HTTPRoute has none there).
-CRD_GROUPS = {"kafka.strimzi.io", "monitoring.coreos.com", "objectbucket.io"}
+CRD_GROUPS = {"kafka.strimzi.io", "monitoring.coreos.com", "objectbucket.io", "ceph.rook.io"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -83,7 +84,9 @@ def test_route_weights_match_the_stack_config(stack: str) -> None:
     cfg = fraud_config(stack)
     (route,) = objects(stack, "HTTPRoute")
     assert route["apiVersion"] == "gateway.networking.k8s.io/v1"
-    (rule,) = route["spec"]["rules"]
+    *pinned, rule = route["spec"]["rules"]
+    assert {r["backendRefs"][0]["name"] for r in pinned} == {b for b in ("fraud-api-stable", "fraud-api-candidate")
+                                                             if b != "fraud-api-candidate" or cfg.api.candidate_version}
     weights = {b["name"]: b["weight"] for b in rule["backendRefs"]}
     expected = {"fraud-api-stable": 100 - cfg.api.candidate_weight}
     if cfg.api.candidate_version:
@@ -114,7 +117,7 @@ def test_route_backends_are_services_of_the_api_port(stack: str) -> None:
     services = by_name(stack, "Service")
     (route,) = objects(stack, "HTTPRoute")
     deployments = by_name(stack, "Deployment")
-    for ref in route["spec"]["rules"][0]["backendRefs"]:
+    for ref in route["spec"]["rules"][-1]["backendRefs"]:
         svc = services[ref["name"]]
         port = next(p for p in svc["spec"]["ports"] if p["port"] == ref["port"])
         pod_labels = deployments[ref["name"]]["spec"]["template"]["metadata"]["labels"]
@@ -130,9 +133,19 @@ def test_route_backends_are_services_of_the_api_port(stack: str) -> None:
 CREDENTIAL_VARS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "FF_KAFKA_USERNAME", "FF_KAFKA_PASSWORD"}
 
 
-def test_credentials_only_by_reference(stack: str) -> None:
+def test_credentials_only_by_reference_and_least_privilege(stack: str) -> None:
+    """Only the trainer holds the bucket owner's keys; the API and the scorer hold their roles' users' keys, whose
+    rights the claim's bucket policy limits to their prefixes."""
     cfg = fraud_config(stack)
     bucket_secret, kafka_secret = cfg.bucket, "fraud-scorer"
+    users = {r["inputs"]["metadata"]["name"]: r["inputs"] for r in records(stack)
+             if r["type"].endswith(":CephObjectStoreUser") and COMPONENT in r["urn"]}
+    assert set(users) == {f"{cfg.namespace}-serving", f"{cfg.namespace}-scoring"}
+    assert all(u["metadata"]["namespace"] == cfg.namespace for u in users.values())
+    role_secrets = {f"rook-ceph-object-user-datalake-{n}": n.rsplit("-", 1)[1] for n in users}
+    expected_secret = {"fraud-trainer": bucket_secret, "fraud-scorer": "rook-ceph-object-user-datalake-fraud-scoring",
+                       "fraud-api-stable": "rook-ceph-object-user-datalake-fraud-serving",
+                       "fraud-api-candidate": "rook-ceph-object-user-datalake-fraud-serving"}
     seen = set()
     for name, pod in pod_specs(stack):
         for c in pod["containers"]:
@@ -141,13 +154,20 @@ def test_credentials_only_by_reference(stack: str) -> None:
                 assert var not in CREDENTIAL_VARS or "value" not in e, f"{name}: {var} is a literal"
                 ref = (e.get("valueFrom") or {}).get("secretKeyRef")
                 if ref:
-                    assert ref["name"] in {bucket_secret, kafka_secret} and ref["key"], (name, var, ref)
+                    assert ref["name"] in {bucket_secret, kafka_secret, *role_secrets} and ref["key"], (name, var, ref)
                     seen.add(var)
             for src in c.get("envFrom", []):
                 assert set(src) == {"configMapRef"}, f"{name}: envFrom {src} (credentials come by secretKeyRef)"
-            assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {"name": bucket_secret,
-                                                                                   "key": "AWS_SECRET_ACCESS_KEY"}
+            assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == expected_secret[name], name
     assert seen == CREDENTIAL_VARS
+    (claim,) = [o for o in objects(stack, "ObjectBucketClaim")]
+    policy = json.loads(claim["spec"]["additionalConfig"]["bucketPolicy"])
+    assert claim["spec"]["bucketName"] == f"{cfg.namespace}-{cfg.bucket}"
+    principals = {a for st in policy["Statement"] for a in st["Principal"]["AWS"]}
+    assert principals == {f"arn:aws:iam:::user/{n}" for n in users}
+    # nobody but the owner may write the models
+    assert not [st for st in policy["Statement"] if "s3:PutObject" in st["Action"]
+                and any("/models/" in r for r in st["Resource"])]
     # the Kafka credentials in the namespace come from the program's secret outputs, never a literal
     secret = by_name(stack, "Secret")[kafka_secret]
     data = secret.get("stringData")
@@ -169,7 +189,7 @@ def test_long_running_pods_have_probes_resources_and_restricted_security(stack: 
             assert not c["image"].endswith(":latest") and ":" in c["image"].rsplit("/", 1)[-1]
     for name, d in by_name(stack, "Deployment").items():
         c = d["spec"]["template"]["spec"]["containers"][0]
-        assert c["livenessProbe"]["httpGet"]["path"] in ("/healthz", "/metrics"), name
+        assert c["livenessProbe"]["httpGet"]["path"] == "/healthz", name
         assert c["readinessProbe"]["httpGet"]["path"] in ("/readyz", "/metrics"), name
         if name.startswith("fraud-api-"):
             assert (c["livenessProbe"]["httpGet"]["path"], c["readinessProbe"]["httpGet"]["path"]) == ("/healthz",
@@ -181,6 +201,29 @@ def test_trainer_cronjob_follows_the_config(stack: str) -> None:
     cron = by_name(stack, "CronJob")["fraud-trainer"]
     assert cron["spec"]["schedule"] == cfg.trainer.schedule
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    env = env_of(cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0])
+    # judged against the version the stack deploys, with its pinned digest
+    assert (env["FF_STABLE_VERSION"]["value"], env["FF_STABLE_DIGEST"]["value"]) == (cfg.api.stable_version,
+                                                                                     cfg.api.stable_digest)
+    api = env_of(by_name(stack, "Deployment")["fraud-api-stable"]["spec"]["template"]["spec"]["containers"][0])
+    assert api["FF_CLF_DIGEST"]["value"] == cfg.api.stable_digest
+
+
+def test_route_waits_for_the_api_deployments(stack: str) -> None:
+    (route,) = [r for r in records(stack) if r["type"].endswith(":HTTPRoute") and COMPONENT in r["urn"]]
+    deployments = {r["urn"] for r in records(stack) if r["type"] == "kubernetes:apps/v1:Deployment"
+                   and COMPONENT in r["urn"] and "fraud-api-" in r["inputs"]["metadata"]["name"]}
+    assert deployments and deployments <= set(route["dependencies"])
+
+
+def test_alert_rules_are_declared_after_the_monitoring_crds(stack: str) -> None:
+    (rule,) = [r for r in records(stack) if r["type"].endswith(":PrometheusRule") and COMPONENT in r["urn"]]
+    names = {a["alert"] for g in rule["inputs"]["spec"]["groups"] for a in g["rules"]}
+    assert {"FraudScorerLagHigh", "FraudScorerErrors", "FraudScorerDeadLetters", "FraudTrainerFailing",
+            "FraudTrainerRefusedModel"} <= names
+    release = next(r["urn"] for r in records(stack) if r["type"] == "kubernetes:helm.sh/v3:Release"
+                   and "pipeworks:services:Monitoring" in r["urn"])
+    assert release in rule["dependencies"]
 
 
 def test_hpa_and_pdb_are_sane(stack: str) -> None:
@@ -277,7 +320,7 @@ def test_objects_validate_against_their_schemas(stack: str) -> None:
         checked.add(kind)
     assert checked >= {"Namespace", "Deployment", "CronJob", "Service", "HorizontalPodAutoscaler",
                        "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "ObjectBucketClaim", "KafkaUser",
-                       "KafkaTopic"}
+                       "KafkaTopic", "PrometheusRule", "CephObjectStoreUser"}
 
 
 def test_deployment_validates_with_kubernetes_validate_directly() -> None:

@@ -23,7 +23,7 @@ IMAGES = {
     # image: (entry module, ENTRYPOINT, distributions needed at runtime that no module imports)
     "trainer": ("workloads.fraud.trainer", ["python", "-m", "workloads.fraud.trainer"], set()),
     "api": ("workloads.fraud.api",
-            ["gunicorn", "-c", "/app/workloads/fraud/gunicorn.conf.py", "workloads.fraud.api:create_app()"],
+            ["gunicorn", "-c", "/app/workloads/fraud/gunicorn.conf.py", "workloads.fraud.api:gunicorn_app()"],
             # gunicorn is the server; unpickling the RandomForest needs scikit-learn without importing it.
             {"gunicorn", "scikit-learn"}),
     "scorer": ("workloads.fraud.scorer", ["python", "-m", "workloads.fraud.scorer"], set()),

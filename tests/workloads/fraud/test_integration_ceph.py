@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from workloads.common.objectstore import ObjectStore, S3Settings
-from workloads.fraud import registry
 
 from .conftest import put_training_data
 from .test_api import metric_value
@@ -50,6 +49,16 @@ def http(method: str, url: str, body: dict | None = None) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM (gunicorn's graceful stop), then SIGKILL if it is still running after 30 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
 @pytest.fixture
 def rgw_store(ceph_rgw) -> tuple[ObjectStore, dict[str, str]]:
     env = rgw_env(ceph_rgw, f"fraud-it-{uuid.uuid4().hex[:8]}")
@@ -68,8 +77,10 @@ def test_trainer_publishes_and_gunicorn_serves_it(rgw_store, tmp_path: Path) -> 
         env={**base_env, **s3, "FF_TRAIN_DATA_PREFIX": "training/tx/", "FF_N_ESTIMATORS": "40"})
     assert train.returncode == 0, train.stderr
     assert s3["AWS_SECRET_ACCESS_KEY"] not in train.stderr + train.stdout
-    version = json.loads(train.stdout.strip().splitlines()[-1])["version"]
-    assert registry.current_version(store, "models/fraud") == version
+    report = json.loads(train.stdout.strip().splitlines()[-1])
+    version, digest = report["version"], report["digest"]
+    assert report["verdict"] == "accepted" and f"digest {digest}" in train.stderr  # what to pin in the stack
+    assert json.loads(store.get_bytes("models/fraud/runs/LATEST.json"))["version"] == version
     meta = json.loads(store.get_bytes(f"models/fraud/{version}.json"))
     assert meta["training_data"]["bucket"] == s3["BUCKET_NAME"] and meta["metrics"]["roc_auc"] > 0.8
 
@@ -77,21 +88,22 @@ def test_trainer_publishes_and_gunicorn_serves_it(rgw_store, tmp_path: Path) -> 
     again = subprocess.run(
         [sys.executable, "-m", "workloads.fraud.trainer"], cwd=REPO, capture_output=True, text=True, timeout=120,
         env={**base_env, **s3, "FF_TRAIN_DATA_PREFIX": "training/tx/", "FF_N_ESTIMATORS": "40",
-             "FF_MODEL_VERSION": version, "FF_MAX_AUC_DROP": "1"})
+             "FF_MODEL_VERSION": version})
     assert again.returncode == 2 and "already exists" in again.stderr
 
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(REPO / "workloads/fraud/gunicorn.conf.py"),
-         "workloads.fraud.api:create_app()"],
+         "workloads.fraud.api:gunicorn_app()"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**base_env, **s3, "FF_CLF_VERSION": version, "FF_API_HOST": "127.0.0.1", "FF_API_PORT": str(port),
+        env={**base_env, **s3, "FF_CLF_VERSION": version, "FF_CLF_DIGEST": digest, "FF_API_HOST": "127.0.0.1",
+             "FF_API_PORT": str(port),
              "FF_API_WORKERS": "2", "FF_METRICS_DIR": str(tmp_path / "metrics"), "FF_API_ACCESS_LOG": "false"})
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         ready_in_a_row = 0
-        while ready_in_a_row < 6:  # several answers in a row: each worker loads on its own
+        while ready_in_a_row < 1:  # the master loads before forking: the first ready answer speaks for all
             assert server.poll() is None, server.stdout.read() if server.stdout else ""
             assert time.monotonic() < deadline, "gunicorn workers did not become ready in 60 s"
             try:
@@ -114,14 +126,10 @@ def test_trainer_publishes_and_gunicorn_serves_it(rgw_store, tmp_path: Path) -> 
         text = http("GET", base + "/metrics")[1].decode()
         assert metric_value(text, "fraud_api_requests_total", {"endpoint": "/classify", "method": "GET", "status": "200"}) == 11
         assert metric_value(text, "fraud_api_model_info", {"version": version}) == 1
-        assert len(list((tmp_path / "metrics").glob("counter_*.db"))) == 2  # one file per worker
+        # one file per worker, and the master's (it built the app before forking)
+        assert len(list((tmp_path / "metrics").glob("counter_*.db"))) == 3
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        finally:
-            if server.poll() is None:
-                server.kill()
+        stop(server)
     output = server.stdout.read() if server.stdout else ""
     assert "serving model " + version in output
     assert s3["AWS_SECRET_ACCESS_KEY"] not in output

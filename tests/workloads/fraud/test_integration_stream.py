@@ -120,6 +120,8 @@ def test_scorer_survives_sigkill_mid_batch_exactly_once_by_key(kafka_broker, cep
         wait_until(all_written, 90, "all messages in object storage", second, log)
         wait_until(all_committed, 30, "offsets committed to the end of every partition", second, log)
         exposition = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+        # the liveness probe's endpoint follows the consume loop, which is turning
+        assert urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/healthz", timeout=5).status == 200
     finally:
         probe.close()
         second.send_signal(signal.SIGTERM)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -242,7 +243,7 @@ class ScriptedApi:
         self.reject_value = reject_value
         self.posts = 0
 
-    def request(self, method: str, path: str, body: Any = None) -> Any:
+    def request(self, method: str, path: str, body: Any = None, headers: dict | None = None) -> Any:
         if method == "GET":
             names = self.features.pop(0) if len(self.features) > 1 else self.features[0]
             self._names = names
@@ -286,4 +287,146 @@ def test_a_model_change_under_the_scorer_retries_the_batch_with_the_new_features
     assert worker.run_once() == 4
     docs = [json.loads(store.get_bytes(k)) for k in store.list_keys("scores/fraud/")]
     assert len(docs) == 4 and all(d["model_version"] == "v4" and "hour_of_day" in d["features"] for d in docs)
+    worker._pool.shutdown()
+
+
+# ---------------------------------------------------------------------------------------------
+# Rollouts, server errors, liveness, rebalances
+# ---------------------------------------------------------------------------------------------
+
+
+class Pods:
+    """Two API pods behind one Service during a rollout: each request lands on a random one (seeded), exactly as
+    kube-proxy spreads connections. They are real apps (workloads/fraud/api.py), so the X-Model-Version pin is
+    answered by the real code; the transport maps statuses with the scorer's own ``interpret``."""
+
+    def __init__(self, apps: list, script: list[int], seed: int = 0) -> None:
+        import random
+
+        self.clients = [app.test_client() for app in apps]
+        self.script = list(script)  # the pods of the first requests, then random ones
+        self.rng = random.Random(seed)
+
+    def request(self, method: str, path: str, body: Any = None, headers: dict | None = None) -> Any:
+        client = self.clients[self.script.pop(0)] if self.script else self.rng.choice(self.clients)
+        response = client.open(path, method=method, json=body, headers=headers or {})
+        return scorer.interpret(method, path, response.status_code, response.get_data())
+
+
+def test_rollout_race_never_dead_letters_valid_records(store: ObjectStore) -> None:
+    """Today /model and /classify could reach different pods mid-rollout, and the 400 of the new version (one more
+    feature) dead-lettered valid records. Pinned per request, the batch is retried until both agree."""
+    from workloads.fraud.api import create_app
+
+    from .conftest import build_model
+
+    old, _, _ = build_model(version="v-old", n_estimators=5)
+    new, _, _ = build_model(version="v-new", extra=("hour_of_day",), n_estimators=5)
+    # GET /model reaches the new pod, POST /classify the old one, and so on: the unlucky interleaving under
+    # which today's scorer (no pin) dead-letters every record of the batch.
+    pods = Pods([create_app(model=old), create_app(model=new)], script=[1, 0] * 40, seed=3)
+    records = make_records(30)
+    consumer = ScriptedConsumer(records)
+    worker = Scorer(ScorerConfig(api_url="http://unused", batch_size=30, max_backoff_seconds=1), consumer, store,
+                    pods, ScorerMetrics())
+    worker.stop.wait = lambda _seconds: False  # no real sleeping between retries
+    for _ in range(100):
+        if worker.run_once():
+            break
+    assert consumer.commits == [{TopicPartition("transactions", 0): 30}]
+    assert list(store.list_keys("dead-letter/")) == []
+    docs = [json.loads(store.get_bytes(k)) for k in store.list_keys("scores/fraud/")]
+    assert len(docs) == 30
+    # Every result was scored by the version whose features it carries.
+    for doc in docs:
+        assert ("hour_of_day" in doc["features"]) == (doc["model_version"] == "v-new")
+    worker._pool.shutdown()
+
+
+class FailingApi(ScriptedApi):
+    """Answers POST /classify with a server error ``status`` for instances holding ``bad_value`` (or all)."""
+
+    def __init__(self, status: int, bad_value: float | None = None) -> None:
+        super().__init__([NAMES])
+        self.status, self.bad_value = status, bad_value
+        self.failed = 0
+
+    def request(self, method: str, path: str, body: Any = None, headers: dict | None = None) -> Any:
+        if method == "POST":
+            rows = body["instances"]
+            if self.bad_value is None or any(self.bad_value in r for r in rows):
+                self.failed += 1
+                raise scorer.ApiUnavailable(f"{method} {path}: HTTP {self.status}", self.status)
+        return super().request(method, path, body, headers)
+
+
+def test_server_errors_are_retried_with_a_bound_then_dead_lettered_with_the_reason(store: ObjectStore) -> None:
+    records = make_records(5)
+    payload = json.loads(records[2].value)
+    payload["amount"] = 777.0
+    records[2].value = json.dumps(payload).encode()
+    consumer = ScriptedConsumer(records)
+    api = FailingApi(500, bad_value=777.0)
+    metrics = ScorerMetrics()
+    worker = Scorer(ScorerConfig(api_url="http://unused", api_attempts=3), consumer, store, api, metrics)
+    sleeps: list[float] = []
+    worker._sleep = sleeps.append
+    assert worker.run_once() == 5  # committed: four scored, the poison one dead-lettered
+    (dead,) = list(store.list_keys("dead-letter/fraud/"))
+    letter = json.loads(store.get_bytes(dead))
+    assert dead.endswith("-o00000000000000000002.json")
+    assert letter["reason"].startswith("api_error:") and "HTTP 500" in letter["reason"] and "3 attempts" in letter["reason"]
+    assert len(list(store.list_keys("scores/fraud/"))) == 4
+    assert sleeps[:2] == [0.2, 0.4]  # backoff between the attempts of the batch call
+    assert api.failed == 3 + 1  # three tries of the batch, then one try of the failing instance alone
+    assert metric_value(exposition(metrics), "fraud_scorer_dead_letters_total", {"reason": "api_error"}) == 1
+    worker._pool.shutdown()
+
+
+def test_api_not_ready_is_never_dead_lettered(store: ObjectStore) -> None:
+    consumer = ScriptedConsumer(make_records(3))
+    worker = Scorer(ScorerConfig(api_url="http://unused", api_attempts=2), consumer, store, FailingApi(503),
+                    ScorerMetrics())
+    worker.stop.wait = lambda _seconds: False
+    assert worker.run_once() == 0
+    assert consumer.commits == [] and list(store.list_keys("dead-letter/")) == []
+    worker._pool.shutdown()
+
+
+def test_liveness_follows_the_consume_loop_not_the_metrics_thread(store: ObjectStore) -> None:
+    from .test_integration_ceph import free_port
+
+    consumer = ScriptedConsumer([])
+    worker = Scorer(ScorerConfig(api_url="http://unused", liveness_seconds=30), consumer, store,
+                    ScriptedApi([NAMES]), ScorerMetrics())
+    port = free_port()
+    server = scorer.serve_metrics_and_health(port, worker.metrics.registry, worker.alive, host="127.0.0.1")
+    try:
+        worker.run_once()
+        assert urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).status == 200
+        worker.last_loop -= 31  # the loop is stuck (e.g. a hung call) while the metrics thread still answers
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert info.value.code == 503
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        assert metric_value(text, "fraud_scorer_last_loop_timestamp_seconds") > 0
+    finally:
+        server.shutdown()
+        worker._pool.shutdown()
+
+
+def test_lag_series_of_partitions_lost_in_a_rebalance_are_dropped(store: ObjectStore) -> None:
+    consumer = ScriptedConsumer([])
+    owned = {TopicPartition("transactions", 0), TopicPartition("transactions", 1)}
+    consumer.assignment = lambda: set(owned)  # type: ignore[method-assign]
+    metrics = ScorerMetrics()
+    worker = Scorer(ScorerConfig(api_url="http://unused"), consumer, store, ScriptedApi([NAMES]), metrics)
+    worker.run_once()
+    text = exposition(metrics)
+    assert metric_value(text, "fraud_scorer_lag", {"topic": "transactions", "partition": "1"}) == 5
+    owned.discard(TopicPartition("transactions", 1))  # partition 1 went to another scorer
+    worker.run_once()
+    text = exposition(metrics)
+    assert 'partition="1"' not in text
+    assert metric_value(text, "fraud_scorer_lag", {"topic": "transactions", "partition": "0"}) == 5
     worker._pool.shutdown()
