@@ -62,7 +62,7 @@ def _resolve_secure(value: Any, key: str, found: set[str], problems: list[Proble
                     secrets_provider: str | None, leaked: set[str]) -> Any:
     if isinstance(value, dict):
         if set(value) == {"secure"}:
-            if not _is_ciphertext(value["secure"], secrets_provider):
+            if not _is_ciphertext(value["secure"], secrets_provider) or value_problems(value["secure"]):
                 shown = type(value["secure"]).__name__ if not isinstance(value["secure"], str) else \
                     ("an empty string" if not value["secure"] else "plain text")
                 problems.append(Problem(f"{path}.secure", f" holds {shown}, not ciphertext; valid: what "

@@ -101,6 +101,8 @@ MUTATIONS: list[tuple[str, Callable[[dict[str, Any]], None], tuple[str, ...]]] =
     # credentials: secure: must be ciphertext, and no credential by value anywhere
     ("secure-plaintext-url", top("pipeworks:alertWebhookUrl", {"secure": "https://hooks.example.com/x"}),
      ("pipeworks:alertWebhookUrl.secure", "not ciphertext")),
+    ("secure-akid-looks-base64", top("pipeworks:kubeconfig", {"secure": "AKIAIOSFODNN7EXAMPLE+xyz"}),
+     ("pipeworks:kubeconfig.secure", "not ciphertext")),
     ("secure-empty", top("pipeworks:kubeconfig", {"secure": ""}), ("pipeworks:kubeconfig.secure", "an empty string")),
     ("secure-number", top("pipeworks:kubeconfig", {"secure": 12345}), ("pipeworks:kubeconfig.secure", "int")),
     ("secure-nested-plain", section("tags", {"team": {"secure": "plain words here"}}), (f"{K}.tags.team.secure",)),
