@@ -84,13 +84,19 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
+    from pipeworks.commands import ExitCode
+    from pipeworks.inputs import parser
+
+    ap = parser("pipeworks config-docs", "The stack config reference (docs/CONFIG.md) from the models.")
+    ap.add_argument("--check", action="store_true", help="exit 1 when docs/CONFIG.md differs from the models")
+    args = ap.parse_args(argv)
     text = render()
-    if argv and argv[0] == "--check":
+    if args.check:
         from pathlib import Path
         current = (Path(__file__).resolve().parent.parent / "docs" / "CONFIG.md").read_text()
         if current != text:
             print("docs/CONFIG.md is stale: run `.venv/bin/pipeworks config-docs > docs/CONFIG.md`", file=sys.stderr)
-            return 1
-        return 0
+            return ExitCode.VIOLATIONS
+        return ExitCode.CLEAN
     sys.stdout.write(text)
-    return 0
+    return ExitCode.CLEAN
