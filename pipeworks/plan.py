@@ -109,8 +109,8 @@ def validate(project_dir: Path, stack: str) -> tuple[StackFile, StackConfig]:
     env = cfg.environment.value if cfg else (platform_raw or {}).get("environment") if isinstance(platform_raw, dict) \
         else None
     problems.extend(lint_secrets_provider(sf, env if isinstance(env, str) else None))
-    if cfg is not None:
-        problems.extend(instance_table_problems(cfg))
+    # on the raw pools, so it is reported in the same run as the loader's problems
+    problems.extend(instance_table_problems(platform_raw))
     if problems:
         seen: set[str] = set()
         unique = [p for p in problems if not (p.key in seen or seen.add(p.key))]
@@ -119,15 +119,22 @@ def validate(project_dir: Path, stack: str) -> tuple[StackFile, StackConfig]:
     return sf, cfg
 
 
-def instance_table_problems(cfg: StackConfig) -> list[Problem]:
+def instance_table_problems(platform_raw: Any) -> list[Problem]:
     """Instance types the capacity table (policies/rules/instances.py) does not know: the tools could not size
-    the pool, and a typo there would reach EKS."""
+    the pool, and a typo there would reach EKS. Read from the stack file's pools as written (strings only;
+    the loader reports wrong shapes), so the problem is listed even when the loader refuses the stack."""
     from policies.rules.instances import known_instance_types
 
     known = set(known_instance_types())
-    return [Problem(f"{PROJECT}:platform.nodePools[{i}].instanceTypes", f"={t} is not in the instance table "
-                    f"(policies/rules/instances.py); valid: e.g. {', '.join(sorted(known)[:6])} ...")
-            for i, p in enumerate(cfg.platform.node_pools) for t in p.instance_types if t not in known]
+    pools = platform_raw.get("nodePools") if isinstance(platform_raw, dict) else None
+    out: list[Problem] = []
+    for i, p in enumerate(pools if isinstance(pools, list) else []):
+        types = p.get("instanceTypes") if isinstance(p, dict) else None
+        for t in types if isinstance(types, list) else []:
+            if isinstance(t, str) and t not in known:
+                out.append(Problem(f"{PROJECT}:platform.nodePools[{i}].instanceTypes", f"={t} is not in the instance "
+                                   f"table (policies/rules/instances.py); valid: e.g. {', '.join(sorted(known)[:6])} ..."))
+    return out
 
 
 def run_program(stack: str, sf: StackFile) -> list[Registration]:

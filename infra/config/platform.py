@@ -90,8 +90,10 @@ class PlatformConfig(ConfigModel):
             for j, t in enumerate(p.instance_types):
                 offered = zones_offering(eks.region, t)
                 if offered is None:
+                    # reported once (problems are collected, not raised): no pool can be checked in that region
                     fail("cluster.eks.region", eks.region,
                          f"is not in {OFFERINGS_FILE}; valid: {', '.join(offering_regions())} (or add the region's offerings)")
+                    return
                 missing = [z for z in pool_zones if z not in offered]
                 if missing:
                     fail(f"nodePools[{i}].instanceTypes[{j}]", t,

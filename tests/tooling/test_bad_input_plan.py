@@ -32,7 +32,7 @@ RAW: list[tuple[str, bytes, tuple[str, ...]]] = [
     ("alias-bomb", BOMB.encode(), (F, "aliases", "alias bomb")),
     ("deep-nesting", ("config:\n  pipeworks:platform: " + "[" * 5000 + "]" * 5000 + "\n").encode(),
      (F, "nested deeper than")),
-    ("not-utf8", DEV_TEXT.encode().replace(b"office", b"\xff\xfeoffice"), (F, "not UTF-8", "line")),
+    ("not-utf8", DEV_TEXT.encode().replace(b"environment", b"\xff\xfeenvironment", 1), (F, "not UTF-8", "line")),
     ("latin1", "config:\n  pipeworks:platform: {environment: d\xe9v}\n".encode("latin-1"), (F, "not UTF-8")),
     ("duplicate-key", DEV_TEXT.replace("    environment: dev\n", "    environment: dev\n    environment: prod\n").encode(),
      (F, "duplicate key 'environment'")),
@@ -90,7 +90,7 @@ def drop_pools(*names: str) -> Callable[[dict[str, Any]], None]:
 
 KUBECONFIG = {"secure": CIPHERTEXT}
 EXISTING_NO_NVME = both(
-    section("cluster", {"kind": "existing", "existing": {"context": "lab"}}),
+    section("cluster", {"kind": "existing", "existing": {"context": "lab", "networkPolicyEnforcement": "calico"}}),
     lambda d: platform(d).__setitem__("nodePools", [
         {"name": "general", "role": "general", "provisioning": "declared", "capacity": {"cpu": "15", "memory": "60Gi"},
          "minSize": 3, "maxSize": 3}]),
@@ -132,7 +132,7 @@ MUTATIONS: list[tuple[str, Callable[[dict[str, Any]], None], tuple[str, ...]]] =
     ("spark-worker-memory-too-small",
      section("spark", {"standalone": {"workerResources": {"cpu": "1", "memory": "1Gi"}}}),
      (f"{K}.spark.standalone.workerResources.memory=1Gi",)),
-    ("gpu-type-in-general-pool", pool(0, instanceTypes=["g5.xlarge"]),
+    ("gpu-type-in-general-pool", pool(0, instanceTypes=["g5.xlarge", "m6i.xlarge"]),
      (f"{K}.nodePools[0].instanceTypes=g5.xlarge is a GPU instance type in a general pool",)),
     ("fraud-namespace-of-kafka", fraud(namespace="kafka"), ("pipeworks:workloads.fraud.namespace=kafka",)),
     # types and values
@@ -144,7 +144,7 @@ MUTATIONS: list[tuple[str, Callable[[dict[str, Any]], None], tuple[str, ...]]] =
     ("minSize-negative", pool(0, minSize=-1), (f"{K}.nodePools[0].minSize=-1",)),
     ("maxSize-below-min", pool(0, minSize=4, maxSize=2), (f"{K}.nodePools[0].maxSize=2 is below minSize=4",)),
     ("instance-type-malformed", pool(0, instanceTypes=["zz9"]), (f"{K}.nodePools[0].instanceTypes",)),
-    ("instance-type-not-in-table", pool(0, instanceTypes=["m6i.48xlarge"]),
+    ("instance-type-not-in-table", pool(0, instanceTypes=["m6i.48xlarge", "m6i.xlarge"]),
      (f"{K}.nodePools[0].instanceTypes=m6i.48xlarge is not in the instance table",)),
     ("unknown-time-zone", fraud(trainer={"timeZone": "Mars/Olympus_Mons"}),
      ("pipeworks:workloads.fraud.trainer.timeZone=Mars/Olympus_Mons is not an IANA time zone",)),
