@@ -18,6 +18,8 @@ from infra.config.profiles import PROFILES
 def _type_name(t: Any) -> str:
     origin = typing.get_origin(t)
     args = typing.get_args(t)
+    if origin is typing.Annotated:  # Quantity, Size: the validator is metadata, the type is the first argument
+        return _type_name(args[0])
     if origin in (list, tuple):
         return f"list of {_type_name(args[0])}" if args else "list"
     if origin is dict:
