@@ -1,7 +1,8 @@
 """Stack config of the storage layer (`pipeworks:platform.storage`): Rook-Ceph on the NVMe pools, its
 pools, classes, object store and the buckets a stack declares.
 
-Code defaults are the production values; the dev profile (infra/config/profiles.py) shrinks them.
+Code defaults are the dev values (one mon, one copy, small daemons), as in every section; the prod profile
+(infra/config/profiles.py) states what prod needs instead.
 """
 
 from __future__ import annotations
@@ -59,22 +60,22 @@ class DaemonResources(ConfigModel):
 
 
 class CephResources(ConfigModel):
-    """Sizing of the Ceph daemons (production defaults; the dev profile shrinks them)."""
+    """Sizing of the Ceph daemons (dev defaults; the prod profile grows them)."""
 
     mon: DaemonResources = Field(
-        default_factory=lambda: DaemonResources(cpu="500m", memory="1Gi", memory_limit="2Gi"),
+        default_factory=lambda: DaemonResources(cpu="100m", memory="512Mi", memory_limit="1Gi"),
         description="Each monitor.")
     mgr: DaemonResources = Field(
-        default_factory=lambda: DaemonResources(cpu="500m", memory="1Gi", memory_limit="2Gi"),
+        default_factory=lambda: DaemonResources(cpu="100m", memory="512Mi", memory_limit="1Gi"),
         description="Each manager (dashboard and Prometheus module included).")
     osd: DaemonResources = Field(
-        default_factory=lambda: DaemonResources(cpu="2", memory="4Gi", memory_limit="8Gi"),
+        default_factory=lambda: DaemonResources(cpu="500m", memory="2Gi", memory_limit="4Gi"),
         description="Each OSD (one per instance-store disk); Rook derives osd_memory_target from the limit.")
     mds: DaemonResources = Field(
-        default_factory=lambda: DaemonResources(cpu="500m", memory="2Gi", memory_limit="4Gi"),
+        default_factory=lambda: DaemonResources(cpu="100m", memory="512Mi", memory_limit="1Gi"),
         description="Each CephFS metadata server.")
     rgw: DaemonResources = Field(
-        default_factory=lambda: DaemonResources(cpu="500m", memory="1Gi", memory_limit="2Gi"),
+        default_factory=lambda: DaemonResources(cpu="100m", memory="512Mi", memory_limit="1Gi"),
         description="Each RGW (S3) gateway.")
 
 
@@ -120,14 +121,14 @@ class StorageConfig(ConfigModel):
     device_path_filter: str | None = Field(
         None, description="Regex on /dev/disk/by-id paths selecting OSD disks. Default on EKS: the instance-store "
                           f"disks ({EKS_INSTANCE_STORE_FILTER}); required on existing clusters.")
-    mon_count: int = Field(3, ge=1, le=9, description="Ceph monitors; odd, so a majority survives a partition.")
+    mon_count: int = Field(1, ge=1, le=9, description="Ceph monitors; odd, so a majority survives a partition.")
     allow_multiple_mons_per_node: bool = Field(
-        False, description="Let several mons share a node (dev only: one node loses the quorum).")
-    mgr_count: int = Field(2, ge=1, le=5, description="Ceph managers (one active, the rest standby).")
-    replica_size: int = Field(3, ge=1, le=5, description="Copies of every object in the block, file, object and "
+        True, description="Let several mons share a node (dev only: one node loses the quorum).")
+    mgr_count: int = Field(1, ge=1, le=5, description="Ceph managers (one active, the rest standby).")
+    replica_size: int = Field(1, ge=1, le=5, description="Copies of every object in the block, file, object and "
                                                          "`.mgr` pools; one per failure domain.")
     failure_domain: Literal["host", "zone"] = Field(
-        "zone", description="CRUSH failure domain of every pool: `zone` puts each copy in a different "
+        "host", description="CRUSH failure domain of every pool: `zone` puts each copy in a different "
                             "topology.kubernetes.io/zone (one zone's loss leaves replicaSize-1 copies, writes go on); "
                             "`host` only separates hosts, so past replicaSize OSD hosts two copies can share a zone. "
                             "`zone` needs the raw NVMe pools to span at least replicaSize zones.")
@@ -141,11 +142,11 @@ class StorageConfig(ConfigModel):
                           "clusters unset means the store stays on hostPath under dataDirHostPath.")
     mon_storage_size: Size = Field("10Gi", description="Size of each mon's PVC (Rook's example: 10Gi).")
     mds_active_count: int = Field(1, ge=1, le=4, description="Active CephFS metadata servers (each with a standby).")
-    rgw_instances: int = Field(2, ge=1, le=10, description="RGW (S3) gateway pods.")
-    protect: bool = Field(True, description="Pulumi `protect` on the namespace, CephCluster and pools, and Retain "
+    rgw_instances: int = Field(1, ge=1, le=10, description="RGW (S3) gateway pods.")
+    protect: bool = Field(False, description="Pulumi `protect` on the namespace, CephCluster and pools, and Retain "
                                             "reclaim policy on the data classes (on in prod).")
     retain_on_delete: bool = Field(
-        True, description="Pulumi `retainOnDelete` on resources that hold data (cluster, pools, filesystem, object "
+        False, description="Pulumi `retainOnDelete` on resources that hold data (cluster, pools, filesystem, object "
                           "store, bucket claims) and Ceph's own preserve-on-delete flags.")
     block_pool: str = Field("replicapool", description="CephBlockPool behind the block class.")
     block_class: str = Field("ceph-block", description="RBD StorageClass (ReadWriteOnce, expandable).")
@@ -166,7 +167,9 @@ class StorageConfig(ConfigModel):
     prometheus_release: str | None = Field(
         None, description="`release` label the Prometheus of kube-prometheus-stack selects ServiceMonitors by.")
     resources: CephResources = Field(default_factory=CephResources, description="Sizing of the Ceph daemons.")
-    buckets: list[BucketConfig] = Field(default_factory=list, description="Buckets this stack declares.")
+    buckets: list[BucketConfig] = Field(
+        default_factory=lambda: [BucketConfig(name="lake", namespace="data-lake")],
+        description="Buckets this stack declares (a list in a stack file replaces this one whole).")
 
     @field_validator("namespace", "block_pool", "block_class", "filesystem", "filesystem_class", "object_store",
                      "bucket_class")
