@@ -101,6 +101,8 @@ class PodResources(ConfigModel):
     @field_validator("cpu_limit")
     @classmethod
     def _limit_covers_request(cls, v: str | None, info) -> str | None:  # type: ignore[no-untyped-def]
+        # The API server refuses a pod whose CPU request exceeds its limit (ValidateResourceRequirements,
+        # kubernetes pkg/apis/core/validation): refuse it here, by key, instead of at `pulumi up`.
         cpu = info.data.get("cpu")
         if v is not None and cpu is not None and parse_quantity(v) < parse_quantity(cpu):
             raise PydanticCustomError("pipeworks", "is below the CPU request {cpu}; valid: at least the request",
