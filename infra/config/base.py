@@ -66,9 +66,15 @@ def fail(field: str, value: object, msg: str) -> NoReturn:
     raise PydanticCustomError("pipeworks_field", "{field}={value} {msg}", {"field": field, "value": value, "msg": msg})
 
 
-def dns_label(value: str, max_len: int = 40, why: str = "(a-z, 0-9, '-')") -> str:
-    """A Kubernetes object/namespace name field: a DNS label of at most max_len characters."""
+def check_dns_label(value: str, max_len: int = 40, why: str = "(a-z, 0-9, '-')") -> str:
+    """A validator of a Kubernetes object/namespace name field: the value unchanged when it is a DNS label of at
+    most max_len characters, else an error saying what is valid. (infra.naming.join_dns_label BUILDS a label.)"""
     if not DNS_LABEL.match(value) or len(value) > max_len:
         raise PydanticCustomError("pipeworks", "is not a DNS label of at most {max_len} characters {why}",
                                   {"max_len": max_len, "why": why})
     return value
+
+
+# The name this validator had before it was told apart from infra.naming's label builder; workloads/fraud/config.py
+# still imports it under that name (its owners move it to check_dns_label).
+dns_label = check_dns_label

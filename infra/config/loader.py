@@ -221,6 +221,15 @@ def refuse_placeholders(cfg: StackConfig) -> None:
             for key, value in cfg.placeholders])
 
 
+def fill_derived_defaults(merged: dict[str, Any], env: str) -> None:
+    """Defaults that derive from other values (the zones from the region, the deployer network from a private
+    endpoint), filled into the profile-merged platform mapping in place; docs/CONFIG.md shows them the same way."""
+    eks = merged.setdefault("cluster", {}).setdefault("eks", {}) if isinstance(merged.get("cluster", {}), dict) else {}
+    if isinstance(eks, dict) and "availabilityZones" not in eks:
+        eks["availabilityZones"] = zones_default(str(eks.get("region", "us-east-1")), env)
+    if isinstance(eks, dict) and eks.get("endpointPublicAccess") is False and "deployerNetworks" not in eks:
+        eks["deployerNetworks"] = [DEPLOYER_PLACEHOLDER]
+
 def load_stack_config(
     values: dict[str, Any],
     secret_keys: set[str] | frozenset[str],
@@ -272,11 +281,8 @@ def load_stack_config(
     profile = defaults_for(str(env)) if isinstance(env, str) else {}
     policy_default = profile.pop("policy", {})
     merged = deep_merge(profile, platform_raw)
-    eks = merged.setdefault("cluster", {}).setdefault("eks", {}) if isinstance(merged.get("cluster", {}), dict) else {}
-    if isinstance(eks, dict) and "availabilityZones" not in eks and isinstance(env, str):
-        eks["availabilityZones"] = zones_default(str(eks.get("region", "us-east-1")), env)
-    if isinstance(eks, dict) and eks.get("endpointPublicAccess") is False and "deployerNetworks" not in eks:
-        eks["deployerNetworks"] = [DEPLOYER_PLACEHOLDER]
+    if isinstance(env, str):
+        fill_derived_defaults(merged, env)
 
     platform = policy = workloads = None
     platform_view = workloads_view = None  # the model, or a repaired one, for the cross-field rules
