@@ -5,10 +5,11 @@ under mocks."""
 from __future__ import annotations
 
 import pulumi
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from infra.cluster import PlatformCluster
-from infra.config import PROJECT, ClusterKind, ConfigModel, Environment, StackConfig, StackConfigError, from_pulumi
+from infra.config import (PROJECT, ClusterKind, ConfigModel, Environment, PlatformConfig, StackConfig, StackConfigError,
+                          from_pulumi)
 from infra.platform import build_platform
 from infra.transforms import register as register_transforms
 from workloads.fraud.config import FraudConfig, platform_problems
@@ -29,15 +30,17 @@ WORKLOADS_MODEL = WorkloadsConfig
 def load_config() -> StackConfig:
     """The validated stack config; an invalid stack stops the program before any resource exists."""
     try:
-        cfg = from_pulumi(workloads_model=WORKLOADS_MODEL)
+        return from_pulumi(workloads_model=WORKLOADS_MODEL, workload_rules=workload_rules)
     except StackConfigError as e:
         # RunError prints the message without a Python traceback.
         raise pulumi.RunError(f"invalid stack configuration:\n{e}") from None
-    # Rules between a workload and the platform sections it needs (each model alone cannot see the other).
-    problems = platform_problems(workloads(cfg).fraud, cfg.platform)
-    if problems:
-        raise pulumi.RunError("invalid stack configuration:\n" + "\n".join(f"{cfg.file}: {p}" for p in problems))
-    return cfg
+
+
+def workload_rules(platform: PlatformConfig, workloads_cfg: BaseModel) -> list[str]:
+    """Rules between a workload and the platform sections it needs (each model alone cannot see the other);
+    the loader reports them with every other problem of the stack."""
+    assert isinstance(workloads_cfg, WorkloadsConfig)
+    return platform_problems(workloads_cfg.fraud, platform)
 
 
 def workloads(cfg: StackConfig) -> WorkloadsConfig:

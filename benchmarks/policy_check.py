@@ -7,7 +7,14 @@ wall clock); the per-resource figure is the marginal cost, (wall of N files - wa
 (N - 1), so interpreter start-up is not spread over the resources. The in-process figure for
 pipeworks (load + evaluate, no start-up) is printed too. Prints one JSON object on its last line.
 
-usage: python benchmarks/policy_check.py [N_MANIFESTS]   (default 1000)
+Second case (issue 9): inputs that made the secrets rule's key/value pattern quadratic. ConfigMaps whose
+values are long runs the old pattern retried from every character (30 KB, 100 KB, 1 MB each), and a big
+manifest set (--big-mb, default 50 MB) of such ConfigMaps and ordinary objects; both scanned in process by
+pipeworks (load + evaluate) and by the checkov CLI on the same files, reported in ms per MB side by side.
+The scan is linear when ms per MB stays flat as the size grows (the 4x row).
+
+usage: python benchmarks/policy_check.py [N_MANIFESTS] [--big-mb MB] [--only-long] [--checkov-timeout S]
+       (defaults 1000, 50 MB, 600 s: checkov is stopped past it and reported as not finished)
 """
 
 from __future__ import annotations
@@ -33,7 +40,11 @@ from policies.manifests import load_paths  # noqa: E402
 
 CHECKOV = "checkov==3.3.13"  # the release the policy landscape describes
 BENCH_VENV = ROOT / ".venv-bench"
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+_ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
+N = int(_ARGS[0]) if _ARGS and _ARGS[0].isdigit() else 1000
+BIG_MB = float(sys.argv[sys.argv.index("--big-mb") + 1]) if "--big-mb" in sys.argv else 50.0
+ONLY_LONG = "--only-long" in sys.argv
+CHECKOV_TIMEOUT = float(sys.argv[sys.argv.index("--checkov-timeout") + 1]) if "--checkov-timeout" in sys.argv else 600.0
 
 
 def ensure_checkov() -> Path:
@@ -106,19 +117,97 @@ def write_manifests(d: Path, n: int) -> list[Path]:
     return files
 
 
-def wall(cmd: list[str], rounds: int) -> tuple[float, subprocess.CompletedProcess[str]]:
+def wall(cmd: list[str], rounds: int, timeout: float | None = None) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Median wall time; a run past `timeout` raises subprocess.TimeoutExpired (the child is killed)."""
     times, last = [], None
     for _ in range(rounds):
         t = time.perf_counter()
-        last = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        last = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
         times.append(time.perf_counter() - t)
     assert last is not None
     return statistics.median(times), last
 
 
+# Runs the old KV/URL/PEM patterns retried from each character: a long key-like run, a dotted run, a dash run.
+_LONG_RUNS = ("a", "a.", "-", "ab1_")
+
+
+def long_value_configmap(i: int, size: int) -> dict[str, Any]:
+    run = _LONG_RUNS[i % len(_LONG_RUNS)]
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"long-{i}", "namespace": "ml"},
+            "data": {"blob": (run * (size // len(run) + 1))[:size]}}
+
+
+def write_big_set(d: Path, megabytes: float) -> float:
+    """Files of about 1 MB each: ConfigMaps with long values and ordinary objects; returns the MB written."""
+    rng = random.Random(7)
+    d.mkdir()
+    written, i = 0, 0
+    while written < megabytes * 2**20:
+        docs = [long_value_configmap(i, 256 * 1024)] + [manifest(rng, i * 100 + k) for k in range(100)]
+        text = yaml.safe_dump_all(docs, sort_keys=False, width=2**30)
+        (d / f"big{i:04d}.yaml").write_text(text)
+        written += len(text.encode())
+        i += 1
+    return written / 2**20
+
+
+def _pipeworks_seconds(path: Path, rounds: int = 1) -> float:
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        loaded = load_paths([path])
+        evaluate(loaded.resources, Enforcement.for_environment("prod"), source="manifests", pools_known=False)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def long_values_case(tmp_path: Path, checkov: Path) -> dict[str, Any]:
+    ck = [str(checkov), "--framework", "kubernetes", "-o", "json", "--quiet", "--skip-download", "--soft-fail", "-f"]
+    baseline_file = tmp_path / "tiny.yaml"
+    baseline_file.write_text(yaml.safe_dump(long_value_configmap(0, 10)))
+    ck_base, _ = wall(ck + [str(baseline_file)], 2)  # start-up, subtracted from every checkov run
+    rows: dict[str, Any] = {}
+    print(f"checkov start-up (a 10-byte ConfigMap): {ck_base:.2f} s, subtracted below")
+    print(f"\n{'long values':28}{'MB':>8}{'pipeworks ms/MB':>18}{'checkov ms/MB':>16}{'checkov wall':>14}")
+    for label, size in (("one 30 KB value", 30 * 1024), ("one 100 KB value", 100 * 1024),
+                        ("one 1 MB value", 2**20), ("four 1 MB values (4x)", 4 * 2**20)):
+        f = tmp_path / f"long-{size}.yaml"
+        per = min(size, 2**20)
+        f.write_text(yaml.safe_dump_all([long_value_configmap(i, per) for i in range(size // per)], width=2**30))
+        mb = f.stat().st_size / 2**20
+        pw = _pipeworks_seconds(f, 3)
+        ck_s, _ = wall(ck + [str(f)], 1)
+        ck_ms = max(ck_s - ck_base, 0.0) * 1000 / mb
+        print(f"{label:28}{mb:>8.2f}{pw * 1000 / mb:>18.1f}{ck_ms:>16.1f}{ck_s:>13.2f}s")
+        rows[label] = {"mb": round(mb, 3), "pipeworks_ms_per_mb": round(pw * 1000 / mb, 1),
+                       "checkov_ms_per_mb": round(ck_ms, 1), "checkov_wall_s": round(ck_s, 2)}
+    big = tmp_path / "big"
+    mb = write_big_set(big, BIG_MB)
+    pw = _pipeworks_seconds(big)
+    print(f"{'manifest set':28}{mb:>8.1f}{pw * 1000 / mb:>18.1f}   (pipeworks {pw:.1f} s in process); checkov ...",
+          flush=True)
+    row: dict[str, Any] = {"mb": round(mb, 1), "pipeworks_ms_per_mb": round(pw * 1000 / mb, 1),
+                           "pipeworks_s": round(pw, 2)}
+    try:
+        ck_s, _ = wall([*ck[:-1], "-d", str(big)], 1, timeout=CHECKOV_TIMEOUT)
+        row.update(checkov_ms_per_mb=round(max(ck_s - ck_base, 0.0) * 1000 / mb, 1), checkov_s=round(ck_s, 2))
+        print(f"{'':36}checkov {row['checkov_ms_per_mb']:.1f} ms/MB ({ck_s:.1f} s wall)")
+    except subprocess.TimeoutExpired:
+        row.update(checkov_ms_per_mb=None, checkov_s=f">{CHECKOV_TIMEOUT:.0f}")
+        print(f"{'':36}checkov did not finish in {CHECKOV_TIMEOUT:.0f} s (stopped)")
+    rows["manifest set"] = row
+    return rows
+
+
 def main() -> int:
     checkov = ensure_checkov()
     out: dict[str, Any] = {"manifests": N}
+    if ONLY_LONG:
+        with tempfile.TemporaryDirectory(prefix="policy-bench-") as tmp:
+            out = {"long_values": long_values_case(Path(tmp), checkov)}
+        print(json.dumps(out))
+        return 0
     with tempfile.TemporaryDirectory(prefix="policy-bench-") as tmp:
         tmp_path = Path(tmp)
         # --- the prod plan ---
@@ -186,6 +275,7 @@ def main() -> int:
                         "failed_checks": summary.get("failed")},
             "ratio_checkov_over_pipeworks": round(ratio, 2),
         })
+        out["long_values"] = long_values_case(tmp_path, checkov)
     print(json.dumps(out))
     return 0
 

@@ -8,8 +8,9 @@ import re
 _DNS_LABEL = re.compile(r"[^a-z0-9-]+")
 
 
-def dns_label(*parts: str, max_len: int = 63) -> str:
-    """A valid DNS-1123 label joined from parts; too-long names keep a short hash so they stay unique."""
+def join_dns_label(*parts: str, max_len: int = 63) -> str:
+    """A valid DNS-1123 label BUILT from parts (lowercased, other characters to '-'); too-long names keep a short
+    hash so they stay unique. (infra.config.base.check_dns_label VALIDATES a configured name instead.)"""
     raw = "-".join(p for p in parts if p)
     name = _DNS_LABEL.sub("-", raw.lower()).strip("-")
     name = re.sub(r"-{2,}", "-", name)
@@ -21,4 +22,4 @@ def dns_label(*parts: str, max_len: int = 63) -> str:
 
 def cluster_name(project: str, stack: str) -> str:
     """The EKS cluster name: one cluster per stack (e.g. pipeworks-prod)."""
-    return dns_label(project, stack, max_len=100)
+    return join_dns_label(project, stack, max_len=100)

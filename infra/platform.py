@@ -1,5 +1,5 @@
 """Composes the platform components on top of the cluster, in dependency order: storage first (every
-stateful service needs its classes), then the data and ML services, then monitoring that watches them.
+stateful service needs its classes), then monitoring (whose CRDs their monitors need), then the data and ML services.
 
 Each component adds one block here; `program.py` calls `build_platform` once."""
 

@@ -22,6 +22,7 @@ from typing import Any
 from pipeworks import prices
 from pipeworks.check import UnusableInput, _parser, load_target
 from policies.rules import storage_capacity as storage
+from pipeworks.commands import ExitCode
 from policies.rules import vocabulary as v
 from policies.rules.instances import NodeShape
 from policies.rules.model import Context, as_dict, to_int
@@ -298,9 +299,9 @@ def main(argv: list[str] | None = None) -> int:
             ceph = storage.storage_report(ctx)
     except UnusableInput as e:
         print(f"pipeworks capacity: {e}", file=sys.stderr)
-        return 2
+        return ExitCode.INVALID_INPUT
     if args.format == "json":
         print(json.dumps({**rep.to_json(), "storage": None if ceph is None else storage.as_json(ceph)}, indent=1))
     else:
         print(render_text(rep) + ("" if ceph is None else "\n" + "\n".join(storage.render(ceph))))
-    return 0 if rep.ok else 1
+    return ExitCode.CLEAN if rep.ok else ExitCode.VIOLATIONS  # a pool the stack does not fit in

@@ -26,6 +26,10 @@ from policies.rules import BY_NAME, RULES, rules_of_pack
 from policies.rules.model import Finding, Resource
 from policies.rules.pools import Pool, PoolsError, parse_pools
 from policies.rules.stackfile import lint_stack_file
+from policies.saferead import STACK_FILE_BYTES, InputError, read_json, read_text, read_yaml
+from pipeworks.commands import ExitCode
+from pipeworks.inputs import (STACK_NAME, BadInput, check_plan_dir, check_pools_document, check_stack_name, parser,
+                              stack_file_in_repo)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,11 +56,9 @@ class Target:
 def read_plan_resources(plan_dir: Path) -> list[Resource]:
     path = plan_dir / "resources.json"
     try:
-        records = json.loads(path.read_text())
-    except OSError as e:
-        raise UnusableInput(f"{path}: cannot read: {e}") from e
-    except json.JSONDecodeError as e:
-        raise UnusableInput(f"{path}: not valid JSON: {e}") from e
+        records = read_json(path)
+    except InputError as e:
+        raise UnusableInput(str(e)) from None
     if not isinstance(records, list):
         raise UnusableInput(f"{path}: must be a JSON list of resources")
     out = []
@@ -74,12 +76,11 @@ def read_plan_resources(plan_dir: Path) -> list[Resource]:
     return out
 
 
-def _find_stack_file(name: str, plan_dir: Path) -> Path | None:
-    p = Path(name)
-    for candidate in ([p] if p.is_absolute() else [Path.cwd() / p, REPO_ROOT / p, plan_dir / p]):
-        if candidate.is_file():
-            return candidate
-    return None
+def _find_stack_file(name: object, plan_dir: Path) -> Path | None:
+    try:
+        return stack_file_in_repo(name, plan_dir, REPO_ROOT)  # never a file outside the repository
+    except BadInput as e:
+        raise UnusableInput(str(e)) from None
 
 
 def _relative(p: Path) -> str:
@@ -99,9 +100,9 @@ def load_plan(plan_dir: Path, environment: str | None = None) -> Target:
     stack_file_label = None
     if stack_json.is_file():
         try:
-            info = json.loads(stack_json.read_text())
-        except json.JSONDecodeError as e:
-            raise UnusableInput(f"{stack_json}: not valid JSON: {e}") from e
+            info = read_json(stack_json)
+        except InputError as e:
+            raise UnusableInput(str(e)) from None
         if not isinstance(info, dict):
             raise UnusableInput(f"{stack_json}: must be a JSON object")
         try:
@@ -109,14 +110,14 @@ def load_plan(plan_dir: Path, environment: str | None = None) -> Target:
         except EnforcementError as e:
             raise UnusableInput(str(e)) from e
         name = info.get("stackFile")
-        found = _find_stack_file(name, plan_dir) if isinstance(name, str) else None
+        found = _find_stack_file(name, plan_dir)
         stack_file_label = _relative(found) if found else (name if isinstance(name, str) else None)
         document: Any = {}
         if found is not None:
             try:
-                document = yaml.safe_load(found.read_text()) or {}
-            except yaml.YAMLError as e:
-                raise UnusableInput(f"{found}: not valid YAML: {e}") from e
+                document = read_yaml(found, _relative(found), max_bytes=STACK_FILE_BYTES) or {}
+            except InputError as e:
+                raise UnusableInput(str(e)) from None
         elif isinstance(name, str):
             notes.append(f"stack file {name} not found: only its secrets provider was linted")
         extra = lint_stack_file(stack_file_label or "stack file", document, enforcement.environment,
@@ -132,16 +133,11 @@ def load_plan(plan_dir: Path, environment: str | None = None) -> Target:
 
 def load_pools_file(path: Path) -> list[Pool]:
     try:
-        text = path.read_text()
-    except OSError as e:
-        raise UnusableInput(f"{path}: cannot read: {e}") from e
-    try:
-        raw = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+        raw = read_yaml(path) if path.suffix in (".yaml", ".yml") else read_json(path)
+        check_pools_document(raw, f"--pools {path}")
         return parse_pools(raw, str(path))
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise UnusableInput(f"{path}: not valid JSON/YAML: {e}") from e
-    except PoolsError as e:
-        raise UnusableInput(str(e)) from e
+    except (InputError, BadInput, PoolsError) as e:
+        raise UnusableInput(str(e)) from None
 
 
 @contextmanager
@@ -152,9 +148,19 @@ def _plan_dir_for(stack: str, out: Path | None) -> Iterator[Path]:
         raise UnusableInput(f"cannot plan stack {stack!r}: pipeworks.plan is unavailable ({e})") from e
     with tempfile.TemporaryDirectory(prefix="pipeworks-check-") as tmp:
         try:
+            if out is not None:
+                check_plan_dir(out, stack)  # before the program runs
             yield plan_stack(stack, out or Path(tmp))
         except InvalidStack as e:
             raise UnusableInput(f"invalid stack {stack!r}:\n{e}") from e
+        except BadInput as e:
+            raise UnusableInput(str(e)) from None
+
+
+def _project_dir() -> Path:
+    import pipeworks.plan
+
+    return pipeworks.plan.REPO_ROOT  # where `plan` reads stack files
 
 
 def is_plan_dir(p: Path) -> bool:
@@ -170,6 +176,9 @@ def load_target(args: argparse.Namespace) -> Iterator[Target]:
             loaded = load_paths(args.manifests)
         except ManifestError as e:
             raise UnusableInput(str(e)) from e
+        if not loaded.resources:
+            raise UnusableInput(f"--manifests {' '.join(args.manifests)}: nothing to judge: no Kubernetes object "
+                                "(apiVersion and kind) was found" + "".join(f"\n  {n}" for n in loaded.notes[:10]))
         env = args.environment or "prod"
         enforcement = Enforcement.for_environment(env, default=getattr(args, "enforcement", None))
         yield Target(label=f"{loaded.files} manifest file(s)", source="manifests", resources=loaded.resources,
@@ -182,6 +191,14 @@ def load_target(args: argparse.Namespace) -> Iterator[Target]:
         t = load_plan(p, args.environment)
     elif p.exists():
         raise UnusableInput(f"{p} is not a plan directory (no resources.json); for manifests use --manifests {p}")
+    elif not STACK_NAME.match(args.target) or "/" in args.target or args.target.endswith((".yaml", ".yml", ".json")):
+        raise UnusableInput(f"{p}: no such file or directory; valid: a stack name (e.g. dev), a plan directory "
+                            "(with resources.json) or --manifests PATH...")
+    elif not (_project_dir() / f"Pulumi.{args.target}.yaml").is_file():
+        stacks = sorted(f.name[len("Pulumi."):-len(".yaml")] for f in _project_dir().glob("Pulumi.*.yaml"))
+        raise UnusableInput(f"{args.target}: no such file or directory, and no stack file Pulumi.{args.target}.yaml; "
+                            f"valid: a stack ({', '.join(stacks) or 'none'}), a plan directory (with resources.json) "
+                            "or --manifests PATH...")
     else:
         with _plan_dir_for(args.target, args.out) as plan_dir:
             t = load_plan(plan_dir)
@@ -272,9 +289,9 @@ def stack_key_line(path: Path, key: str) -> int:
     a stack file; the deepest part of the path that exists, else 1."""
     import re
 
-    try:
-        node = yaml.compose(path.read_text())
-    except (OSError, yaml.YAMLError):
+    try:  # the same bounded, strict read as every stack file; nesting was checked when the plan was loaded
+        node = yaml.compose(read_text(path, max_bytes=STACK_FILE_BYTES), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (InputError, yaml.YAMLError, RecursionError):
         return 1
     parts = re.findall(r"\[(\d+)\]|([^.\[\]]+)", key)
     line = 1
@@ -300,7 +317,8 @@ def locator(target: Target, report: Report):  # type: ignore[no-untyped-def]
     import re
 
     by_urn = report.context.by_urn
-    stack_file = _find_stack_file(target.stack_file, REPO_ROOT) if target.stack_file else None
+    # the label is the path load_plan found (relative to the working directory) or a checked stackFile name
+    stack_file = _find_stack_file(target.stack_file, Path.cwd()) if target.stack_file else None
     fallback = stack_file or Path(target.stack_file or "Pulumi.yaml")
 
     def locate(resource: str, message: str = "") -> tuple[str, int, str | None]:
@@ -325,7 +343,7 @@ def run_check(target: Target) -> Report:
 
 
 def _parser(prog: str, description: str) -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog=prog, description=description)
+    ap = parser(prog, description)  # no abbreviations: an unknown flag is an error
     ap.add_argument("target", nargs="?", help="a stack name (planned first) or a plan directory (has resources.json)")
     ap.add_argument("--manifests", nargs="+", metavar="PATH", help="plain Kubernetes YAML files or directories")
     ap.add_argument("--pools", type=Path, metavar="FILE",
@@ -344,6 +362,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--enforcement", choices=("advisory", "mandatory"),
                     help="default level for manifests (default: that of --environment)")
     args = ap.parse_args(argv)
+    if args.output is not None and (args.output.is_dir() or not args.output.parent.is_dir()):
+        print(f"pipeworks check: --output {args.output}: " + ("is a directory" if args.output.is_dir() else
+              "its folder does not exist") + "; valid: a file path in an existing folder", file=sys.stderr)
+        return ExitCode.INVALID_INPUT
     try:
         with load_target(args) as target:
             report = run_check(target)
@@ -361,12 +383,12 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"note: {n}", file=sys.stderr)
     except UnusableInput as e:
         print(f"pipeworks check: {e}", file=sys.stderr)
-        return 2
+        return ExitCode.INVALID_INPUT
     if args.output:
         args.output.write_text(out + "\n")
     else:
         print(out)
-    return 1 if report.mandatory else 0
+    return ExitCode.VIOLATIONS if report.mandatory else ExitCode.CLEAN
 
 
 # --- policy-pack config --------------------------------------------------------------------------------
@@ -384,8 +406,7 @@ def policy_pack_config(enforcement: Enforcement) -> dict[str, Any]:
 
 
 def main_policy_config(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="pipeworks policy-config",
-                                 description="Write the --policy-pack-config file of a stack.")
+    ap = parser("pipeworks policy-config", "Write the --policy-pack-config file of a stack.")
     ap.add_argument("target", help="a stack name (planned first) or a plan directory")
     ap.add_argument("--output", type=Path, metavar="FILE",
                     help="default: policies/config/<stack>.json; '-' for stdout")
@@ -394,24 +415,28 @@ def main_policy_config(argv: list[str] | None = None) -> int:
         p = Path(args.target)
         if is_plan_dir(p):
             t = load_plan(p)
-            stack = json.loads((p / "stack.json").read_text()).get("stack", p.name) if (p / "stack.json").is_file() \
-                else p.name
+            info = read_json(p / "stack.json") if (p / "stack.json").is_file() else {}
+            stack = str(info.get("stack", p.name)) if isinstance(info, dict) else p.name
+            check_stack_name(stack)
         else:
             with _plan_dir_for(args.target, None) as plan_dir:
                 t = load_plan(plan_dir)
             stack = args.target
-    except UnusableInput as e:
+    except (UnusableInput, InputError, BadInput) as e:
         print(f"pipeworks policy-config: {e}", file=sys.stderr)
-        return 2
+        return ExitCode.INVALID_INPUT
     text = json.dumps(policy_pack_config(t.enforcement), indent=1) + "\n"
+    if args.output is not None and str(args.output) != "-" and args.output.is_dir():
+        print(f"pipeworks policy-config: --output {args.output}: is a directory; valid: a file path", file=sys.stderr)
+        return ExitCode.INVALID_INPUT
     if str(args.output) == "-":
         print(text, end="")
-        return 0
+        return ExitCode.CLEAN
     out = args.output or REPO_ROOT / "policies" / "config" / f"{stack}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print(f"wrote {out}")
-    return 0
+    return ExitCode.CLEAN
 
 
 __all__ = ["BY_NAME", "RULES", "main", "main_policy_config", "policy_pack_config", "run_check"]

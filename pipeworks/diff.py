@@ -74,7 +74,7 @@ def changed_paths(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, An
     if isinstance(old, str) and isinstance(new, str) and old != new and old[:1] in "[{" and new[:1] in "[{":
         try:
             return changed_paths(json.loads(old), json.loads(new), path + "(json)")
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # not JSON, or nested too deep to compare inside
             pass
     if isinstance(old, dict) and isinstance(new, dict):
         out = []

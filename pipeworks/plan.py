@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,10 @@ import pulumi
 import yaml
 from pulumi.runtime import rpc
 
-from infra.config import PROJECT, StackConfig, StackConfigError, load_stack_config
+from infra.config import PROJECT, Problem, StackConfig, StackConfigError, load_stack_config
+from pipeworks.inputs import prepare_plan_dir
 from pipeworks.mocks import Registration, install
-from pipeworks.stackfile import StackFile, StackFileError, lint_secrets_provider, read_stack_file
+from pipeworks.stackfile import StackFile, StackFileError, lint_secrets_provider, read_stack_file, redact
 
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
@@ -87,21 +87,54 @@ def _redact(value: Any, digests: dict[str, str] | None = None, key: bytes = b"",
 
 
 def validate(project_dir: Path, stack: str) -> tuple[StackFile, StackConfig]:
-    import program  # the program owns the workloads model
+    """The stack file read safely and its config validated: every problem of the stack (what reading found,
+    field and cross-field rules, the policy overrides, the prod secrets provider, the instance table) in one
+    InvalidStack."""
+    import program  # the program owns the workloads model and its rules against the platform
+    from policies.rules import BY_NAME
 
     try:
         sf = read_stack_file(project_dir, stack)
     except StackFileError as e:
         raise InvalidStack(str(e)) from None
+    problems = list(sf.problems)
+    cfg = None
     try:
         cfg = load_stack_config(sf.values, sf.secret_keys, stack=stack, file=sf.file,
-                                workloads_model=getattr(program, "WORKLOADS_MODEL", None))
+                                workloads_model=getattr(program, "WORKLOADS_MODEL", None),
+                                workload_rules=getattr(program, "workload_rules", None), known_policies=set(BY_NAME))
     except StackConfigError as e:
-        raise InvalidStack(str(e)) from None
-    problems = lint_secrets_provider(sf, cfg.environment.value)
+        problems.extend(e.problems)
+    platform_raw = sf.values.get(f"{PROJECT}:platform")
+    env = cfg.environment.value if cfg else (platform_raw or {}).get("environment") if isinstance(platform_raw, dict) \
+        else None
+    problems.extend(lint_secrets_provider(sf, env if isinstance(env, str) else None))
+    # on the raw pools, so it is reported in the same run as the loader's problems
+    problems.extend(instance_table_problems(platform_raw))
     if problems:
-        raise InvalidStack("\n".join(p.render(sf.file) for p in problems))
+        seen: set[str] = set()
+        unique = [p for p in problems if not (p.key in seen or seen.add(p.key))]
+        raise InvalidStack(redact("\n".join(p.render(sf.file) for p in unique), sf.credentials))
+    assert cfg is not None
     return sf, cfg
+
+
+def instance_table_problems(platform_raw: Any) -> list[Problem]:
+    """Instance types the capacity table (policies/rules/instances.py) does not know: the tools could not size
+    the pool, and a typo there would reach EKS. Read from the stack file's pools as written (strings only;
+    the loader reports wrong shapes), so the problem is listed even when the loader refuses the stack."""
+    from policies.rules.instances import known_instance_types
+
+    known = set(known_instance_types())
+    pools = platform_raw.get("nodePools") if isinstance(platform_raw, dict) else None
+    out: list[Problem] = []
+    for i, p in enumerate(pools if isinstance(pools, list) else []):
+        types = p.get("instanceTypes") if isinstance(p, dict) else None
+        for t in types if isinstance(types, list) else []:
+            if isinstance(t, str) and t not in known:
+                out.append(Problem(f"{PROJECT}:platform.nodePools[{i}].instanceTypes", f"={t} is not in the instance "
+                                   f"table (policies/rules/instances.py); valid: e.g. {', '.join(sorted(known)[:6])} ..."))
+    return out
 
 
 def run_program(stack: str, sf: StackFile) -> list[Registration]:
@@ -140,10 +173,8 @@ def _manifest_name(i: int, obj: dict[str, Any]) -> str:
 def write_plan(out_dir: Path, stack: str, sf: StackFile, cfg: StackConfig, records: list[dict[str, Any]]) -> Path:
     from pipeworks.summary import render_summary
 
-    target = out_dir / stack
-    if target.exists():
-        shutil.rmtree(target)
-    (target / "manifests").mkdir(parents=True)
+    target = prepare_plan_dir(out_dir, stack)  # refuses (BadInput) to replace what no plan wrote
+    (target / "manifests").mkdir()
     (target / "helm").mkdir()
     (target / "resources.json").write_text(json.dumps(records, indent=1, sort_keys=False) + "\n")
     n = 0

@@ -4,18 +4,15 @@ line it starts on (for SARIF)."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from policies.rules.model import Resource
+from policies.saferead import InputError, load_json, load_yaml, read_text
 
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DOC_MARKER = re.compile(r"^(---|\.\.\.)(?=\s|$)", re.M)
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -74,6 +71,8 @@ def _split(text: str) -> list[tuple[int, str]]:
 def _objects(doc: Any) -> Iterable[dict[str, Any]]:
     if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
         yield from (i for i in doc["items"] if isinstance(i, dict))
+    elif isinstance(doc, list):  # a bare list of objects (what `kubectl get -o yaml` minus the List wrapper)
+        yield from (i for i in doc if isinstance(i, dict))
     elif isinstance(doc, dict):
         yield doc
 
@@ -93,22 +92,17 @@ def load_file(path: Path, label_path: str | None = None) -> Loaded:
     out = Loaded(files=1)
     label_path = label_path or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ManifestError(f"{path}: cannot read: {e}") from e
-    if path.suffix == ".json":
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ManifestError(f"{path}: invalid JSON: {e}") from e
-        chunks: list[tuple[int, Any]] = [(1, doc)]
-    else:
-        chunks = []
-        for start, chunk in _split(text):
-            try:
-                chunks.append((start, yaml.load(chunk, Loader=_SAFE_LOADER)))
-            except yaml.YAMLError as e:
-                raise ManifestError(f"{path}: document {len(chunks)} (line {start}) is not valid YAML: {e}") from e
+        text = read_text(path)  # bounded size, strict UTF-8
+        if path.suffix == ".json":
+            chunks: list[tuple[int, Any]] = [(1, load_json(text, str(path)))]
+        else:
+            chunks = []
+            for start, chunk in _split(text):
+                # each document on its own: alias bombs, depth, duplicate and non-string keys refused
+                chunks.append((start, load_yaml(chunk, f"{path}: document {len(chunks)} (from line {start})",
+                                                      line_offset=start - 1)))
+    except InputError as e:
+        raise ManifestError(str(e)) from None
     for index, (start, doc) in enumerate(chunks):
         if doc is None:
             continue

@@ -12,15 +12,14 @@ from typing import TYPE_CHECKING
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from infra.config.base import ConfigModel, dns_label
+from infra.config.base import ConfigModel, check_dns_label
 from infra.config.base import fail as _fail
-from infra.config.kafka import PodResources
+from infra.config.resources import PodResources, Size
 from infra.placement import NvmeMode, Role
 
 if TYPE_CHECKING:  # the platform model imports this module; the reverse import is for typing only
     from infra.config.platform import PlatformConfig
 
-_QUANTITY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti)$")
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
 
@@ -30,16 +29,9 @@ class NodeSetSizing(ConfigModel):
     """One Elasticsearch nodeSet: how many nodes, how big their data volume, what each pod gets."""
 
     count: int = Field(..., ge=1, le=50, description="Nodes in the nodeSet.")
-    storage_size: str = Field(..., description="Data volume per node (a binary quantity, e.g. '100Gi').")
+    storage_size: Size = Field(..., description="Data volume per node (a binary quantity, e.g. '100Gi').")
     resources: PodResources = Field(..., description="Requests/limits of the elasticsearch container; the JVM heap "
                                                      "is sized by Elasticsearch from the memory limit.")
-
-    @field_validator("storage_size")
-    @classmethod
-    def _size(cls, v: str) -> str:
-        if not _QUANTITY.match(v):
-            raise PydanticCustomError("pipeworks", "is not a binary quantity; valid: e.g. '100Gi', '1Ti'")
-        return v
 
 
 class HotNodeSet(NodeSetSizing):
@@ -71,7 +63,7 @@ class ElasticsearchConfig(ConfigModel):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        return dns_label(v, 36, "(ECK's limit)")
+        return check_dns_label(v, 36, "(ECK's limit)")
 
 
 class IlmConfig(ConfigModel):
@@ -133,7 +125,7 @@ class ElkConfig(ConfigModel):
     @field_validator("namespace")
     @classmethod
     def _ns(cls, v: str) -> str:
-        return dns_label(v)
+        return check_dns_label(v)
 
     @field_validator("version")
     @classmethod

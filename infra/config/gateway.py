@@ -7,8 +7,8 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from infra.config.base import ConfigModel, dns_label
-from infra.config.kafka import PodResources
+from infra.config.base import ConfigModel, check_dns_label
+from infra.config.resources import PodResources
 
 
 class GatewayConfig(ConfigModel):
@@ -35,7 +35,7 @@ class GatewayConfig(ConfigModel):
     @field_validator("namespace", "name", "class_name")
     @classmethod
     def _names(cls, v: str) -> str:
-        return dns_label(v, 63)
+        return check_dns_label(v, 63)
 
     @field_validator("allowed_route_namespaces")
     @classmethod
@@ -44,5 +44,5 @@ class GatewayConfig(ConfigModel):
             if not v:
                 raise PydanticCustomError("pipeworks", "is empty: no route could attach; list namespaces or leave it unset (all)")
             for ns in v:
-                dns_label(ns, 63)
+                check_dns_label(ns, 63)
         return v

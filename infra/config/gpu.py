@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from infra.config.base import ConfigModel
-from infra.config.kafka import PodResources
+from infra.config.resources import PodResources
 
 if TYPE_CHECKING:
     from infra.config.platform import PlatformConfig

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from infra.config.base import ConfigModel
-from infra.config.kafka import PodResources
+from infra.config.resources import PodResources, Size
 from infra.placement import Role
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ NOTEBOOK_IMAGE = "ghcr.io/pipeworks/spark-notebook:4.0.4-s3a"
 # Jupyter docker-stacks images bring their own Python (3.13 in the 2025+ tags) and Spark without hadoop-aws.
 _DOCKER_STACKS = re.compile(r"^(quay\.io/|docker\.io/)?jupyter/")
 _IMAGE = re.compile(r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$")
-_QUANTITY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti)$")
 
 
 class NotebookProfile(ConfigModel):
@@ -48,7 +47,7 @@ class JupyterHubConfig(ConfigModel):
         "4.4.0", description="zero-to-jupyterhub chart version. 4.4.0 (June 2026, JupyterHub 5.5.0) is the release "
                              "current at the platform's August 2026 pin date; 4.3.3 was the March 2026 security release.")
     bucket: str = Field("notebooks", description="ObjectBucketClaim of the notebooks' shared Ceph bucket.")
-    storage_size: str = Field("10Gi", description="Home volume per user.")
+    storage_size: Size = Field("10Gi", description="Home volume per user.")
     cpu_profile: NotebookProfile = Field(
         default_factory=lambda: NotebookProfile(image=NOTEBOOK_IMAGE,
                                                 resources=PodResources(cpu="500m", memory="4Gi", cpu_limit="2")),
@@ -64,13 +63,6 @@ class JupyterHubConfig(ConfigModel):
     proxy_resources: PodResources = Field(
         default_factory=lambda: PodResources(cpu="100m", memory="256Mi"), description="The proxy.")
     cull_after_seconds: int = Field(3600, ge=600, le=7 * 86400, description="Idle notebooks are stopped after this.")
-
-    @field_validator("storage_size")
-    @classmethod
-    def _size(cls, v: str) -> str:
-        if not _QUANTITY.match(v):
-            raise PydanticCustomError("pipeworks", "is not a binary quantity; valid: e.g. '10Gi'")
-        return v
 
     def stack_problems(self, platform: "PlatformConfig") -> list[tuple[str, object, str]]:
         if not self.enabled:

@@ -6,57 +6,21 @@ Cruise Control on) live in infra/config/profiles.py."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
-from infra.config.base import ConfigModel, dns_label
+from infra.config.base import ConfigModel, check_dns_label
 from infra.config.base import fail as _fail
+from infra.config.resources import PodResources, Size
 from infra.placement import NvmeMode, Role
-
-_K8S_QUANTITY = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
-
-
-
-
-class PodResources(ConfigModel):
-    """Requests and limits of one container. Memory limit = request: JVMs size their heap from the
-    limit, and a pod that is never over its request is never the first evicted."""
-
-    cpu: str = Field(..., description="CPU request, a Kubernetes quantity (e.g. '500m', '2').")
-    memory: str = Field(..., description="Memory request and limit, a Kubernetes quantity (e.g. '2Gi').")
-    cpu_limit: str | None = Field(None, description="CPU limit. Default: none (CPU is throttled, never killed).")
-
-    @field_validator("cpu", "memory", "cpu_limit")
-    @classmethod
-    def _quantity(cls, v: str | None) -> str | None:
-        if v is not None and not _K8S_QUANTITY.match(str(v)):
-            raise PydanticCustomError("pipeworks", "is not a Kubernetes quantity; valid: e.g. '2', '500m', '4Gi'")
-        return v
-
-    def k8s(self) -> dict[str, dict[str, str]]:
-        """The container `resources` block."""
-        limits = {"memory": self.memory}
-        if self.cpu_limit:
-            limits["cpu"] = self.cpu_limit
-        return {"requests": {"cpu": self.cpu, "memory": self.memory}, "limits": limits}
-
 
 class KafkaPoolSizing(ConfigModel):
     """One KafkaNodePool: how many nodes, how big their volume, what each pod requests."""
 
     replicas: int = Field(..., ge=1, le=99, description="Nodes in the pool.")
-    storage_size: str = Field(..., description="Persistent volume per node (a Kubernetes quantity, e.g. '100Gi').")
+    storage_size: Size = Field(..., description="Persistent volume per node (a Kubernetes quantity, e.g. '100Gi').")
     resources: PodResources = Field(..., description="Requests/limits of each Kafka container.")
-
-    @field_validator("storage_size")
-    @classmethod
-    def _size(cls, v: str) -> str:
-        if not _K8S_QUANTITY.match(v):
-            raise PydanticCustomError("pipeworks", "is not a Kubernetes quantity; valid: e.g. '100Gi'")
-        return v
 
 
 class UserQuotas(ConfigModel):
@@ -120,7 +84,7 @@ class KafkaConfig(ConfigModel):
     @field_validator("namespace", "cluster_name")
     @classmethod
     def _dns(cls, v: str) -> str:
-        return dns_label(v)
+        return check_dns_label(v)
 
     @model_validator(mode="after")
     def _rules(self) -> "KafkaConfig":

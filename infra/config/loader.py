@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,13 +152,30 @@ def _problems_from(err: ValidationError, key: str, model: type[BaseModel]) -> li
     return problems
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKey(json.dumps(k))
+        out[k] = v
+    return out
+
+
 def _parse_object(key: str, raw: Any, problems: list[Problem]) -> dict[str, Any]:
     if raw is None:
         return {}
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError:
+            # the engine hands objects as JSON text: duplicate keys and absurd nesting are refused here too
+            raw = json.loads(raw, object_pairs_hook=_no_duplicates)
+        except _DuplicateKey as e:
+            problems.append(Problem(f"{PROJECT}:{key}", f" has the key {e} twice; keep one"))
+            return {}
+        except (json.JSONDecodeError, RecursionError):
             problems.append(Problem(f"{PROJECT}:{key}", " must be an object (a YAML mapping)"))
             return {}
     if not isinstance(raw, dict):
@@ -203,6 +221,19 @@ def refuse_placeholders(cfg: StackConfig) -> None:
             for key, value in cfg.placeholders])
 
 
+def fill_derived_defaults(merged: dict[str, Any], env: str) -> None:
+    """Defaults that derive from other values (the zones from the region, the deployer network from a private
+    endpoint), filled into the profile-merged platform mapping in place; docs/CONFIG.md shows them the same way."""
+    eks = merged.setdefault("cluster", {}).setdefault("eks", {}) if isinstance(merged.get("cluster", {}), dict) else {}
+    if isinstance(eks, dict) and "availabilityZones" not in eks:
+        eks["availabilityZones"] = zones_default(str(eks.get("region", "us-east-1")), env)
+    # Only a stack that creates the EKS cluster deploys through its private endpoint: an existing cluster's
+    # (unused) eks defaults must not carry a placeholder that `pulumi preview/up` would then refuse.
+    creates_eks = isinstance(merged.get("cluster"), dict) and merged["cluster"].get("kind", "eks") == "eks"
+    if creates_eks and isinstance(eks, dict) and eks.get("endpointPublicAccess") is False \
+            and "deployerNetworks" not in eks:
+        eks["deployerNetworks"] = [DEPLOYER_PLACEHOLDER]
+
 def load_stack_config(
     values: dict[str, Any],
     secret_keys: set[str] | frozenset[str],
@@ -210,10 +241,16 @@ def load_stack_config(
     stack: str,
     file: str | None = None,
     workloads_model: type[ConfigModel] | None = None,
+    workload_rules: Callable[[PlatformConfig, BaseModel], list[str]] | None = None,
+    known_policies: Collection[str] | None = None,
 ) -> StackConfig:
     """Validate a stack's config (`values`: full keys like `pipeworks:platform` to raw values, objects
     as dicts or JSON strings; `secret_keys`: the keys that were `secure:`). Raises StackConfigError
-    listing every problem."""
+    listing every problem: field rules and cross-field rules alike, in one run.
+
+    workload_rules: the program's rules between its workloads and the platform (infra/ never imports
+    workloads/), each returning rendered `key=value message` lines. known_policies: the policy names of
+    the packs, for `policy.overrides` (infra/ never imports policies/; the caller passes them)."""
     file = file or f"Pulumi.{stack}.yaml"
     problems: list[Problem] = []
     objects: dict[str, dict[str, Any]] = {}
@@ -248,32 +285,43 @@ def load_stack_config(
     profile = defaults_for(str(env)) if isinstance(env, str) else {}
     policy_default = profile.pop("policy", {})
     merged = deep_merge(profile, platform_raw)
-    eks = merged.setdefault("cluster", {}).setdefault("eks", {}) if isinstance(merged.get("cluster", {}), dict) else {}
-    if isinstance(eks, dict) and "availabilityZones" not in eks and isinstance(env, str):
-        eks["availabilityZones"] = zones_default(str(eks.get("region", "us-east-1")), env)
-    # Only a stack that creates the EKS cluster deploys through its private endpoint: an existing cluster's
-    # (unused) eks defaults must not carry a placeholder that `pulumi preview/up` would then refuse.
-    creates_eks = isinstance(merged.get("cluster"), dict) and merged["cluster"].get("kind", "eks") == "eks"
-    if creates_eks and isinstance(eks, dict) and eks.get("endpointPublicAccess") is False \
-            and "deployerNetworks" not in eks:
-        eks["deployerNetworks"] = [DEPLOYER_PLACEHOLDER]
+    if isinstance(env, str):
+        fill_derived_defaults(merged, env)
 
     platform = policy = workloads = None
+    platform_view = workloads_view = None  # the model, or a repaired one, for the cross-field rules
+    dropped: list[str] = []
     try:
-        platform = PlatformConfig.model_validate(merged)
+        # collect: the cross-field rules come from stack_problems() below, all of them, not the first
+        platform = platform_view = PlatformConfig.model_validate(merged, context={"collect": True})
     except ValidationError as e:
         problems.extend(_problems_from(e, "platform", PlatformConfig))
+        platform_view = _repaired(PlatformConfig, merged, e, f"{PROJECT}:platform", dropped)
     try:
         policy = PolicySettings.model_validate(deep_merge(policy_default, objects.get("policy", {})))
     except ValidationError as e:
         problems.extend(_problems_from(e, "policy", PolicySettings))
     if workloads_model is not None:
         try:
-            workloads = workloads_model.model_validate(objects.get("workloads", {}))
+            workloads = workloads_view = workloads_model.model_validate(objects.get("workloads", {}))
         except ValidationError as e:
             problems.extend(_problems_from(e, "workloads", workloads_model))
+            workloads_view = _repaired(workloads_model, objects.get("workloads", {}), e, f"{PROJECT}:workloads", dropped)
     elif objects.get("workloads"):
         problems.append(Problem(f"{PROJECT}:workloads", " is set but this program declares no workloads"))
+    cross: list[Problem] = []
+    if platform_view is not None:
+        cross.extend(Problem(f"{PROJECT}:platform.{path}", f"={_fmt_value(value)} {msg}")
+                     for path, value, msg in platform_view.stack_problems(complete=True))
+        cross.extend(_environment_problems(stack, platform_view))
+    if workload_rules is not None and platform_view is not None and workloads_view is not None:
+        cross.extend(Problem(line, "") for line in workload_rules(platform_view, workloads_view))
+    # a rule about a key whose bad value was set aside would only repeat (or guess at) the field error
+    problems.extend(p for p in cross if not any(p.key.startswith(d) for d in dropped))
+    if known_policies is not None and policy is not None:
+        for name in sorted(set(policy.overrides) - set(known_policies)):
+            problems.append(Problem(f"{PROJECT}:policy.overrides.{name}",
+                                    f" names no policy of the packs; valid: {', '.join(sorted(known_policies))}"))
 
     if platform is not None and platform.cluster.kind.value == "existing" and f"{PROJECT}:kubeconfig" not in values:
         problems.append(Problem(f"{PROJECT}:kubeconfig", " is required for cluster.kind: existing; set it with "
@@ -293,14 +341,74 @@ def load_stack_config(
                        placeholders=tuple(_placeholders(merged, f"{PROJECT}:platform")))
 
 
-def from_pulumi(*, workloads_model: type[ConfigModel] | None = None) -> StackConfig:
+def _repaired(model: type[BaseModel], data: Any, err: ValidationError, prefix: str, dropped: list[str]) -> Any:
+    """The model validated with every key that failed a field rule set aside (its default applies), so the
+    cross-field rules can still run and a user sees those problems in the same run; None when a failure
+    cannot be set aside (a required key, a rule of a whole object). The paths set aside go to `dropped`."""
+    import copy
+
+    data = copy.deepcopy(data)
+    for _ in range(4):
+        for e in err.errors():
+            loc = tuple(e["loc"])
+            if e["type"] == "pipeworks_field":  # a model's own rule naming one of its keys: set that key aside
+                fld = str((e.get("ctx") or {}).get("field", ""))
+                if not re.fullmatch(r"[A-Za-z]\w*", fld):
+                    return None
+                loc = (*loc, fld)
+            if not loc or e["type"] == "missing" or not isinstance(loc[-1], str):
+                return None
+            parent: Any = data
+            for part in loc[:-1]:
+                try:
+                    parent = parent[part]
+                except (KeyError, IndexError, TypeError):
+                    return None
+            if not isinstance(parent, dict):
+                return None
+            parent.pop(loc[-1], None)
+            parent.pop(_camel_or_snake(loc[-1]), None)
+            dropped.append(_path(prefix, loc))
+        try:
+            return model.model_validate(data, context={"collect": True})
+        except ValidationError as e:
+            err = e
+    return None
+
+
+def _camel_or_snake(name: str) -> str:
+    """The other spelling of a key (errors name fields by alias; data may use either)."""
+    if "_" in name:
+        head, *rest = name.split("_")
+        return head + "".join(w.title() for w in rest)
+    return re.sub(r"(?<!^)([A-Z])", lambda m: "_" + m.group(1).lower(), name)
+
+
+# The first word of a stack name that says which environment the stack is.
+_ENV_WORD = re.compile(r"^(dev|prod)(?:$|[-_.])")
+
+
+def _environment_problems(stack: str, platform: PlatformConfig) -> list[Problem]:
+    """A stack named prod (prod-eu, ...) on the dev profile, or the reverse, is refused unless the file says
+    so on purpose (platform.environmentMismatchIntended: true)."""
+    m = _ENV_WORD.match(stack)
+    if m and m.group(1) != platform.environment.value and not platform.environment_mismatch_intended:
+        return [Problem(f"{PROJECT}:platform.environment",
+                        f"={platform.environment.value} but the stack is named {stack!r}; valid: {m.group(1)}, or "
+                        "set platform.environmentMismatchIntended: true if that is on purpose")]
+    return []
+
+
+def from_pulumi(*, workloads_model: type[ConfigModel] | None = None,
+                workload_rules: Callable[[PlatformConfig, BaseModel], list[str]] | None = None) -> StackConfig:
     """Load the running program's config (real engine or mocks) through the Pulumi SDK."""
     import pulumi
     from pulumi.runtime import config as rc
 
     values = {**rc.get_config_env(), **rc.CONFIG.get()}
     secret = {k for k in values if rc.is_config_secret(k)} | set(rc.get_config_secret_keys_env())
-    cfg = load_stack_config(values, secret, stack=pulumi.get_stack(), workloads_model=workloads_model)
+    cfg = load_stack_config(values, secret, stack=pulumi.get_stack(), workloads_model=workloads_model,
+                            workload_rules=workload_rules)
     if not under_mocks():
         refuse_placeholders(cfg)
     return cfg

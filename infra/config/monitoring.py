@@ -11,19 +11,18 @@ from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from infra.config.base import ConfigModel
-from infra.config.kafka import PodResources
+from infra.config.resources import PodResources, Size
 
 if TYPE_CHECKING:
     from infra.config.platform import PlatformConfig
 
-_QUANTITY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti)$")
 _DURATION = re.compile(r"^\d+(h|d|w|y)$")
 
 
 class PrometheusSizing(ConfigModel):
     replicas: int = Field(1, ge=1, le=5, description="Prometheus replicas (each scrapes everything; HA pair in prod).")
     retention: str = Field("7d", description="How long samples are kept (a Prometheus duration, e.g. 15d).")
-    storage_size: str = Field("20Gi", description="Volume per replica.")
+    storage_size: Size = Field("20Gi", description="Volume per replica.")
     resources: PodResources = Field(
         default_factory=lambda: PodResources(cpu="250m", memory="2Gi"), description="The prometheus container.")
 
@@ -32,13 +31,6 @@ class PrometheusSizing(ConfigModel):
     def _retention(cls, v: str) -> str:
         if not _DURATION.match(v):
             raise PydanticCustomError("pipeworks", "is not a Prometheus duration; valid: e.g. '12h', '15d', '4w'")
-        return v
-
-    @field_validator("storage_size")
-    @classmethod
-    def _size(cls, v: str) -> str:
-        if not _QUANTITY.match(v):
-            raise PydanticCustomError("pipeworks", "is not a binary quantity; valid: e.g. '50Gi'")
         return v
 
 

@@ -9,11 +9,9 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from infra.config.base import ConfigModel
+from infra.config.resources import Quantity, Size
 from infra.instances import has_instance_store_nvme, is_gpu_instance_type, split_instance_type
 from infra.placement import NvmeMode, Role
-
-_K8S_QUANTITY = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
-
 
 class CapacityType(StrEnum):
     ON_DEMAND = "ON_DEMAND"
@@ -28,16 +26,10 @@ class Provisioning(StrEnum):
 class Capacity(ConfigModel):
     """Allocatable capacity of ONE node of a declared pool (after kubelet/system reservations)."""
 
-    cpu: str = Field(..., description="Allocatable CPU per node, a Kubernetes quantity (e.g. '7.5' or '7500m').")
-    memory: str = Field(..., description="Allocatable memory per node, a Kubernetes quantity (e.g. '28Gi').")
+    cpu: Quantity = Field(..., description="Allocatable CPU per node, a Kubernetes quantity (e.g. '7.5' or '7500m').")
+    memory: Size = Field(..., description="Allocatable memory per node, a Kubernetes quantity (e.g. '28Gi').")
     gpu: int = Field(0, ge=0, le=16, description="nvidia.com/gpu devices per node.")
 
-    @field_validator("cpu", "memory")
-    @classmethod
-    def _quantity(cls, v: str) -> str:
-        if not _K8S_QUANTITY.match(str(v)):
-            raise PydanticCustomError("pipeworks", "is not a Kubernetes quantity; valid: e.g. '8', '7500m', '28Gi'")
-        return str(v)
 
 
 class NodePoolConfig(ConfigModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
 from pydantic_core import PydanticCustomError
 
@@ -22,6 +22,7 @@ from infra.config.spark import SparkConfig
 from infra.config.storage import StorageConfig
 from infra.data import (ADDON_VERSIONS_FILE, OFFERINGS_FILE, addon_versions, offering_regions, pinned_kubernetes_versions,
                         zones_offering)
+from infra.instances import is_gpu_instance_type
 from infra.placement import NvmeMode, Role
 
 
@@ -47,6 +48,9 @@ class PlatformConfig(ConfigModel):
     """Everything the platform layer of one stack needs (`pipeworks:platform`)."""
 
     environment: Environment = Field(..., description="dev or prod; selects the defaults in infra/config/profiles.py.")
+    environment_mismatch_intended: bool = Field(
+        False, description="A stack named dev or prod (or dev-*/prod-*) must have that environment; set true when "
+                           "a stack deliberately runs the other environment's profile.")
     cluster: ClusterConfig = Field(default_factory=ClusterConfig, description="The cluster the platform runs on.")
     node_pools: list[NodePoolConfig] = Field(..., description="The node pools; see NodePoolConfig.")
     cluster_autoscaler: ClusterAutoscalerConfig = Field(
@@ -92,8 +96,10 @@ class PlatformConfig(ConfigModel):
             for j, t in enumerate(p.instance_types):
                 offered = zones_offering(eks.region, t)
                 if offered is None:
+                    # reported once (problems are collected, not raised): no pool can be checked in that region
                     fail("cluster.eks.region", eks.region,
                          f"is not in {OFFERINGS_FILE}; valid: {', '.join(offering_regions())} (or add the region's offerings)")
+                    return
                 missing = [z for z in pool_zones if z not in offered]
                 if missing:
                     fail(f"nodePools[{i}].instanceTypes[{j}]", t,
@@ -101,11 +107,24 @@ class PlatformConfig(ConfigModel):
                          f"of the pool, or set nodePools[{i}].zones")
 
     @model_validator(mode="after")
-    def _stack_rules(self) -> "PlatformConfig":
-        """Rules across pools and sections; each error names the offending key."""
+    def _stack_rules(self, info: ValidationInfo) -> "PlatformConfig":
+        """Rules across pools and sections. Validating the model alone raises the first; the stack loader
+        (validation context {"collect": True}) takes them all from stack_problems() instead, with the rules
+        that need a complete stack, so a user sees every problem in one run."""
+        if not (info.context or {}).get("collect"):
+            for path, value, msg in self.stack_problems()[:1]:
+                raise PydanticCustomError("pipeworks_field", "{field}={value} {msg}",
+                                          {"field": path, "value": value, "msg": msg})
+        return self
+
+    def stack_problems(self, complete: bool = False) -> list[tuple[str, object, str]]:
+        """(key below platform, value, message) for every rule across pools and sections. complete: also the
+        rules of a whole stack (a component switched on needs its NVMe pool), which a node-pool-only model
+        built in a test or a bootstrap stack need not meet; the stack loader always asks for them."""
+        problems: list[tuple[str, object, str]] = []
 
         def fail(path: str, value: object, msg: str) -> None:
-            raise PydanticCustomError("pipeworks_field", "{field}={value} {msg}", {"field": path, "value": value, "msg": msg})
+            problems.append((path, value, msg))
 
         names = [p.name for p in self.node_pools]
         for i, p in enumerate(self.node_pools):
@@ -116,6 +135,11 @@ class PlatformConfig(ConfigModel):
         existing = self.cluster.kind is ClusterKind.EXISTING
         zones = set(self.cluster.eks.availability_zones or [])
         for i, p in enumerate(self.node_pools):
+            if p.role is Role.GENERAL:
+                for t in p.instance_types:
+                    if is_gpu_instance_type(t):
+                        fail(f"nodePools[{i}].instanceTypes", t, "is a GPU instance type in a general pool; GPU nodes "
+                             "are tainted for GPU pods only: move it to a pool with role: gpu or pick e.g. m6i.xlarge")
             if existing and p.provisioning is Provisioning.MANAGED:
                 fail(f"nodePools[{i}].provisioning", "managed",
                      "is not possible on an existing cluster; valid: declared (with capacity)")
@@ -145,6 +169,37 @@ class PlatformConfig(ConfigModel):
                 fail("cluster.eks.endpointPublicAccess", True, "must be false in prod (private API endpoint)")
         # Sections that need the rest of the stack (pools, cluster kind, environment) check it themselves.
         for section in (self.elk, self.gpu, self.monitoring, self.jupyterhub, self.storage, self.kafka, self.spark):
-            for path, value, msg in section.stack_problems(self):
-                fail(path, value, msg)
-        return self
+            problems.extend(section.stack_problems(self))
+        if complete:
+            problems.extend(self._component_needs())
+        return problems
+
+    def _component_needs(self) -> list[tuple[str, object, str]]:
+        """What each switched-on component needs from the node pools: the same rules the components enforce
+        when they are built (infra/storage/rook.py, infra/services/{kafka,spark,elk}), found before any
+        resource exists."""
+        modes = {p.nvme_mode for p in self.pools(Role.NVME)}
+        out: list[tuple[str, object, str]] = []
+        if self.storage.enabled and NvmeMode.RAW not in modes:
+            out.append(("storage.enabled", True, "needs an nvme node pool with nvmeMode: raw (its disks become the "
+                                                 "Ceph OSDs); declare one or set storage.enabled: false"))
+        if self.kafka.enabled and not modes:
+            out.append(("kafka.enabled", True, f"needs an nvme node pool (nvmeMode: {self.kafka.nvme_mode.value}) for "
+                                               "the brokers; declare one or set kafka.enabled: false"))
+        if self.spark.enabled and not modes:
+            out.append(("spark.enabled", True, "needs an nvme node pool with nvmeMode: raid0 (executor scratch); "
+                                               "declare one or set spark.enabled: false"))
+        if self.elk.enabled and not modes:
+            mode = self.elk.elasticsearch.hot.nvme_mode.value
+            out.append(("elk.enabled", True, f"needs an nvme node pool (nvmeMode: {mode}) for the hot nodes; declare "
+                                             "one or set elk.enabled: false"))
+        if self.spark.enabled and self.spark.standalone.enabled:
+            from infra.services.spark.spec import worker_offer  # pure; imported late (it imports this package)
+
+            mem = self.spark.standalone.worker_resources.memory
+            try:
+                worker_offer(self.spark.standalone.worker_resources.cpu, mem)
+            except ValueError as e:
+                out.append(("spark.standalone.workerResources.memory", mem,
+                            str(e).split("; ", 1)[-1] + " (75% of it less the worker daemon's heap goes to executors)"))
+        return out

@@ -22,7 +22,7 @@ class PolicySettings(ConfigModel):
         None, description="Default level of every policy. Default: advisory in dev, mandatory in prod."
     )
     overrides: dict[str, EnforcementLevel] = Field(
-        default_factory=dict, description="Per-policy levels by policy name, e.g. {pod-requests-limits: advisory}."
+        default_factory=dict, description="Per-policy levels by policy name (a name of the packs, see policies/README.md), e.g. {container-probes: advisory}."
     )
     allow_exemptions: bool | None = Field(
         None,

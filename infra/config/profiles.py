@@ -5,6 +5,10 @@ replaces the default list whole (a stack that names its node pools names all of 
 dev is small and cheap (2 zones, one NAT gateway, small instances, GPU from zero, spot where a lost
 node loses nothing); prod is highly available (3 zones, private API endpoint, on-demand stateful
 pools with minimums that hold Ceph/Kafka quorum).
+
+The one rule: a model's default is the dev value. The prod profile states every value where prod differs;
+the dev profile states only what no model defaults (the cluster's endpoint and NAT choices, the node pools,
+the policy enforcement), which the prod profile states too. docs/CONFIG.md shows both environments' values.
 """
 
 from __future__ import annotations
@@ -32,22 +36,6 @@ _DEV: dict[str, Any] = {
          "capacityType": "SPOT", "minSize": 0, "maxSize": 2},
     ],
     "policy": {"enforcement": "advisory", "allowExemptions": True},
-    # One mon, one mgr, one copy on the single OSD node; no protect/retain so `pulumi destroy` cleans up.
-    # failureDomain host: one OSD host, one copy.
-    "storage": {"monCount": 1, "mgrCount": 1, "allowMultipleMonsPerNode": True, "replicaSize": 1, "rgwInstances": 1,
-                "failureDomain": "host",
-                "protect": False, "retainOnDelete": False,
-                "resources": {"mon": {"cpu": "100m", "memory": "512Mi", "memoryLimit": "1Gi"},
-                              "mgr": {"cpu": "100m", "memory": "512Mi", "memoryLimit": "1Gi"},
-                              "osd": {"cpu": "500m", "memory": "2Gi", "memoryLimit": "4Gi"},
-                              "mds": {"cpu": "100m", "memory": "512Mi", "memoryLimit": "1Gi"},
-                              "rgw": {"cpu": "100m", "memory": "512Mi", "memoryLimit": "1Gi"}},
-                "buckets": [{"name": "lake", "namespace": "data-lake"}]},
-    # One controller, one broker, one copy: a dev cluster that fits the small NVMe scratch pool.
-    "kafka": {"replicationFactor": 1, "minInsyncReplicas": 1, "cruiseControl": False,
-              "controllers": {"replicas": 1, "storageSize": "10Gi", "resources": {"cpu": "250m", "memory": "1Gi"}},
-              "brokers": {"replicas": 1, "storageSize": "50Gi", "resources": {"cpu": "500m", "memory": "2Gi"}}},
-    "spark": {"standalone": {"minWorkers": 1, "maxWorkers": 3}},
 }
 
 _PROD: dict[str, Any] = {
@@ -66,8 +54,15 @@ _PROD: dict[str, Any] = {
     ],
     "policy": {"enforcement": "mandatory", "allowExemptions": False},
     # 3 mons, 2 mgrs, 3 copies (one per OSD host); protected and retained, Retain reclaim on data classes.
-    "storage": {"monCount": 3, "mgrCount": 2, "replicaSize": 3, "rgwInstances": 2, "protect": True,
-                "retainOnDelete": True, "buckets": [{"name": "lake", "namespace": "data-lake", "maxSize": "4Ti"}]},
+    # failureDomain zone: each copy in another zone (the OSD pool spans three).
+    "storage": {"monCount": 3, "mgrCount": 2, "allowMultipleMonsPerNode": False, "replicaSize": 3, "rgwInstances": 2,
+                "failureDomain": "zone", "protect": True, "retainOnDelete": True,
+                "resources": {"mon": {"cpu": "500m", "memory": "1Gi", "memoryLimit": "2Gi"},
+                              "mgr": {"cpu": "500m", "memory": "1Gi", "memoryLimit": "2Gi"},
+                              "osd": {"cpu": "2", "memory": "4Gi", "memoryLimit": "8Gi"},
+                              "mds": {"cpu": "500m", "memory": "2Gi", "memoryLimit": "4Gi"},
+                              "rgw": {"cpu": "500m", "memory": "1Gi", "memoryLimit": "2Gi"}},
+                "buckets": [{"name": "lake", "namespace": "data-lake", "maxSize": "4Ti"}]},
     # Three controllers (quorum survives one loss), three brokers spread over three zones, RF 3 / min ISR 2,
     # Cruise Control to rebalance partitions when brokers are added or replaced.
     "kafka": {"replicationFactor": 3, "minInsyncReplicas": 2, "cruiseControl": True,

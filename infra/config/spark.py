@@ -10,9 +10,9 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from infra.config.base import ConfigModel, dns_label
+from infra.config.base import ConfigModel, check_dns_label
 from infra.config.base import fail as _fail
-from infra.config.kafka import PodResources
+from infra.config.resources import PodResources, Size
 from infra.placement import NvmeMode, Role
 
 # The last path segment carries the tag or digest (a registry host may have a port: host:5000/x:1.0).
@@ -50,7 +50,7 @@ class SparkStandaloneConfig(ConfigModel):
         4, ge=1, le=1024, description="Cores an application gets unless it sets spark.cores.max (the master's "
                                       "spark.deploy.defaultCores; notebooks' spark.cores.max). Without it the first "
                                       "notebook takes every core of the cluster.")
-    scratch_size: str = Field(
+    scratch_size: Size = Field(
         "200Gi", description="sizeLimit of each worker's scratch emptyDir (work and local dirs on the RAID0 array); "
                              "past it the kubelet evicts the worker instead of filling the node's disk.")
     decommission_seconds: int = Field(
@@ -62,13 +62,6 @@ class SparkStandaloneConfig(ConfigModel):
         default_factory=lambda: PodResources(cpu="2", memory="8Gi"),
         description="Each worker's container; the worker offers its CPU request (rounded down, at least 1 core) and "
                     "75% of its memory to executors, leaving room for the JVM and off-heap buffers.")
-
-    @field_validator("scratch_size")
-    @classmethod
-    def _size(cls, v: str) -> str:
-        if not re.fullmatch(r"\d+(Mi|Gi|Ti)", v):
-            raise PydanticCustomError("pipeworks", "is not a size; valid: e.g. '100Gi', '1Ti'")
-        return v
 
     @model_validator(mode="after")
     def _bounds(self) -> "SparkStandaloneConfig":
@@ -100,7 +93,7 @@ class SparkConfig(ConfigModel):
     @field_validator("namespace")
     @classmethod
     def _dns(cls, v: str) -> str:
-        return dns_label(v)
+        return check_dns_label(v)
 
     @field_validator("image")
     @classmethod

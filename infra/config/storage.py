@@ -1,19 +1,22 @@
 """Stack config of the storage layer (`pipeworks:platform.storage`): Rook-Ceph on the NVMe pools, its
 pools, classes, object store and the buckets a stack declares.
 
-Code defaults are the production values; the dev profile (infra/config/profiles.py) shrinks them.
+Code defaults are the dev values (one mon, one copy, small daemons), as in every section; the prod profile
+(infra/config/profiles.py) states what prod needs instead.
 """
 
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from infra.config.base import ConfigModel
+# parse_quantity is also read as `quantity` by workloads/fraud/config.py
+from infra.config.resources import Quantity, Size
+from infra.config.resources import parse_quantity as quantity
 from infra.placement import NvmeMode, Role
 
 if TYPE_CHECKING:
@@ -28,27 +31,6 @@ EKS_INSTANCE_STORE_FILTER = "^/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Stor
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$")
-_FACTORS = {None: 1, "m": Decimal("0.001"), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15,
-            "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50}
-
-
-def quantity(value: str) -> Decimal:
-    """The numeric value of a Kubernetes quantity ('500m' -> 0.5, '2Gi' -> 2147483648)."""
-    m = _QUANTITY.match(str(value))
-    if not m:
-        raise ValueError(f"{value!r} is not a Kubernetes quantity; valid: e.g. '500m', '2', '512Mi', '4Gi'")
-    return Decimal(m.group(1)) * _FACTORS[m.group(2)]
-
-
-def _check_quantity(v: str) -> str:
-    try:
-        quantity(v)
-    except ValueError:
-        raise PydanticCustomError("pipeworks", "is not a Kubernetes quantity; valid: e.g. '500m', '2', '512Mi', '4Gi'")
-    return str(v)
-
-
 def _check_dns_label(v: str) -> str:
     if not _DNS_LABEL.match(v):
         raise PydanticCustomError("pipeworks", "is not a DNS label; valid: lowercase letters, digits and '-', at most 63")
@@ -60,14 +42,9 @@ class DaemonResources(ConfigModel):
     turns a busy node into slow I/O for every client, while the memory limit bounds a leak (OSDs size
     their caches from it: osd_memory_target follows the limit)."""
 
-    cpu: str = Field(..., description="CPU request, a Kubernetes quantity (e.g. '500m', '2').")
-    memory: str = Field(..., description="Memory request, a Kubernetes quantity (e.g. '2Gi').")
-    memory_limit: str = Field(..., description="Memory limit, at least the request (e.g. '4Gi').")
-
-    @field_validator("cpu", "memory", "memory_limit")
-    @classmethod
-    def _quantities(cls, v: str) -> str:
-        return _check_quantity(v)
+    cpu: Quantity = Field(..., description="CPU request, a Kubernetes quantity (e.g. '500m', '2').")
+    memory: Size = Field(..., description="Memory request, a Kubernetes quantity (e.g. '2Gi').")
+    memory_limit: Size = Field(..., description="Memory limit, at least the request (e.g. '4Gi').")
 
     @model_validator(mode="after")
     def _limit_covers_request(self) -> "DaemonResources":
@@ -83,22 +60,22 @@ class DaemonResources(ConfigModel):
 
 
 class CephResources(ConfigModel):
-    """Sizing of the Ceph daemons (production defaults; the dev profile shrinks them)."""
+    """Sizing of the Ceph daemons (dev defaults; the prod profile grows them)."""
 
     mon: DaemonResources = Field(
-        default_factory=lambda: DaemonResources(cpu="500m", memory="1Gi", memory_limit="2Gi"),
+        default_factory=lambda: DaemonResources(cpu="100m", memory="512Mi", memory_limit="1Gi"),
         description="Each monitor.")
     mgr: DaemonResources = Field(
-        default_factory=lambda: DaemonResources(cpu="500m", memory="1Gi", memory_limit="2Gi"),
+        default_factory=lambda: DaemonResources(cpu="100m", memory="512Mi", memory_limit="1Gi"),
         description="Each manager (dashboard and Prometheus module included).")
     osd: DaemonResources = Field(
-        default_factory=lambda: DaemonResources(cpu="2", memory="4Gi", memory_limit="8Gi"),
+        default_factory=lambda: DaemonResources(cpu="500m", memory="2Gi", memory_limit="4Gi"),
         description="Each OSD (one per instance-store disk); Rook derives osd_memory_target from the limit.")
     mds: DaemonResources = Field(
-        default_factory=lambda: DaemonResources(cpu="500m", memory="2Gi", memory_limit="4Gi"),
+        default_factory=lambda: DaemonResources(cpu="100m", memory="512Mi", memory_limit="1Gi"),
         description="Each CephFS metadata server.")
     rgw: DaemonResources = Field(
-        default_factory=lambda: DaemonResources(cpu="500m", memory="1Gi", memory_limit="2Gi"),
+        default_factory=lambda: DaemonResources(cpu="100m", memory="512Mi", memory_limit="1Gi"),
         description="Each RGW (S3) gateway.")
 
 
@@ -112,7 +89,7 @@ class BucketConfig(ConfigModel):
     bucket_name: str | None = Field(
         None, description="Exact S3 bucket name. Default: generated from `name` with a random suffix, so claims of "
                           "the same name in two namespaces never collide.")
-    max_size: str | None = Field(None, description="Bucket quota in bytes as a quantity (e.g. '500Gi'). Default: none.")
+    max_size: Size | None = Field(None, description="Bucket quota in bytes as a quantity (e.g. '500Gi'). Default: none.")
     max_objects: int | None = Field(None, ge=1, description="Bucket quota in objects. Default: none.")
 
     @field_validator("name", "namespace")
@@ -127,11 +104,6 @@ class BucketConfig(ConfigModel):
             raise PydanticCustomError("pipeworks", "is not an S3 bucket name; valid: 3-63 lowercase letters, digits, "
                                                    "'.' and '-', starting and ending with a letter or digit")
         return v
-
-    @field_validator("max_size")
-    @classmethod
-    def _size(cls, v: str | None) -> str | None:
-        return None if v is None else _check_quantity(v)
 
 
 class StorageConfig(ConfigModel):
@@ -149,14 +121,14 @@ class StorageConfig(ConfigModel):
     device_path_filter: str | None = Field(
         None, description="Regex on /dev/disk/by-id paths selecting OSD disks. Default on EKS: the instance-store "
                           f"disks ({EKS_INSTANCE_STORE_FILTER}); required on existing clusters.")
-    mon_count: int = Field(3, ge=1, le=9, description="Ceph monitors; odd, so a majority survives a partition.")
+    mon_count: int = Field(1, ge=1, le=9, description="Ceph monitors; odd, so a majority survives a partition.")
     allow_multiple_mons_per_node: bool = Field(
-        False, description="Let several mons share a node (dev only: one node loses the quorum).")
-    mgr_count: int = Field(2, ge=1, le=5, description="Ceph managers (one active, the rest standby).")
-    replica_size: int = Field(3, ge=1, le=5, description="Copies of every object in the block, file, object and "
+        True, description="Let several mons share a node (dev only: one node loses the quorum).")
+    mgr_count: int = Field(1, ge=1, le=5, description="Ceph managers (one active, the rest standby).")
+    replica_size: int = Field(1, ge=1, le=5, description="Copies of every object in the block, file, object and "
                                                          "`.mgr` pools; one per failure domain.")
     failure_domain: Literal["host", "zone"] = Field(
-        "zone", description="CRUSH failure domain of every pool: `zone` puts each copy in a different "
+        "host", description="CRUSH failure domain of every pool: `zone` puts each copy in a different "
                             "topology.kubernetes.io/zone (one zone's loss leaves replicaSize-1 copies, writes go on); "
                             "`host` only separates hosts, so past replicaSize OSD hosts two copies can share a zone. "
                             "`zone` needs the raw NVMe pools to span at least replicaSize zones.")
@@ -168,13 +140,13 @@ class StorageConfig(ConfigModel):
         None, description="StorageClass of the mons' PVCs (Rook mon.volumeClaimTemplate), so a mon's store survives "
                           f"its node (spot reclaim, ASG replacement). Default on EKS: {EKS_DEFAULT_CLASS}; on existing "
                           "clusters unset means the store stays on hostPath under dataDirHostPath.")
-    mon_storage_size: str = Field("10Gi", description="Size of each mon's PVC (Rook's example: 10Gi).")
+    mon_storage_size: Size = Field("10Gi", description="Size of each mon's PVC (Rook's example: 10Gi).")
     mds_active_count: int = Field(1, ge=1, le=4, description="Active CephFS metadata servers (each with a standby).")
-    rgw_instances: int = Field(2, ge=1, le=10, description="RGW (S3) gateway pods.")
-    protect: bool = Field(True, description="Pulumi `protect` on the namespace, CephCluster and pools, and Retain "
+    rgw_instances: int = Field(1, ge=1, le=10, description="RGW (S3) gateway pods.")
+    protect: bool = Field(False, description="Pulumi `protect` on the namespace, CephCluster and pools, and Retain "
                                             "reclaim policy on the data classes (on in prod).")
     retain_on_delete: bool = Field(
-        True, description="Pulumi `retainOnDelete` on resources that hold data (cluster, pools, filesystem, object "
+        False, description="Pulumi `retainOnDelete` on resources that hold data (cluster, pools, filesystem, object "
                           "store, bucket claims) and Ceph's own preserve-on-delete flags.")
     block_pool: str = Field("replicapool", description="CephBlockPool behind the block class.")
     block_class: str = Field("ceph-block", description="RBD StorageClass (ReadWriteOnce, expandable).")
@@ -195,12 +167,9 @@ class StorageConfig(ConfigModel):
     prometheus_release: str | None = Field(
         None, description="`release` label the Prometheus of kube-prometheus-stack selects ServiceMonitors by.")
     resources: CephResources = Field(default_factory=CephResources, description="Sizing of the Ceph daemons.")
-    buckets: list[BucketConfig] = Field(default_factory=list, description="Buckets this stack declares.")
-
-    @field_validator("mon_storage_size")
-    @classmethod
-    def _mon_size(cls, v: str) -> str:
-        return _check_quantity(v)
+    buckets: list[BucketConfig] = Field(
+        default_factory=lambda: [BucketConfig(name="lake", namespace="data-lake")],
+        description="Buckets this stack declares (a list in a stack file replaces this one whole).")
 
     @field_validator("namespace", "block_pool", "block_class", "filesystem", "filesystem_class", "object_store",
                      "bucket_class")

@@ -23,7 +23,7 @@ import pulumi_kubernetes as k8s
 from pydantic import ValidationError
 
 from infra.config.storage import BucketConfig, StorageConfig
-from infra.naming import dns_label
+from infra.naming import join_dns_label
 from infra.storage import specs
 from infra.storage.specs import ScratchVolume, spark_scratch_volume
 
@@ -130,7 +130,7 @@ class StorageHandle:
         if key in self.buckets:
             raise ValueError(f"storage.bucket({name!r}, {namespace!r}) is claimed twice; reuse the first BucketHandle")
         claim = k8s.apiextensions.CustomResource(
-            f"obc-{dns_label(namespace, name)}",
+            f"obc-{join_dns_label(namespace, name)}",
             api_version="objectbucket.io/v1alpha1",
             kind="ObjectBucketClaim",
             metadata={"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/managed-by": "pipeworks"}},
@@ -156,7 +156,7 @@ class StorageHandle:
         Rook writes its keys to Secret rook-ceph-object-user-<store>-<name> in `namespace`."""
         cfg = self.cfg
         for what, value in (("name", name), ("namespace", namespace)):
-            if value != dns_label(value):
+            if value != join_dns_label(value):
                 raise ValueError(f"storage.object_user {what}={value!r} is not a DNS label; valid: lowercase letters, "
                                  "digits and '-'")
         allowed = cfg.allow_users_in_namespaces
@@ -167,7 +167,7 @@ class StorageHandle:
         if key in self.object_users:
             raise ValueError(f"storage.object_user({name!r}, {namespace!r}) is declared twice; reuse the first handle")
         user = k8s.apiextensions.CustomResource(
-            f"s3user-{dns_label(namespace, name)}",
+            f"s3user-{join_dns_label(namespace, name)}",
             api_version="ceph.rook.io/v1",
             kind="CephObjectStoreUser",
             metadata={"name": name, "namespace": namespace},

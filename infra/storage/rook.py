@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 
 from infra.config.nodepools import NodePoolConfig
 from infra.config.storage import EKS_DEFAULT_CLASS, StorageConfig
-from infra.naming import dns_label
+from infra.naming import join_dns_label
 from infra.placement import NvmeMode, Role
 from infra.storage import specs
 from infra.storage.handle import StorageHandle
@@ -138,7 +138,7 @@ class RookCeph(pulumi.ComponentResource):
         for b in cfg.buckets:
             if b.namespace not in bucket_namespaces:
                 bucket_namespaces[b.namespace] = k8s.core.v1.Namespace(
-                    f"{name}-bucket-ns-{dns_label(b.namespace)}",
+                    f"{name}-bucket-ns-{join_dns_label(b.namespace)}",
                     metadata={"name": b.namespace, "labels": {
                         "pod-security.kubernetes.io/enforce": "restricted",
                         "pod-security.kubernetes.io/warn": "restricted"}},

@@ -36,13 +36,23 @@ _REFERENCE_HEAD = {"existing", "use", "create", "enable", "disable", "generate",
 _KEY_OF = {"password", "passwd", "token", "credential", "credentials", "apikey", "username", "user"}
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
-PEM_PRIVATE_KEY = re.compile(r"-{3,}\s*BEGIN[A-Z ]*PRIVATE KEY\s*-{3,}")
+# Every pattern below is linear in the string's length: a repeated run (a key, a scheme, dashes) is only
+# tried from its first character (the look-behinds), never again from each later one, which made a
+# 100 KB value take minutes (issue 9; benchmarks/policy_check.py measures ms per MB).
+PEM_PRIVATE_KEY = re.compile(r"(?<!-)-{3,}\s*BEGIN[A-Z ]*PRIVATE KEY\s*-{3,}")
 AWS_ACCESS_KEY_ID = re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
 AWS_SECRET_PAIR = re.compile(r"(?i)aws_?secret_?access_?key\s*[=:]\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])")
-URL_PASSWORD = re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:([^/\s@]+)@")
+URL_PASSWORD = re.compile(r"(?<![\w+.-])[a-z][a-z0-9+.-]*://[^/\s:@]+:([^/\s@]+)@")
+# Tokens whose issuers give them a fixed prefix (GitHub, GitLab, Slack, Stripe, npm, Google API keys)
+# and Slack incoming-webhook URLs, which are credentials by value whatever the key is called.
+KNOWN_TOKEN = re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{40,}|glpat-[A-Za-z0-9_-]{20}"
+                         r"|xox[abposr]-[A-Za-z0-9-]{10,}|sk_live_[A-Za-z0-9]{24,}|npm_[A-Za-z0-9]{36}"
+                         r"|AIza[0-9A-Za-z_-]{35})(?![A-Za-z0-9_])"
+                         r"|hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{16,}")
+_TOKEN_PREFIXES = ("gh", "github_pat_", "glpat-", "xox", "sk_live_", "npm_", "AIza", "hooks.slack.com")
 BEARER = re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{8,}=*)")
 # `key=value`, `key: value` and Logstash/Ruby `key => value`
-KV_PAIR = re.compile(r"""(?x)(?P<key>[A-Za-z0-9_.\-]+)["']?\s*(?:=>|[=:])\s*(?P<q>["']?)(?P<value>\$\{[^}]*\}|\$\([^)]*\)|\{\{[^}]*\}\}|[^\s"',;}]+)(?P=q)""")
+KV_PAIR = re.compile(r"""(?x)(?<![A-Za-z0-9_.\-])(?P<key>[A-Za-z0-9_.\-]+)["']?\s*(?:=>|[=:])\s*(?P<q>["']?)(?P<value>\$\{[^}]*\}|\$\([^)]*\)|\{\{[^}]*\}\}|[^\s"',;}]+)(?P=q)""")
 _REF_VALUE = re.compile(r"^(\$\(.+\)|\$\{.+\}|\{\{.*\}\}|%\(.+\)s?|\$[A-Za-z_][A-Za-z0-9_]*)$")
 
 
@@ -116,21 +126,28 @@ def value_problems(value: Any) -> list[str]:
     if not isinstance(value, str) or not value or is_unknown(value):
         return []
     found = []
-    if PEM_PRIVATE_KEY.search(value):
+    # Each pattern runs only when the literal it cannot match without is present: substring tests are
+    # C loops, so a megabyte value without any of them costs a few milliseconds.
+    lower = value.lower()
+    if "private key" in lower and PEM_PRIVATE_KEY.search(value):
         found.append("a PEM private key")
-    if AWS_ACCESS_KEY_ID.search(value):
+    if ("AKIA" in value or "ASIA" in value) and AWS_ACCESS_KEY_ID.search(value):
         found.append("an AWS access key id")
-    if AWS_SECRET_PAIR.search(value):
+    if "secret" in lower and AWS_SECRET_PAIR.search(value):
         found.append("an AWS secret access key")
-    for m in URL_PASSWORD.finditer(value):
-        if not is_reference(m.group(1)):
-            found.append("a password embedded in a URL")
-            break
-    for m in BEARER.finditer(value):
-        if not is_reference(m.group(1)):
-            found.append("a bearer token")
-            break
-    for m in KV_PAIR.finditer(value):
+    if any(p in value for p in _TOKEN_PREFIXES) and KNOWN_TOKEN.search(value):
+        found.append("a token with a known issuer prefix")
+    if "://" in value and "@" in value:
+        for m in URL_PASSWORD.finditer(value):
+            if not is_reference(m.group(1)):
+                found.append("a password embedded in a URL")
+                break
+    if "bearer" in lower:
+        for m in BEARER.finditer(value):
+            if not is_reference(m.group(1)):
+                found.append("a bearer token")
+                break
+    for m in (KV_PAIR.finditer(value) if ("=" in value or ":" in value) else ()):
         if is_credential_name(m.group("key")) and _kv_literal(m.group("value"), bool(m.group("q"))):
             found.append(f"a literal {m.group('key')!r}")
             break

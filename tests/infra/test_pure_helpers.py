@@ -10,7 +10,7 @@ from infra.cluster.iam import cluster_autoscaler_policy, irsa_trust_policy
 from infra.cluster.network import subnet_cidrs
 from infra.cluster.userdata import user_data_b64
 from infra.instances import has_instance_store_nvme, is_arm_instance_type, is_gpu_instance_type, split_instance_type
-from infra.naming import dns_label
+from infra.naming import join_dns_label
 from infra.placement import NvmeMode
 
 
@@ -68,9 +68,9 @@ def test_subnets_do_not_overlap():
 
 
 def test_dns_label():
-    assert dns_label("Pipeworks", "DEV", "gpu_pool") == "pipeworks-dev-gpu-pool"
-    long = dns_label("x" * 80, max_len=63)
-    assert len(long) == 63 and long != dns_label("x" * 81, max_len=63)
+    assert join_dns_label("Pipeworks", "DEV", "gpu_pool") == "pipeworks-dev-gpu-pool"
+    long = join_dns_label("x" * 80, max_len=63)
+    assert len(long) == 63 and long != join_dns_label("x" * 81, max_len=63)
 
 
 def test_pod_security_labels():

@@ -51,7 +51,7 @@ def test_check_stack_by_name_plans_it_first(plans: dict[str, Path], capsys: pyte
     by_name = json.loads(capsys.readouterr().out)
     assert by_name == [x.to_json() for x in run_check(load_plan(plans["dev"])).violations]
     assert check_main(["no-such-stack"]) == 2
-    assert "invalid stack 'no-such-stack'" in capsys.readouterr().err
+    assert "no stack file Pulumi.no-such-stack.yaml" in capsys.readouterr().err
 
 
 # --- mutations -------------------------------------------------------------------------------------

@@ -112,7 +112,7 @@ def test_cli_exit_codes_and_clean_errors(tmp_path):
     r = subprocess.run(cli + ["plan", "nosuchstack", "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 2 and "Pulumi.nosuchstack.yaml: no such stack file" in r.stderr
     r = subprocess.run(cli + ["diff", str(tmp_path / "a"), str(tmp_path / "b")], cwd=REPO, capture_output=True, text=True)
-    assert r.returncode == 2 and "holds a plan" in r.stderr
+    assert r.returncode == 2 and "no such folder" in r.stderr
 
 
 def test_diff_reports_changes_per_component_without_secrets(tmp_path):

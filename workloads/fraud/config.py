@@ -8,6 +8,7 @@ the application modules of this package must not import it, nor pulumi or infra.
 from __future__ import annotations
 
 import re
+import zoneinfo
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
@@ -165,7 +166,7 @@ class TrainerConfig(ConfigModel):
     @field_validator("time_zone")
     @classmethod
     def _tz(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*", v):
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*", v) or not _known_zone(v):
             raise PydanticCustomError("pipeworks", "is not an IANA time zone name; valid: e.g. Etc/UTC, Europe/Paris")
         return v
 
@@ -342,6 +343,15 @@ class FraudConfig(ConfigModel):
             _fail("gateway.namespace", self.gateway.namespace, "is the workload's own namespace; name the "
                                                                "namespace of the shared Gateway")
         return self
+
+
+def _known_zone(name: str) -> bool:
+    """In the IANA database (the Kubernetes CronJob controller loads the same names)."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def platform_problems(fraud: FraudConfig, platform: Any) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from infra.config.elk import ElkConfig, NodeSetSizing
-from infra.config.kafka import PodResources
+from infra.config.resources import PodResources
 from infra.placement import Placement, Role, place, spread
 
 OPERATOR_RELEASE = "elastic-operator"

@@ -16,6 +16,7 @@ import pulumi_random as random
 from infra.config.jupyterhub import JupyterHubConfig, NotebookProfile
 from infra.placement import Role, gpu_limits, place
 from infra.podsecurity import pod_security_labels
+from infra.storage import StorageHandle
 
 __all__ = ["JupyterHub", "JupyterHubArgs", "hub_values", "spark_defaults"]
 
@@ -191,7 +192,7 @@ def notebook_env(*, bucket: Any | None, spark_master: str | None) -> dict[str, A
 class JupyterHubArgs:
     cfg: JupyterHubConfig
     provider: k8s.Provider
-    storage: Any | None  # StorageHandle: bucket(), s3_endpoint, namespace; None when storage is off
+    storage: StorageHandle | None  # bucket(), s3_endpoint, namespace; None when storage is off
     spark: Any | None  # Spark: master_url, sparkconf_s3a(), client_labels, namespace; None when Spark is off
     block_class: str | None
     gpu_profile: bool = True  # JupyterHubConfig.gpu_offered(platform): a GPU pool and the GPU operator exist

@@ -25,7 +25,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from infra.config.kafka import KafkaConfig, PodResources, UserQuotas
+from infra.config.kafka import KafkaConfig, UserQuotas
+from infra.config.resources import PodResources
 from infra.helmvalues import null_values_yaml
 from infra.placement import NvmeMode, Role, place
 from infra.podsecurity import pod_security_labels

@@ -10,6 +10,7 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 from urllib.parse import urlparse
 
+from infra.config.resources import parse_quantity
 from infra.config.spark import SparkConfig
 from infra.placement import Role, place, spread
 from infra.storage.specs import spark_scratch_volume
@@ -32,24 +33,11 @@ LOCAL_DIR_VOLUME = _SCRATCH.name
 LOCAL_DIR_MOUNT = _SCRATCH.mount_path
 EVENT_LOG_PREFIX = "events"
 
-_QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
-_FACTORS = {None: Decimal(1), "m": Decimal("0.001"), "k": Decimal(10**3), "M": Decimal(10**6),
-            "G": Decimal(10**9), "T": Decimal(10**12), "Ki": Decimal(2**10), "Mi": Decimal(2**20),
-            "Gi": Decimal(2**30), "Ti": Decimal(2**40)}
-
-
-def _quantity(value: str) -> Decimal:
-    m = _QUANTITY.match(value)
-    if not m:
-        raise ValueError(f"{value!r} is not a Kubernetes quantity; valid: e.g. '2', '500m', '8Gi'")
-    return Decimal(m.group(1)) * _FACTORS[m.group(2)]
-
-
 WORKER_DAEMON_MIB = 512  # the worker JVM itself (SPARK_DAEMON_MEMORY); executors are separate JVMs
 
 
 def _mib(memory: str) -> int:
-    return int((_quantity(memory) / Decimal(2**20)).to_integral_value(rounding=ROUND_FLOOR))
+    return int((parse_quantity(memory) / Decimal(2**20)).to_integral_value(rounding=ROUND_FLOOR))
 
 
 def daemon_memory(memory: str) -> str:
@@ -62,7 +50,7 @@ def worker_offer(cpu: str, memory: str) -> tuple[int, str]:
     """(cores, memory) a standalone worker offers executors: its CPU request rounded down (at least one
     core), and 75% of its memory less the worker daemon's own heap, in whole MiB — executors are child
     JVMs of the same container, so their heaps, the worker's and the JVMs' off-heap must fit its limit."""
-    cores = max(1, int(_quantity(cpu).to_integral_value(rounding=ROUND_FLOOR)))
+    cores = max(1, int(parse_quantity(cpu).to_integral_value(rounding=ROUND_FLOOR)))
     mib = _mib(memory) * 3 // 4 - WORKER_DAEMON_MIB
     if mib < 512:
         raise ValueError(f"spark.standalone.workerResources.memory={memory} leaves {mib}Mi for executors; "

@@ -70,7 +70,9 @@ def test_osds_only_on_raw_nvme_pools_mons_and_mgrs_on_general():
 
 
 def test_daemons_have_requests_and_memory_limits():
-    spec = specs.ceph_cluster_spec(StorageConfig(), device_path_filter="^/dev/disk/by-id/x")
+    # the prod profile's OSD sizing (model defaults are dev values): the limit passes through as configured
+    cfg = StorageConfig.model_validate({"resources": {"osd": {"cpu": "2", "memory": "4Gi", "memoryLimit": "8Gi"}}})
+    spec = specs.ceph_cluster_spec(cfg, device_path_filter="^/dev/disk/by-id/x")
     for daemon in ("mon", "mgr", "osd", "prepareosd"):
         res = spec["resources"][daemon]
         assert set(res["requests"]) == {"cpu", "memory"} and set(res["limits"]) == {"memory"}
