@@ -101,11 +101,13 @@ def test_an_existing_cluster_stack_carries_no_placeholder_the_real_cli_would_ref
     `pulumi preview` of any existing cluster failed on a key it never uses (infra/config/loader.py)."""
     from infra.config.loader import load_stack_config, refuse_placeholders
 
-    existing = {"environment": "dev", "cluster": EXISTING, "nodePools": DECLARED}
+    off = {k: {"enabled": False} for k in ("storage", "kafka", "spark", "elk", "gpu", "monitoring", "gateway")}
+    existing = {"environment": "dev", "cluster": EXISTING, "nodePools": DECLARED, **off}
     cfg = load_stack_config({"pipeworks:platform": existing, "pipeworks:kubeconfig": "x"}, {"pipeworks:kubeconfig"},
                             stack="onprem")
     assert cfg.placeholders == ()
     refuse_placeholders(cfg)
-    eks = {"environment": "dev", "cluster": {"kind": "eks", "eks": {"region": "us-east-1"}}, "nodePools": MANAGED}
+    eks = {"environment": "dev", "cluster": {"kind": "eks", "eks": {"region": "us-east-1"}}, "nodePools": MANAGED,
+           **off}
     cfg = load_stack_config({"pipeworks:platform": eks}, set(), stack="dev")
     assert [k for k, _ in cfg.placeholders] == ["pipeworks:platform.cluster.eks.deployerNetworks[0]"]
