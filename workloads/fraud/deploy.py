@@ -150,5 +150,8 @@ def deploy(name: str, cfg: FraudConfig, platform: Platform) -> FraudDetection:
     return FraudDetection(name, FraudDetectionArgs(cfg=cfg, platform=platform))
 
 
-WORKLOAD = Workload(key="fraud", model=FraudConfig, description="The payment fraud-detection workload (workloads/fraud).",
+# The registry's line for fraud (workloads/catalog.py): its config section, its rules against the platform
+# section and its entry point.
+WORKLOAD = Workload(key="fraud", model=FraudConfig,
+                    description="The payment fraud-detection workload (workloads/fraud).",
                     deploy=deploy, platform_rules=platform_problems)

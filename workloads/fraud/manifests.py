@@ -136,10 +136,7 @@ def pdb_min_available(min_replicas: int) -> int:
 # --- pod building blocks --------------------------------------------------------------------------------
 
 def _pod_security() -> dict[str, Any]:
-    return kit.restricted_pod_security(UID)
-
-
-_container_security, _tmp, _env = kit.restricted_container_security, kit.writable_tmp, kit.env_values
+    return kit.restricted_pod_security(UID)  # the images' USER
 
 
 def _http_probe(path: str, port: str, *, period: int, failures: int, delay: int = 0) -> dict[str, Any]:
@@ -162,11 +159,12 @@ def api_deployment_spec(cfg: FraudConfig, backend: Backend, bucket: BucketRefs, 
     """``user``: the serving role's credentials (read the models, write prediction samples); the owner's without."""
     api = cfg.api
     env, env_from = bucket_env(bucket, user)
-    env = _env({"FF_CLF_VERSION": backend.version, "FF_CLF_DIGEST": backend.digest, "FF_MODEL_PREFIX": MODEL_PREFIX,
-                "FF_API_PORT": str(API_PORT), "FF_API_WORKERS": str(api.workers),
-                "FF_METRICS_DIR": "/tmp/fraud-api-metrics", "FF_PREDICTION_SAMPLE": str(api.prediction_sample),
-                "FF_PREDICTIONS_PREFIX": PREDICTIONS_PREFIX}) + env
-    tmp_volume, tmp_mount = _tmp()
+    env = kit.env_values({
+        "FF_CLF_VERSION": backend.version, "FF_CLF_DIGEST": backend.digest, "FF_MODEL_PREFIX": MODEL_PREFIX,
+        "FF_API_PORT": str(API_PORT), "FF_API_WORKERS": str(api.workers),
+        "FF_METRICS_DIR": "/tmp/fraud-api-metrics", "FF_PREDICTION_SAMPLE": str(api.prediction_sample),
+        "FF_PREDICTIONS_PREFIX": PREDICTIONS_PREFIX}) + env
+    tmp_volume, tmp_mount = kit.writable_tmp()
     container = {
         "name": "api", "image": api.image.ref(), "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "http", "containerPort": API_PORT, "protocol": "TCP"}],
@@ -181,7 +179,7 @@ def api_deployment_spec(cfg: FraudConfig, backend: Backend, bucket: BucketRefs, 
         # Draining: endpoints are removed while the pod still serves; only then gunicorn gets SIGTERM and
         # finishes its requests in flight (graceful_timeout 20 s). The kubelet's sleep action needs no binary.
         "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SECONDS}}},
-        "securityContext": _container_security(), "volumeMounts": [tmp_mount],
+        "securityContext": kit.restricted_container_security(), "volumeMounts": [tmp_mount],
     }
     match = selector("api", backend.track)
     pod = _placed({"automountServiceAccountToken": False, "securityContext": _pod_security(),
@@ -263,8 +261,8 @@ def trainer_cronjob_spec(cfg: FraudConfig, bucket: BucketRefs) -> dict[str, Any]
               "FF_MODEL_MEMORY_BUDGET_BYTES": str(model_memory_budget(api.resources.memory, api.workers))}
     if api.stable_version and api.stable_digest:  # judged against what is deployed, verified by its pinned digest
         values.update(FF_STABLE_VERSION=api.stable_version, FF_STABLE_DIGEST=api.stable_digest)
-    env = _env(values) + env
-    tmp_volume, tmp_mount = _tmp()
+    env = kit.env_values(values) + env
+    tmp_volume, tmp_mount = kit.writable_tmp()
     pod = _placed({
         # a failed run is a new pod (backoffLimit), its logs kept for diagnosis; a refused model is a succeeded
         # run (exit 0, verdict in its report), never retried
@@ -272,7 +270,7 @@ def trainer_cronjob_spec(cfg: FraudConfig, bucket: BucketRefs) -> dict[str, Any]
         "automountServiceAccountToken": False, "securityContext": _pod_security(),
         "containers": [{"name": "trainer", "image": t.image.ref(), "imagePullPolicy": "IfNotPresent", "env": env,
                         "envFrom": env_from, "resources": t.resources.k8s(),
-                        "securityContext": _container_security(), "volumeMounts": [tmp_mount]}],
+                        "securityContext": kit.restricted_container_security(), "volumeMounts": [tmp_mount]}],
         "volumes": [tmp_volume]}, None, False)
     return {
         "schedule": t.schedule, "timeZone": t.time_zone,
@@ -293,7 +291,7 @@ def scorer_deployment_spec(cfg: FraudConfig, bucket: BucketRefs, kafka: KafkaRef
     s = cfg.scorer
     bucket_vars, env_from = bucket_env(bucket, user)
     secret_ref = lambda key: {"secretKeyRef": {"name": kafka.secret, "key": key}}  # noqa: E731
-    env = _env({
+    env = kit.env_values({
         # The durable score record comes from the stable version only; the candidate is judged on live traffic.
         "FF_API_URL": f"http://fraud-api-{STABLE}.{cfg.namespace}.svc:{API_PORT}",
         "FF_KAFKA_BOOTSTRAP": kafka.bootstrap, "FF_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
@@ -311,7 +309,7 @@ def scorer_deployment_spec(cfg: FraudConfig, bucket: BucketRefs, kafka: KafkaRef
         # while the metrics thread still answers): the kubelet restarts the pod and the group rebalances.
         "livenessProbe": _http_probe("/healthz", "metrics", period=20, failures=3, delay=10),
         "readinessProbe": _http_probe("/metrics", "metrics", period=10, failures=3),
-        "securityContext": _container_security(),
+        "securityContext": kit.restricted_container_security(),
         "volumeMounts": [{"name": "kafka-ca", "mountPath": CA_DIR, "readOnly": True}],
     }
     match = selector("scorer")
@@ -407,9 +405,6 @@ def alert_rules(cfg: FraudConfig) -> dict[str, Any]:
     return {"groups": [{"name": "fraud", "rules": rules}]}
 
 
-_ns, _tcp = kit.namespace_peer, kit.tcp_ports
-
-
 def network_policies(cfg: FraudConfig, *, monitoring_namespace: str, object_store_egress: dict[str, Any],
                      kafka_egress: dict[str, Any], gateway_pods: dict[str, str] | None = None
                      ) -> dict[str, dict[str, Any]]:
@@ -419,25 +414,26 @@ def network_policies(cfg: FraudConfig, *, monitoring_namespace: str, object_stor
     `gateway_pods`: the labels of the platform Gateway's proxy pods (in the Gateway's namespace); without them (a
     Gateway operated outside the stack) the whole Gateway namespace is admitted."""
     api, scorer, trainer = ({"matchLabels": selector(c)} for c in ("api", "scorer", "trainer"))
-    gateway_peer = _ns(cfg.gateway.namespace)
+    gateway_peer = kit.namespace_peer(cfg.gateway.namespace)
     if gateway_pods:
         gateway_peer["podSelector"] = {"matchLabels": dict(gateway_pods)}
     return {
         "default-deny-ingress": {"podSelector": {}, "policyTypes": ["Ingress"]},
         "fraud-api-ingress": {"podSelector": api, "policyTypes": ["Ingress"], "ingress": [
-            {"from": [gateway_peer], "ports": _tcp(API_PORT)},  # the Gateway's data plane
-            {"from": [{"podSelector": scorer}], "ports": _tcp(API_PORT)},
-            {"from": [_ns(monitoring_namespace)], "ports": _tcp(API_PORT)},  # /metrics on the same port
+            {"from": [gateway_peer], "ports": kit.tcp_ports(API_PORT)},  # the Gateway's data plane
+            {"from": [{"podSelector": scorer}], "ports": kit.tcp_ports(API_PORT)},
+            # /metrics on the same port
+            {"from": [kit.namespace_peer(monitoring_namespace)], "ports": kit.tcp_ports(API_PORT)},
         ]},
         "fraud-scorer-ingress": {"podSelector": scorer, "policyTypes": ["Ingress"], "ingress": [
-            {"from": [_ns(monitoring_namespace)], "ports": _tcp(SCORER_METRICS_PORT)}]},
+            {"from": [kit.namespace_peer(monitoring_namespace)], "ports": kit.tcp_ports(SCORER_METRICS_PORT)}]},
         "fraud-api-egress": {"podSelector": api, "policyTypes": ["Egress"],
                              "egress": [kit.dns_egress(), object_store_egress]},
         "fraud-trainer-egress": {"podSelector": trainer, "policyTypes": ["Egress"],
                                  "egress": [kit.dns_egress(), object_store_egress]},
         "fraud-scorer-egress": {"podSelector": scorer, "policyTypes": ["Egress"], "egress": [
             kit.dns_egress(), object_store_egress, kafka_egress,  # Kafka: bootstrap and brokers, TLS listener
-            {"to": [{"podSelector": api}], "ports": _tcp(API_PORT)},
+            {"to": [{"podSelector": api}], "ports": kit.tcp_ports(API_PORT)},
         ]},
     }
 
