@@ -5,26 +5,17 @@ under mocks."""
 from __future__ import annotations
 
 import pulumi
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from infra.cluster import PlatformCluster
-from infra.config import (PROJECT, ClusterKind, ConfigModel, Environment, PlatformConfig, StackConfig, StackConfigError,
-                          from_pulumi)
+from infra.config import PROJECT, ClusterKind, PlatformConfig, StackConfig, StackConfigError, from_pulumi
 from infra.platform import build_platform
 from infra.transforms import register as register_transforms
-from workloads.fraud.config import FraudConfig, platform_problems
-from workloads.fraud.deploy import FraudDetection, FraudDetectionArgs
+from workloads.catalog import REGISTRY
 
-
-class WorkloadsConfig(ConfigModel):
-    """`pipeworks:workloads`: one section per workload (the models live with the workloads, so `infra/` never
-    imports `workloads/`)."""
-
-    fraud: FraudConfig = Field(default_factory=FraudConfig,
-                               description="The payment fraud-detection workload (workloads/fraud).")
-
-
-WORKLOADS_MODEL = WorkloadsConfig
+# `pipeworks:workloads`: one section per registered workload (the models live with the workloads, so `infra/`
+# never imports `workloads/`).
+WORKLOADS_MODEL = WorkloadsConfig = REGISTRY.model
 
 
 def load_config() -> StackConfig:
@@ -37,15 +28,9 @@ def load_config() -> StackConfig:
 
 
 def workload_rules(platform: PlatformConfig, workloads_cfg: BaseModel) -> list[str]:
-    """Rules between a workload and the platform sections it needs (each model alone cannot see the other);
-    the loader reports them with every other problem of the stack."""
-    assert isinstance(workloads_cfg, WorkloadsConfig)
-    return platform_problems(workloads_cfg.fraud, platform)
-
-
-def workloads(cfg: StackConfig) -> WorkloadsConfig:
-    """The stack's workloads section (defaults when the stack file has none)."""
-    return cfg.workloads if isinstance(cfg.workloads, WorkloadsConfig) else WorkloadsConfig()
+    """Rules between each registered workload and the platform sections it needs (each model alone cannot see
+    the other); the loader reports them with every other problem of the stack."""
+    return REGISTRY.rules(platform, workloads_cfg)
 
 
 def build() -> None:
@@ -60,11 +45,7 @@ def build() -> None:
     if platform.monitoring.enabled and platform.monitoring.alert_receiver.value != "none":
         alert_url = pulumi.Config(PROJECT).require_secret("alertWebhookUrl")
     handles = build_platform(cfg, cluster, alert_webhook_url=alert_url)
-    fraud = workloads(cfg).fraud
-    if fraud.enabled:
-        FraudDetection("fraud", FraudDetectionArgs(
-            cfg=fraud, platform=handles, across_zones=platform.environment is Environment.PROD,
-            monitoring_namespace=platform.monitoring.namespace))
+    REGISTRY.deploy(cfg.workloads, handles)
     pulumi.export("clusterName", cluster.name)
     pulumi.export("environment", platform.environment.value)
     pulumi.export("nodePools", [p.name for p in cluster.pools])

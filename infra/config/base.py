@@ -75,6 +75,3 @@ def check_dns_label(value: str, max_len: int = 40, why: str = "(a-z, 0-9, '-')")
     return value
 
 
-# The name this validator had before it was told apart from infra.naming's label builder; workloads/fraud/config.py
-# still imports it under that name (its owners move it to check_dns_label).
-dns_label = check_dns_label

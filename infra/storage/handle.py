@@ -26,6 +26,7 @@ from infra.config.storage import BucketConfig, StorageConfig
 from infra.naming import join_dns_label
 from infra.storage import specs
 from infra.storage.specs import ScratchVolume, spark_scratch_volume
+from infra.workloads.kit import egress_to, tcp_ports
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,11 @@ class StorageHandle:
     def s3_endpoint(self) -> str:
         cfg = self.cfg
         return specs.s3_endpoint(cfg.object_store, cfg.namespace)
+
+    def object_store_egress(self) -> dict[str, Any]:
+        """The egress rule a client pod needs to reach the object store: its RGW pods, on their pod port
+        (NetworkPolicies see the pod port after the Service's DNAT, not the Service's port 80)."""
+        return egress_to(self.namespace, tcp_ports(specs.RGW_POD_PORT), specs.rgw_pod_labels(self.object_store))
 
     # -- factories -----------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 
 from infra.config.nodepools import NodePoolConfig
 from infra.config.storage import EKS_DEFAULT_CLASS, StorageConfig
+from infra.context import PlatformContext
 from infra.naming import join_dns_label
 from infra.placement import NvmeMode, Role
 from infra.storage import specs
@@ -31,12 +32,9 @@ class RookCephArgs:
     """The stack's `platform.storage` section."""
     pools: list[NodePoolConfig]
     """Every node pool of the stack: CSI node plugins tolerate all their taints."""
-    provider: k8s.Provider
-    """The cluster's explicit Kubernetes provider."""
+    ctx: PlatformContext  # provider, across_zones, monitoring namespace and CRD owners, storage readiness
     on_eks: bool
     """EKS knows its instance-store disk names; an existing cluster must configure devicePathFilter."""
-    highly_available: bool
-    """prod: spread gateways/MDS across zones and run two CSI controller replicas."""
 
 
 class RookCeph(pulumi.ComponentResource):
@@ -55,7 +53,7 @@ class RookCeph(pulumi.ComponentResource):
             device_filter = cfg.osd_device_filter(args.on_eks)
         except ValueError as e:
             raise pulumi.RunError(str(e)) from None
-        k8s_opts = dict(parent=self, provider=args.provider)
+        k8s_opts = dict(parent=self, provider=args.ctx.provider)
         # Where data lives: protect (prod) refuses a delete outright; retain_on_delete leaves the object in
         # the cluster when it leaves the program, so a refactor never drops a pool.
         keep = dict(protect=cfg.protect, retain_on_delete=cfg.retain_on_delete)
@@ -89,7 +87,7 @@ class RookCeph(pulumi.ComponentResource):
             namespace=ns,
             repository_opts={"repo": specs.CSI_CHART_REPO},
             values=specs.csi_drivers_values(cfg, specs.csi_node_tolerations(args.pools),
-                                            controller_replicas=2 if args.highly_available else 1),
+                                            controller_replicas=2 if args.ctx.across_zones else 1),
             opts=pulumi.ResourceOptions(**k8s_opts, depends_on=[operator]))
 
         def custom(suffix: str, kind: str, obj_name: str, spec: dict, depends_on: list[pulumi.Resource],
@@ -103,16 +101,16 @@ class RookCeph(pulumi.ComponentResource):
         # mon on a node's hostPath dies with the node, and dev's single mon runs on a spot node.
         mon_class = cfg.mon_storage_class or (EKS_DEFAULT_CLASS if args.on_eks else None)
         cluster_spec = specs.ceph_cluster_spec(cfg, device_path_filter=device_filter,
-                                               across_zones=args.highly_available, mon_storage_class=mon_class)
+                                               across_zones=args.ctx.across_zones, mon_storage_class=mon_class)
         cluster = custom("cluster", "CephCluster", ns, cluster_spec, [operator, csi])
         custom("mgrpool", "CephBlockPool", "builtin-mgr", specs.mgr_pool_spec(cfg), [cluster])
         pool = custom("blockpool", "CephBlockPool", cfg.block_pool, specs.block_pool_spec(cfg), [cluster])
         fs = custom("filesystem", "CephFilesystem", cfg.filesystem,
-                    specs.filesystem_spec(cfg, across_zones=args.highly_available), [cluster])
+                    specs.filesystem_spec(cfg, across_zones=args.ctx.across_zones), [cluster])
         svg = custom("filesystem-csi", "CephFilesystemSubVolumeGroup", f"{cfg.filesystem}-csi",
                      specs.subvolume_group_spec(cfg), [fs], data=False)
         store = custom("objectstore", "CephObjectStore", cfg.object_store,
-                       specs.object_store_spec(cfg, across_zones=args.highly_available), [cluster])
+                       specs.object_store_spec(cfg, across_zones=args.ctx.across_zones), [cluster])
 
         def storage_class(suffix: str, sc: dict, depends_on: list[pulumi.Resource]) -> k8s.storage.v1.StorageClass:
             return k8s.storage.v1.StorageClass(
@@ -129,7 +127,7 @@ class RookCeph(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(f"{name}-rgw-netpol", metadata=rgw_policy["metadata"], spec=rgw_policy["spec"],
                                         opts=pulumi.ResourceOptions(**k8s_opts, depends_on=[namespace]))
 
-        self.handle = StorageHandle(cfg=cfg, provider=args.provider, parent=self,
+        self.handle = StorageHandle(cfg=cfg, provider=args.ctx.provider, parent=self,
                                     object_store_ready=[store, bucket_sc],
                                     ready=[cluster, pool, fs, svg, block_sc, fs_sc, csi])
 

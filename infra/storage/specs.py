@@ -23,6 +23,12 @@ ROOK_IMAGE_SET = "rook-csi-operator-image-set-configmap"  # the ConfigMap Rook w
 DATA_DIR_HOST_PATH = "/var/lib/rook"
 RGW_POD_PORT = 8080  # Rook's RGW listens here inside the pod; the Service maps gateway.port (80) onto it
 
+
+def rgw_pod_labels(object_store: str) -> dict[str, str]:
+    """The labels Rook puts on an object store's RGW pods (what NetworkPolicies select them by)."""
+    return {"app": "rook-ceph-rgw", "rook_object_store": object_store}
+
+
 # Keys of the Secrets Rook writes (upstream.md §2, "ObjectBucketClaim", "CephObjectStoreUser").
 OBC_SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 OBC_CONFIGMAP_KEYS = ("BUCKET_HOST", "BUCKET_PORT", "BUCKET_NAME")
@@ -299,7 +305,7 @@ def subvolume_group_spec(cfg: StorageConfig) -> dict[str, Any]:
 
 
 def object_store_spec(cfg: StorageConfig, *, across_zones: bool) -> dict[str, Any]:
-    labels = {"app": "rook-ceph-rgw", "rook_object_store": cfg.object_store}
+    labels = rgw_pod_labels(cfg.object_store)
     return {
         "metadataPool": {"failureDomain": cfg.failure_domain, "replicated": replicated(cfg.replica_size)},
         "dataPool": {"failureDomain": cfg.failure_domain, "replicated": replicated(cfg.replica_size)},
@@ -432,7 +438,7 @@ def rgw_network_policy(cfg: StorageConfig) -> dict[str, Any]:
     return {
         "metadata": {"name": f"rook-ceph-rgw-{cfg.object_store}-s3", "namespace": cfg.namespace},
         "spec": {
-            "podSelector": {"matchLabels": {"app": "rook-ceph-rgw", "rook_object_store": cfg.object_store}},
+            "podSelector": {"matchLabels": rgw_pod_labels(cfg.object_store)},
             "policyTypes": ["Ingress"],
             "ingress": [{
                 "from": [{"namespaceSelector": {}}],

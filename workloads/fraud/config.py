@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from infra.config.base import ConfigModel, dns_label
+from infra.config.base import ConfigModel, check_dns_label
 from infra.config.base import fail as _fail
 from infra.config.kafka import PodResources
 from infra.config.storage import quantity
@@ -271,7 +271,7 @@ class GatewayRef(ConfigModel):
     @field_validator("name", "namespace", "section_name")
     @classmethod
     def _label(cls, v: str | None) -> str | None:
-        return None if v is None else dns_label(v, 63)
+        return None if v is None else check_dns_label(v, 63)
 
     @field_validator("hostnames")
     @classmethod
@@ -332,7 +332,7 @@ class FraudConfig(ConfigModel):
     @field_validator("namespace", "bucket")
     @classmethod
     def _dns(cls, v: str) -> str:
-        return dns_label(v)
+        return check_dns_label(v)
 
     @model_validator(mode="after")
     def _rules(self) -> "FraudConfig":

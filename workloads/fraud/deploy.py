@@ -19,11 +19,12 @@ import pulumi_kubernetes as k8s
 
 from infra.platform import Platform
 from infra.services.kafka import Acl
-from infra.storage.specs import RGW_POD_PORT
+from infra.workloads.kit import BucketRefs, UserRefs
+from infra.workloads.plugin import Workload
 from workloads.fraud import manifests as m
-from workloads.fraud.config import FraudConfig
+from workloads.fraud.config import FraudConfig, platform_problems
 
-__all__ = ["FraudDetection", "FraudDetectionArgs"]
+__all__ = ["FraudDetection", "FraudDetectionArgs", "WORKLOAD", "deploy"]
 
 KAFKA_USER = "fraud-scorer"
 
@@ -33,9 +34,7 @@ class FraudDetectionArgs:
     """What the workload needs from the stack."""
 
     cfg: FraudConfig
-    platform: Platform  # storage (bucket), kafka (topic, user), monitoring (CRD owners), cluster (provider)
-    across_zones: bool  # prod spreads replicated pods over zones as well as hosts
-    monitoring_namespace: str  # Prometheus scrapes from here (NetworkPolicies admit it)
+    platform: Platform  # storage (bucket), kafka (topic, user), monitoring, gateway; context (provider, zones, ...)
 
 
 class FraudDetection(pulumi.ComponentResource):
@@ -48,8 +47,8 @@ class FraudDetection(pulumi.ComponentResource):
         # program.py refuses such a stack first (config.platform_problems); this guards other callers.
         if storage is None or kafka is None:
             raise pulumi.RunError("pipeworks:workloads.fraud.enabled=true needs platform.storage and platform.kafka")
-        ns = cfg.namespace
-        base = pulumi.ResourceOptions(parent=self, provider=platform.cluster.provider)
+        ns, ctx = cfg.namespace, platform.context
+        base = pulumi.ResourceOptions(parent=self, provider=ctx.provider)
 
         def after(*deps: pulumi.Resource, **extra: object) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=list(deps), **extra))
@@ -66,8 +65,8 @@ class FraudDetection(pulumi.ComponentResource):
                                            display_name=f"{ns} {role}") for role in ("serving", "scoring")}
         bucket = storage.bucket(cfg.bucket, ns, parent=self, depends_on=[self.namespace, *(u.user for u in users.values())],
                                 bucket_name=m.bucket_name(cfg), bucket_policy=m.bucket_policy(cfg))
-        refs = m.BucketRefs(configmap=bucket.configmap_name, secret=bucket.secret_name, endpoint=bucket.endpoint)
-        roles = {role: m.UserRefs(secret=u.secret_name, access_key_key=u.access_key_key, secret_key_key=u.secret_key_key)
+        refs = BucketRefs(configmap=bucket.configmap_name, secret=bucket.secret_name, endpoint=bucket.endpoint)
+        roles = {role: UserRefs(secret=u.secret_name, access_key_key=u.access_key_key, secret_key_key=u.secret_key_key)
                  for role, u in users.items()}
         # Pods start after the claim exists; its ConfigMap/Secret follow once Rook provisions the bucket (the
         # kubelet retries until they do).
@@ -80,7 +79,7 @@ class FraudDetection(pulumi.ComponentResource):
         for backend in m.backends(cfg.api):
             deployment = k8s.apps.v1.Deployment(
                 f"{name}-api-{backend.track}", metadata=meta(backend.name, "api", backend.track),
-                spec=m.api_deployment_spec(cfg, backend, refs, args.across_zones, roles["serving"]),
+                spec=m.api_deployment_spec(cfg, backend, refs, ctx.across_zones, roles["serving"]),
                 # The HPA owns the replica count once the Deployment exists; re-applying the initial count on
                 # every update would undo its scaling.
                 opts=after(self.namespace, bucket.claim, ignore_changes=["spec.replicas"]))
@@ -107,9 +106,9 @@ class FraudDetection(pulumi.ComponentResource):
         user = kafka.user(KAFKA_USER, ns, acls=Acl.consume(topic.name, scorer.group), parent=self,
                           depends_on=[self.namespace])
         kafka_refs = m.KafkaRefs(bootstrap=user.bootstrap, secret=user.secret_name, ca_secret=user.ca_secret,
-                                 kafka_namespace=kafka.namespace, client_labels=user.client_labels)
+                                 client_labels=user.client_labels)
         k8s.apps.v1.Deployment(f"{name}-scorer", metadata=meta("fraud-scorer", "scorer"),
-                               spec=m.scorer_deployment_spec(cfg, refs, kafka_refs, args.across_zones,
+                               spec=m.scorer_deployment_spec(cfg, refs, kafka_refs, ctx.across_zones,
                                                              roles["scoring"]),
                                opts=after(self.namespace, bucket.claim, topic.resource))
         k8s.core.v1.Service(f"{name}-scorer-metrics", metadata=meta("fraud-scorer-metrics", "scorer"),
@@ -123,19 +122,18 @@ class FraudDetection(pulumi.ComponentResource):
                 k8s.apiextensions.CustomResource(
                     f"{name}-{sm_name}-monitor", api_version="monitoring.coreos.com/v1", kind="ServiceMonitor",
                     metadata=meta(sm_name), spec=sm_spec,
-                    opts=after(self.namespace, *platform.monitoring.dependencies))
+                    opts=after(self.namespace, *ctx.monitoring_dependencies))
             k8s.apiextensions.CustomResource(
                 f"{name}-rules", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
                 metadata=meta("fraud-rules"), spec=m.alert_rules(cfg),
-                opts=after(self.namespace, *platform.monitoring.dependencies))
+                opts=after(self.namespace, *ctx.monitoring_dependencies))
         else:
             pulumi.log.warn("fraud: platform.monitoring is disabled, so the API and scorer get no ServiceMonitors",
                             resource=self)
 
-        rgw = m.RgwRefs(namespace=storage.namespace, pod_port=RGW_POD_PORT,
-                        pod_labels={"app": "rook-ceph-rgw", "rook_object_store": storage.object_store})
-        for pol_name, pol_spec in m.network_policies(cfg, monitoring_namespace=args.monitoring_namespace,
-                                                     kafka=kafka_refs, rgw=rgw,
+        for pol_name, pol_spec in m.network_policies(cfg, monitoring_namespace=ctx.monitoring_namespace,
+                                                     object_store_egress=storage.object_store_egress(),
+                                                     kafka_egress=user.egress(),
                                                      gateway_pods=platform.gateway.proxy_pod_labels
                                                      if platform.gateway is not None else None).items():
             k8s.networking.v1.NetworkPolicy(f"{name}-{pol_name}", metadata=meta(pol_name), spec=pol_spec,
@@ -145,3 +143,15 @@ class FraudDetection(pulumi.ComponentResource):
             "namespace": ns, "bucket": bucket.name, "route": self.route.metadata["name"],
             "weights": {b.version: b.weight for b in m.backends(cfg.api)}, "topic": topic.name,
             "kafkaUser": user.username})
+
+
+def deploy(name: str, cfg: FraudConfig, platform: Platform) -> FraudDetection:
+    """The registry's entry point (`WORKLOAD.deploy`)."""
+    return FraudDetection(name, FraudDetectionArgs(cfg=cfg, platform=platform))
+
+
+# The registry's line for fraud (workloads/catalog.py): its config section, its rules against the platform
+# section and its entry point.
+WORKLOAD = Workload(key="fraud", model=FraudConfig,
+                    description="The payment fraud-detection workload (workloads/fraud).",
+                    deploy=deploy, platform_rules=platform_problems)

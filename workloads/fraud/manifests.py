@@ -2,8 +2,9 @@
 API's per-version Deployments, Services, HPAs and PDBs, the weighted HTTPRoute, the scorer, ServiceMonitors
 and NetworkPolicies. `deploy.py` wires them to resources; tests call them without Pulumi.
 
-A declaration-side module: it uses the platform's placement vocabulary (`infra.placement`) and never runs in
-the workload's containers.
+A declaration-side module: it uses the platform's placement vocabulary (`infra.placement`) and its workload
+kit (`infra.workloads.kit`: security contexts, /tmp, bucket environment, DNS egress, namespace labels) and never
+runs in the workload's containers. What is here is particular to fraud.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 from infra.placement import Role, place, spread
-from infra.podsecurity import pod_security_labels
+from infra.workloads import kit
+from infra.workloads.kit import BucketRefs, UserRefs, bucket_env
 from workloads.common.bucketpolicy import rgw_user_arn, role_policy
 from workloads.fraud.config import ApiConfig, FraudConfig, model_memory_budget
 
@@ -32,28 +34,9 @@ STABLE, CANDIDATE = "stable", "candidate"
 NAME_LABEL = "app.kubernetes.io/name"
 VERSION_ANNOTATION = "fraud.pipeworks.io/model-version"  # model versions may exceed a label's 63 characters
 CA_DIR = "/etc/kafka-ca"
-DNS_SELECTOR = {"namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}}  # CoreDNS on EKS and kubeadm
 
 # Only the public endpoints go through the Gateway; /metrics, /healthz and /readyz stay in the cluster.
 PUBLIC_PATHS = ("/classify", "/model", "/openapi.json")
-
-
-@dataclass(frozen=True)
-class BucketRefs:
-    """The bucket claim's ConfigMap (BUCKET_*) and Secret (AWS_*) names in the workload's namespace."""
-
-    configmap: str
-    secret: str
-    endpoint: str
-
-
-@dataclass(frozen=True)
-class UserRefs:
-    """An object-store user's Secret (Rook's CephObjectStoreUser Secret keys AccessKey / SecretKey)."""
-
-    secret: str
-    access_key_key: str = "AccessKey"
-    secret_key_key: str = "SecretKey"
 
 
 @dataclass(frozen=True)
@@ -90,21 +73,7 @@ class KafkaRefs:
     bootstrap: str
     secret: str
     ca_secret: str
-    kafka_namespace: str  # where the brokers run (the scorer's egress target)
     client_labels: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def port(self) -> int:
-        return int(self.bootstrap.rsplit(":", 1)[1])
-
-
-@dataclass(frozen=True)
-class RgwRefs:
-    """Where the object store's gateway pods run (the egress rules' target) and their pod port."""
-
-    namespace: str
-    pod_labels: dict[str, str]
-    pod_port: int
 
 
 @dataclass(frozen=True)
@@ -167,40 +136,7 @@ def pdb_min_available(min_replicas: int) -> int:
 # --- pod building blocks --------------------------------------------------------------------------------
 
 def _pod_security() -> dict[str, Any]:
-    return {"runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID, "fsGroup": UID,
-            "seccompProfile": {"type": "RuntimeDefault"}}
-
-
-def _container_security() -> dict[str, Any]:
-    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]}}
-
-
-def _tmp() -> tuple[dict[str, Any], dict[str, Any]]:
-    """A small emptyDir at /tmp: the root filesystem is read-only (gunicorn heartbeats, Prometheus multiprocess
-    files, joblib temporaries)."""
-    return {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}, {"name": "tmp", "mountPath": "/tmp"}
-
-
-def _env(values: dict[str, str]) -> list[dict[str, Any]]:
-    return [{"name": k, "value": v} for k, v in values.items()]
-
-
-def bucket_env(bucket: BucketRefs, user: UserRefs | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(env, envFrom) for the object store: BUCKET_* from the claim's ConfigMap, the keys by secretKeyRef (so a
-    manifest names exactly which credentials a pod gets) from the claim's Secret (the bucket owner: only the
-    trainer) or from a role's user Secret, the endpoint URL as a value."""
-    if user is None:
-        refs = [(key, bucket.secret, key) for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")]
-    else:
-        refs = [("AWS_ACCESS_KEY_ID", user.secret, user.access_key_key),
-                ("AWS_SECRET_ACCESS_KEY", user.secret, user.secret_key_key)]
-    env = [{"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}} for name, secret, key in refs]
-    if user is not None:
-        # A role writes into a bucket it does not own: its objects must stay readable by the owner (the trainer).
-        env.append({"name": "S3_PUT_ACL", "value": "bucket-owner-full-control"})
-    env.append({"name": "S3_ENDPOINT_URL", "value": bucket.endpoint})
-    return env, [{"configMapRef": {"name": bucket.configmap}}]
+    return kit.restricted_pod_security(UID)  # the images' USER
 
 
 def _http_probe(path: str, port: str, *, period: int, failures: int, delay: int = 0) -> dict[str, Any]:
@@ -223,11 +159,12 @@ def api_deployment_spec(cfg: FraudConfig, backend: Backend, bucket: BucketRefs, 
     """``user``: the serving role's credentials (read the models, write prediction samples); the owner's without."""
     api = cfg.api
     env, env_from = bucket_env(bucket, user)
-    env = _env({"FF_CLF_VERSION": backend.version, "FF_CLF_DIGEST": backend.digest, "FF_MODEL_PREFIX": MODEL_PREFIX,
-                "FF_API_PORT": str(API_PORT), "FF_API_WORKERS": str(api.workers),
-                "FF_METRICS_DIR": "/tmp/fraud-api-metrics", "FF_PREDICTION_SAMPLE": str(api.prediction_sample),
-                "FF_PREDICTIONS_PREFIX": PREDICTIONS_PREFIX}) + env
-    tmp_volume, tmp_mount = _tmp()
+    env = kit.env_values({
+        "FF_CLF_VERSION": backend.version, "FF_CLF_DIGEST": backend.digest, "FF_MODEL_PREFIX": MODEL_PREFIX,
+        "FF_API_PORT": str(API_PORT), "FF_API_WORKERS": str(api.workers),
+        "FF_METRICS_DIR": "/tmp/fraud-api-metrics", "FF_PREDICTION_SAMPLE": str(api.prediction_sample),
+        "FF_PREDICTIONS_PREFIX": PREDICTIONS_PREFIX}) + env
+    tmp_volume, tmp_mount = kit.writable_tmp()
     container = {
         "name": "api", "image": api.image.ref(), "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "http", "containerPort": API_PORT, "protocol": "TCP"}],
@@ -242,7 +179,7 @@ def api_deployment_spec(cfg: FraudConfig, backend: Backend, bucket: BucketRefs, 
         # Draining: endpoints are removed while the pod still serves; only then gunicorn gets SIGTERM and
         # finishes its requests in flight (graceful_timeout 20 s). The kubelet's sleep action needs no binary.
         "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SECONDS}}},
-        "securityContext": _container_security(), "volumeMounts": [tmp_mount],
+        "securityContext": kit.restricted_container_security(), "volumeMounts": [tmp_mount],
     }
     match = selector("api", backend.track)
     pod = _placed({"automountServiceAccountToken": False, "securityContext": _pod_security(),
@@ -324,8 +261,8 @@ def trainer_cronjob_spec(cfg: FraudConfig, bucket: BucketRefs) -> dict[str, Any]
               "FF_MODEL_MEMORY_BUDGET_BYTES": str(model_memory_budget(api.resources.memory, api.workers))}
     if api.stable_version and api.stable_digest:  # judged against what is deployed, verified by its pinned digest
         values.update(FF_STABLE_VERSION=api.stable_version, FF_STABLE_DIGEST=api.stable_digest)
-    env = _env(values) + env
-    tmp_volume, tmp_mount = _tmp()
+    env = kit.env_values(values) + env
+    tmp_volume, tmp_mount = kit.writable_tmp()
     pod = _placed({
         # a failed run is a new pod (backoffLimit), its logs kept for diagnosis; a refused model is a succeeded
         # run (exit 0, verdict in its report), never retried
@@ -333,7 +270,7 @@ def trainer_cronjob_spec(cfg: FraudConfig, bucket: BucketRefs) -> dict[str, Any]
         "automountServiceAccountToken": False, "securityContext": _pod_security(),
         "containers": [{"name": "trainer", "image": t.image.ref(), "imagePullPolicy": "IfNotPresent", "env": env,
                         "envFrom": env_from, "resources": t.resources.k8s(),
-                        "securityContext": _container_security(), "volumeMounts": [tmp_mount]}],
+                        "securityContext": kit.restricted_container_security(), "volumeMounts": [tmp_mount]}],
         "volumes": [tmp_volume]}, None, False)
     return {
         "schedule": t.schedule, "timeZone": t.time_zone,
@@ -354,7 +291,7 @@ def scorer_deployment_spec(cfg: FraudConfig, bucket: BucketRefs, kafka: KafkaRef
     s = cfg.scorer
     bucket_vars, env_from = bucket_env(bucket, user)
     secret_ref = lambda key: {"secretKeyRef": {"name": kafka.secret, "key": key}}  # noqa: E731
-    env = _env({
+    env = kit.env_values({
         # The durable score record comes from the stable version only; the candidate is judged on live traffic.
         "FF_API_URL": f"http://fraud-api-{STABLE}.{cfg.namespace}.svc:{API_PORT}",
         "FF_KAFKA_BOOTSTRAP": kafka.bootstrap, "FF_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
@@ -372,7 +309,7 @@ def scorer_deployment_spec(cfg: FraudConfig, bucket: BucketRefs, kafka: KafkaRef
         # while the metrics thread still answers): the kubelet restarts the pod and the group rebalances.
         "livenessProbe": _http_probe("/healthz", "metrics", period=20, failures=3, delay=10),
         "readinessProbe": _http_probe("/metrics", "metrics", period=10, failures=3),
-        "securityContext": _container_security(),
+        "securityContext": kit.restricted_container_security(),
         "volumeMounts": [{"name": "kafka-ca", "mountPath": CA_DIR, "readOnly": True}],
     }
     match = selector("scorer")
@@ -468,57 +405,40 @@ def alert_rules(cfg: FraudConfig) -> dict[str, Any]:
     return {"groups": [{"name": "fraud", "rules": rules}]}
 
 
-def _ns(name: str) -> dict[str, Any]:
-    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
-
-
-def _tcp(*ports: int | str) -> list[dict[str, Any]]:
-    return [{"protocol": "TCP", "port": p} for p in ports]
-
-
-def _dns_egress() -> dict[str, Any]:
-    return {"to": [{**_ns(DNS_SELECTOR["namespace"]), "podSelector": {"matchLabels": DNS_SELECTOR["labels"]}}],
-            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
-
-
-def _rgw_egress(rgw: RgwRefs) -> dict[str, Any]:
-    # NetworkPolicies see the pod port after the Service's DNAT, not the Service's port 80.
-    return {"to": [{**_ns(rgw.namespace), "podSelector": {"matchLabels": dict(rgw.pod_labels)}}],
-            "ports": _tcp(rgw.pod_port)}
-
-
-def network_policies(cfg: FraudConfig, *, monitoring_namespace: str, kafka: KafkaRefs,
-                     rgw: RgwRefs, gateway_pods: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+def network_policies(cfg: FraudConfig, *, monitoring_namespace: str, object_store_egress: dict[str, Any],
+                     kafka_egress: dict[str, Any], gateway_pods: dict[str, str] | None = None
+                     ) -> dict[str, dict[str, Any]]:
     """NetworkPolicy specs by name: nothing enters the namespace unless admitted below, and each pod talks
-    only to what it needs (DNS, the object store, Kafka, the API). `gateway_pods`: the labels of the platform
-    Gateway's proxy pods (in the Gateway's namespace); without them (a Gateway operated outside the stack) the
-    whole Gateway namespace is admitted."""
+    only to what it needs (DNS, the object store, Kafka, the API). `object_store_egress` and `kafka_egress`: the
+    rules the storage and Kafka handles supply (`StorageHandle.object_store_egress()`, `KafkaUserHandle.egress()`).
+    `gateway_pods`: the labels of the platform Gateway's proxy pods (in the Gateway's namespace); without them (a
+    Gateway operated outside the stack) the whole Gateway namespace is admitted."""
     api, scorer, trainer = ({"matchLabels": selector(c)} for c in ("api", "scorer", "trainer"))
-    gateway_peer = _ns(cfg.gateway.namespace)
+    gateway_peer = kit.namespace_peer(cfg.gateway.namespace)
     if gateway_pods:
         gateway_peer["podSelector"] = {"matchLabels": dict(gateway_pods)}
     return {
         "default-deny-ingress": {"podSelector": {}, "policyTypes": ["Ingress"]},
         "fraud-api-ingress": {"podSelector": api, "policyTypes": ["Ingress"], "ingress": [
-            {"from": [gateway_peer], "ports": _tcp(API_PORT)},  # the Gateway's data plane
-            {"from": [{"podSelector": scorer}], "ports": _tcp(API_PORT)},
-            {"from": [_ns(monitoring_namespace)], "ports": _tcp(API_PORT)},  # /metrics on the same port
+            {"from": [gateway_peer], "ports": kit.tcp_ports(API_PORT)},  # the Gateway's data plane
+            {"from": [{"podSelector": scorer}], "ports": kit.tcp_ports(API_PORT)},
+            # /metrics on the same port
+            {"from": [kit.namespace_peer(monitoring_namespace)], "ports": kit.tcp_ports(API_PORT)},
         ]},
         "fraud-scorer-ingress": {"podSelector": scorer, "policyTypes": ["Ingress"], "ingress": [
-            {"from": [_ns(monitoring_namespace)], "ports": _tcp(SCORER_METRICS_PORT)}]},
+            {"from": [kit.namespace_peer(monitoring_namespace)], "ports": kit.tcp_ports(SCORER_METRICS_PORT)}]},
         "fraud-api-egress": {"podSelector": api, "policyTypes": ["Egress"],
-                             "egress": [_dns_egress(), _rgw_egress(rgw)]},
+                             "egress": [kit.dns_egress(), object_store_egress]},
         "fraud-trainer-egress": {"podSelector": trainer, "policyTypes": ["Egress"],
-                                 "egress": [_dns_egress(), _rgw_egress(rgw)]},
+                                 "egress": [kit.dns_egress(), object_store_egress]},
         "fraud-scorer-egress": {"podSelector": scorer, "policyTypes": ["Egress"], "egress": [
-            _dns_egress(), _rgw_egress(rgw),
-            {"to": [_ns(kafka.kafka_namespace)], "ports": _tcp(kafka.port)},  # bootstrap and brokers, TLS listener
-            {"to": [{"podSelector": api}], "ports": _tcp(API_PORT)},
+            kit.dns_egress(), object_store_egress, kafka_egress,  # Kafka: bootstrap and brokers, TLS listener
+            {"to": [{"podSelector": api}], "ports": kit.tcp_ports(API_PORT)},
         ]},
     }
 
 
 def namespace_labels() -> dict[str, str]:
-    """Pod Security restricted, enforced: every pod here is non-root, drops all capabilities, no host access."""
-    return pod_security_labels("restricted") | {"app.kubernetes.io/part-of": "fraud"}
+    """Pod Security restricted, enforced (the kit's workload namespace)."""
+    return kit.namespace_labels("fraud")
 

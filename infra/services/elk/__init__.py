@@ -8,7 +8,7 @@ The handle (`platform.elk`) gives `logstash_beats` (host:port other shippers may
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import pulumi
@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 from infra.config.elk import ElkConfig
 from infra.config.nodepools import NodePoolConfig
 from infra.cluster.nodepools import taints_for
+from infra.context import PlatformContext
 from infra.helmvalues import null_values_yaml
 from infra.placement import Role
 from infra.podsecurity import pod_security_labels
@@ -30,17 +31,13 @@ _OptsAfter = Callable[..., pulumi.ResourceOptions]  # resource options with depe
 @dataclass(frozen=True)
 class ElkArgs:
     cfg: ElkConfig
-    provider: k8s.Provider
-    across_zones: bool
+    ctx: PlatformContext  # provider, across_zones, monitoring namespace and CRD owners, storage readiness
     pools: Sequence[NodePoolConfig]  # every tainted pool gets a Filebeat toleration
     hot_data_class: str | None  # storage class of the hot nodeSet (storage.hot_data_class); None: default class
     block_class: str | None  # storage class of master and warm nodes (storage.block_class)
     cluster_name: str
     region: str | None = None  # EKS region; None on existing clusters
     irsa_role: Callable[..., Any] | None = None  # PlatformCluster.irsa_role on EKS (returns an aws.iam.Role)
-    monitoring_namespace: str = "monitoring"
-    monitoring_dependencies: Sequence[pulumi.Resource] = field(default_factory=tuple)
-    storage_ready: Sequence[pulumi.Resource] = field(default_factory=tuple)
 
 
 def filebeat_tolerations(pools: Sequence[NodePoolConfig]) -> list[dict[str, str]]:
@@ -68,7 +65,7 @@ class Elk(pulumi.ComponentResource):
         self.namespace = ns_name
         self.logstash_beats = spec.logstash_beats_host(cfg)
         self.elasticsearch_url = f"https://{cfg.elasticsearch.name}-es-http.{ns_name}.svc:{spec.ES_HTTP_PORT}"
-        base = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        base = pulumi.ResourceOptions(parent=self, provider=args.ctx.provider)
 
         def opts_after(*deps: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=list(deps)))
@@ -95,9 +92,9 @@ class Elk(pulumi.ComponentResource):
         self.elasticsearch = custom(
             "elasticsearch", "elasticsearch.k8s.elastic.co/v1", "Elasticsearch", cfg.elasticsearch.name,
             spec.elasticsearch_spec(cfg, hot_class=args.hot_data_class, block_class=args.block_class,
-                                    across_zones=args.across_zones), deps=args.storage_ready)
+                                    across_zones=args.ctx.across_zones), deps=args.ctx.storage_ready)
         self.kibana = custom("kibana", "kibana.k8s.elastic.co/v1", "Kibana", spec.KIBANA,
-                             spec.kibana_spec(cfg, args.across_zones), deps=[self.elasticsearch])
+                             spec.kibana_spec(cfg, args.ctx.across_zones), deps=[self.elasticsearch])
         pipelines = k8s.core.v1.Secret(
             f"{name}-logstash-pipelines", metadata={"name": spec.LOGSTASH_PIPELINES_SECRET, "namespace": ns_name},
             string_data={"pipelines.yml": pulumi.Output.secret(spec.logstash_pipelines_yml(cfg))},
@@ -106,12 +103,12 @@ class Elk(pulumi.ComponentResource):
         # never get the lifecycle policy: Logstash waits for the ILM Job (Pulumi awaits a Job's completion).
         self._ilm(name, cfg, opts_after)
         self.logstash = custom("logstash", "logstash.k8s.elastic.co/v1alpha1", "Logstash", spec.LOGSTASH,
-                               spec.logstash_spec(cfg, args.across_zones, args.block_class),
+                               spec.logstash_spec(cfg, args.ctx.across_zones, args.block_class),
                                deps=[self.elasticsearch, pipelines, self.ilm_job])
         self._filebeat(name, args, opts_after, custom)
         self._exporter(name, cfg, args, opts_after)
         self._disruption_budgets(name, cfg, opts_after)
-        for pol, pol_spec in spec.network_policies(cfg, args.monitoring_namespace).items():
+        for pol, pol_spec in spec.network_policies(cfg, args.ctx.monitoring_namespace).items():
             k8s.networking.v1.NetworkPolicy(f"{name}-{pol}", metadata={"name": pol, "namespace": ns_name},
                                             spec=pol_spec, opts=opts_after(self.ns))
         self.register_outputs({"namespace": ns_name, "elasticsearch": self.elasticsearch_url,
@@ -175,7 +172,7 @@ class Elk(pulumi.ComponentResource):
             metadata={"name": spec.EXPORTER, "namespace": ns, "labels": labels},
             spec={"selector": {"matchLabels": labels},
                   "endpoints": [{"port": "metrics", "interval": "30s", "scrapeTimeout": "20s"}]},
-            opts=opts_after(svc, *args.monitoring_dependencies))
+            opts=opts_after(svc, *args.ctx.monitoring_dependencies))
 
     def _disruption_budgets(self, name: str, cfg: ElkConfig, opts_after: _OptsAfter) -> None:
         """Kibana and Logstash when replicated (ECK gives Elasticsearch its own health-aware PDB)."""

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.config.gateway import GatewayConfig
+from infra.context import PlatformContext
 from infra.podsecurity import pod_security_labels
 from infra.services.gateway import spec
 
@@ -32,8 +33,7 @@ class GatewayHandle:
 @dataclass
 class GatewayArgs:
     cfg: GatewayConfig
-    provider: k8s.Provider
-    across_zones: bool = False
+    ctx: PlatformContext  # provider, across_zones, monitoring namespace and CRD owners, storage readiness
 
 
 class Gateway(pulumi.ComponentResource):
@@ -42,14 +42,14 @@ class Gateway(pulumi.ComponentResource):
     def __init__(self, name: str, args: GatewayArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("pipeworks:services:Gateway", name, None, opts)
         cfg = args.cfg
-        base = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        base = pulumi.ResourceOptions(parent=self, provider=args.ctx.provider)
         # baseline: the controller and its proxies run non-root with RuntimeDefault seccomp, but the proxies'
         # containers are built by the controller; restricted is warned and audited.
         self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": cfg.namespace, "labels": pod_security_labels(
             "baseline", "restricted")}, opts=base)
         self.release = k8s.helm.v3.Release(
             f"{name}-controller", name=spec.RELEASE, chart=spec.CHART, version=cfg.chart_version,
-            namespace=cfg.namespace, values=spec.chart_values(cfg, args.across_zones),
+            namespace=cfg.namespace, values=spec.chart_values(cfg, args.ctx.across_zones),
             opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[self.ns])))
         after_release = pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[self.release]))
         self.gateway_class = k8s.apiextensions.CustomResource(

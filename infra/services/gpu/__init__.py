@@ -7,7 +7,7 @@ are assumed bare. Optional sharing: time-slicing (the device plugin advertises e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import pulumi
@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 from infra.config.cluster import ClusterKind
 from infra.config.gpu import GpuConfig, GpuSharing
 from infra.config.nodepools import NodePoolConfig
+from infra.context import PlatformContext
 from infra.helmvalues import null_values_yaml
 from infra.placement import TAINT_GPU, Role, place, pool_taints
 from infra.podsecurity import pod_security_labels
@@ -143,11 +144,9 @@ def network_policies(monitoring_ns: str) -> dict[str, dict[str, Any]]:
 @dataclass(frozen=True)
 class GpuOperatorArgs:
     cfg: GpuConfig
-    provider: k8s.Provider
+    ctx: PlatformContext  # provider, across_zones, monitoring namespace and CRD owners, storage readiness
     cluster_kind: ClusterKind
     pools: Sequence[NodePoolConfig]
-    monitoring_namespace: str = "monitoring"
-    monitoring_dependencies: Sequence[pulumi.Resource] = field(default_factory=tuple)
     distribution: str = "kubernetes"  # cluster.existing.distribution (existing clusters)
 
 
@@ -159,7 +158,7 @@ class GpuOperator(pulumi.ComponentResource):
         cfg = args.cfg
         self.namespace = cfg.namespace
         self.driver_enabled, self.toolkit_enabled = driver_and_toolkit(cfg, args.cluster_kind)
-        base = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        base = pulumi.ResourceOptions(parent=self, provider=args.ctx.provider)
         self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": cfg.namespace, "labels": pod_security_labels(
             # privileged: the driver, toolkit, device plugin and DCGM need host devices, paths and privileges.
             "privileged", "baseline")}, opts=base)
@@ -171,8 +170,8 @@ class GpuOperator(pulumi.ComponentResource):
             values=gpu_operator_values(cfg, args.cluster_kind, args.pools, args.distribution),
             value_yaml_files=[pulumi.StringAsset(null_values_yaml(CHART_DEFAULTS_REMOVED))],
             opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(
-                depends_on=[self.ns, *args.monitoring_dependencies])))
-        for pol, pol_spec in network_policies(args.monitoring_namespace).items():
+                depends_on=[self.ns, *args.ctx.monitoring_dependencies])))
+        for pol, pol_spec in network_policies(args.ctx.monitoring_namespace).items():
             k8s.networking.v1.NetworkPolicy(f"{name}-{pol}", metadata={"name": pol, "namespace": cfg.namespace},
                                             spec=pol_spec, opts=after_ns)
         self.register_outputs({"namespace": cfg.namespace, "driver": self.driver_enabled,

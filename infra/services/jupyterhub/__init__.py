@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from infra.config.jupyterhub import JupyterHubConfig, NotebookProfile
+from infra.context import PlatformContext
 from infra.placement import Role, gpu_limits, place
 from infra.podsecurity import pod_security_labels
 from infra.storage import StorageHandle
@@ -191,7 +192,7 @@ def notebook_env(*, bucket: Any | None, spark_master: str | None) -> dict[str, A
 @dataclass(frozen=True)
 class JupyterHubArgs:
     cfg: JupyterHubConfig
-    provider: k8s.Provider
+    ctx: PlatformContext  # provider, across_zones, monitoring namespace and CRD owners, storage readiness
     storage: StorageHandle | None  # bucket(), s3_endpoint, namespace; None when storage is off
     spark: Any | None  # Spark: master_url, sparkconf_s3a(), client_labels, namespace; None when Spark is off
     block_class: str | None
@@ -205,7 +206,7 @@ class JupyterHub(pulumi.ComponentResource):
         super().__init__("pipeworks:services:JupyterHub", name, None, opts)
         cfg = args.cfg
         ns = self.namespace = cfg.namespace
-        base = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        base = pulumi.ResourceOptions(parent=self, provider=args.ctx.provider)
         self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": ns, "labels": pod_security_labels("baseline", "restricted")}, opts=base)
         after_ns = pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[self.ns]))
         deps: list[pulumi.Resource] = [self.ns]

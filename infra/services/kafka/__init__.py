@@ -17,7 +17,7 @@ itself; the cluster CA certificate, which only the operator knows, is copied the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -27,6 +27,7 @@ import pulumi_random as random
 
 from infra.config.kafka import KafkaConfig, UserQuotas
 from infra.config.resources import PodResources
+from infra.context import PlatformContext
 from infra.helmvalues import null_values_yaml
 from infra.placement import NvmeMode, Role, place
 from infra.podsecurity import pod_security_labels
@@ -49,6 +50,7 @@ from infra.services.kafka.spec import (
     topic_spec,
     user_spec,
 )
+from infra.workloads.kit import egress_to, tcp_ports
 
 __all__ = ["Acl", "Kafka", "KafkaArgs", "KafkaTopicHandle", "KafkaUserHandle"]
 
@@ -65,13 +67,9 @@ class KafkaArgs:
     """What the Kafka component needs from the rest of the platform."""
 
     cfg: KafkaConfig
-    provider: k8s.Provider
-    across_zones: bool  # prod spreads nodes over zones as well as hosts
+    ctx: PlatformContext  # provider, across_zones, monitoring namespace and CRD owners, storage readiness
     storage_class: str | None  # the hot-data StorageClass of the storage component (NVMe-backed)
     nvme_modes: frozenset[NvmeMode]  # modes of the stack's NVMe pools; Kafka's must be among them
-    storage_ready: Sequence[pulumi.Resource] = field(default_factory=tuple)  # the storage class's owners
-    monitoring_namespace: str = "monitoring"  # Prometheus scrapes metrics ports from here
-    monitoring_dependencies: Sequence[pulumi.Resource] = field(default_factory=tuple)  # PodMonitor CRD owners
 
 
 @dataclass(frozen=True)
@@ -90,6 +88,16 @@ class KafkaUserHandle:
     ca_secret: str  # key: ca.crt
     bootstrap: str
     client_labels: dict[str, str]  # pod labels the listener's NetworkPolicy admits
+    kafka_namespace: str  # where the brokers run (the client's egress target)
+
+    @property
+    def port(self) -> int:
+        """The TLS listener's port (the bootstrap address's)."""
+        return int(self.bootstrap.rsplit(":", 1)[1])
+
+    def egress(self) -> dict:
+        """The egress rule a client pod needs: bootstrap and brokers in the Kafka namespace, on the TLS port."""
+        return egress_to(self.kafka_namespace, tcp_ports(self.port))
 
 
 def _security_context() -> dict:
@@ -118,7 +126,7 @@ class Kafka(pulumi.ComponentResource):
         self.bootstrap = bootstrap_address(cfg)
         self.ca_secret = ca_secret_name(cfg)
         self.client_labels = {CLIENT_LABEL: cfg.cluster_name}
-        self._k8s = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        self._k8s = pulumi.ResourceOptions(parent=self, provider=args.ctx.provider)
         # Default providers are disabled for the whole project (Pulumi.yaml): user passwords need an explicit one.
         self._random = random.Provider(f"{name}-random", opts=pulumi.ResourceOptions(parent=self))
         self._ca_synced: dict[str, k8s.batch.v1.CronJob] = {}
@@ -141,19 +149,19 @@ class Kafka(pulumi.ComponentResource):
             k8s.apiextensions.CustomResource(
                 f"{name}-pool-{pool}", api_version=API_VERSION, kind="KafkaNodePool",
                 metadata={"name": pool, "namespace": cfg.namespace, "labels": labels_for(cfg)},
-                spec=node_pool_spec(pool, cfg, args.storage_class, args.across_zones),
+                spec=node_pool_spec(pool, cfg, args.storage_class, args.ctx.across_zones),
                 opts=pulumi.ResourceOptions.merge(self._k8s, pulumi.ResourceOptions(
-                    depends_on=[self.operator, *args.storage_ready])))
+                    depends_on=[self.operator, *args.ctx.storage_ready])))
             for pool in (CONTROLLER_POOL, BROKER_POOL)
         ]
         self.kafka = k8s.apiextensions.CustomResource(
             f"{name}-cluster", api_version=API_VERSION, kind="Kafka",
             metadata={"name": cfg.cluster_name, "namespace": cfg.namespace},
-            spec=kafka_spec(cfg, args.across_zones),
+            spec=kafka_spec(cfg, args.ctx.across_zones),
             opts=pulumi.ResourceOptions.merge(self._k8s, pulumi.ResourceOptions(
                 depends_on=[self.operator, *self.pools])))
 
-        monitor_deps = [self.operator, *args.monitoring_dependencies]
+        monitor_deps = [self.operator, *args.ctx.monitoring_dependencies]
         self.pod_monitors = [
             k8s.apiextensions.CustomResource(
                 f"{name}-{pm_name}", api_version="monitoring.coreos.com/v1", kind="PodMonitor",
@@ -161,7 +169,7 @@ class Kafka(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions.merge(self._k8s, pulumi.ResourceOptions(depends_on=monitor_deps)))
             for pm_name, pm_spec in pod_monitors(cfg)
         ]
-        self._network_policies(name, cfg, args.monitoring_namespace, in_ns)
+        self._network_policies(name, cfg, args.ctx.monitoring_namespace, in_ns)
         self.register_outputs({"namespace": cfg.namespace, "bootstrap": self.bootstrap, "caSecret": self.ca_secret,
                                "cluster": self.kafka.metadata["name"]})
 
@@ -192,7 +200,7 @@ class Kafka(pulumi.ComponentResource):
         cr = k8s.apiextensions.CustomResource(
             f"{self._name}-topic-{res_name}", api_version=API_VERSION, kind="KafkaTopic",
             metadata={"name": res_name, "namespace": self.namespace, "labels": labels_for(self.cfg)}, spec=spec,
-            opts=pulumi.ResourceOptions(parent=parent or self, provider=self._args.provider,
+            opts=pulumi.ResourceOptions(parent=parent or self, provider=self._args.ctx.provider,
                                         depends_on=[self.operator, self.kafka]))
         return KafkaTopicHandle(name=name, resource=cr)
 
@@ -208,7 +216,7 @@ class Kafka(pulumi.ComponentResource):
         self._users.add(name)
         acls = list(acls)
         owner = parent or self
-        opts = pulumi.ResourceOptions(parent=owner, provider=self._args.provider)
+        opts = pulumi.ResourceOptions(parent=owner, provider=self._args.ctx.provider)
         password = random.RandomPassword(f"{self._name}-user-{name}-password", length=32, special=False,
                                          opts=pulumi.ResourceOptions(parent=owner, provider=self._random))
         secret_pw = pulumi.Output.secret(password.result)
@@ -231,7 +239,8 @@ class Kafka(pulumi.ComponentResource):
                                    depends_on=list(depends_on))))
             self._sync_ca_to(namespace, depends_on)
         return KafkaUserHandle(username=name, namespace=namespace, secret_name=name, ca_secret=self.ca_secret,
-                               bootstrap=self.bootstrap, client_labels=dict(self.client_labels))
+                               bootstrap=self.bootstrap, client_labels=dict(self.client_labels),
+                               kafka_namespace=self.namespace)
 
     def _sync_ca_to(self, namespace: str, depends_on: Sequence[pulumi.Resource]) -> None:
         """A CronJob in the Kafka namespace that keeps `<cluster>-cluster-ca-cert` copied into `namespace`."""

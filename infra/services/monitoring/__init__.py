@@ -15,6 +15,7 @@ import pulumi_random as random
 import yaml
 
 from infra.config.monitoring import MonitoringConfig
+from infra.context import PlatformContext
 from infra.podsecurity import pod_security_labels
 from infra.services.monitoring import spec
 
@@ -24,11 +25,9 @@ __all__ = ["Monitoring", "MonitoringArgs"]
 @dataclass(frozen=True)
 class MonitoringArgs:
     cfg: MonitoringConfig
-    provider: k8s.Provider
+    ctx: PlatformContext  # provider, across_zones, monitoring namespace and CRD owners, storage readiness
     eks: bool  # the control plane is AWS's: no scheduler/controller-manager/etcd targets
-    across_zones: bool
     storage_class: str | None  # Prometheus/Alertmanager volumes; None: the cluster's default class
-    storage_ready: tuple[pulumi.Resource, ...] = ()
     alert_webhook_url: pulumi.Output[str] | None = None  # secret; required when cfg.alert_receiver is not none
 
 
@@ -39,7 +38,7 @@ class Monitoring(pulumi.ComponentResource):
         super().__init__("pipeworks:services:Monitoring", name, None, opts)
         cfg = args.cfg
         ns = self.namespace = cfg.namespace
-        base = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        base = pulumi.ResourceOptions(parent=self, provider=args.ctx.provider)
 
         def after(*deps: pulumi.Resource) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=list(deps)))
@@ -70,8 +69,8 @@ class Monitoring(pulumi.ComponentResource):
             f"{name}-stack", name=spec.RELEASE, chart=spec.RELEASE, version=cfg.chart_version, namespace=ns,
             repository_opts={"repo": spec.CHART_REPO},
             values=spec.prometheus_values(cfg, storage_class=args.storage_class, eks=args.eks,
-                                          across_zones=args.across_zones),
-            opts=after(*before_release, *args.storage_ready))
+                                          across_zones=args.ctx.across_zones),
+            opts=after(*before_release, *args.ctx.storage_ready))
         self.dependencies: list[pulumi.Resource] = [self.release]
 
         k8s.apiextensions.CustomResource(

@@ -14,13 +14,14 @@ Workloads and notebooks use the handle (`platform.spark`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.config.spark import SparkConfig
+from infra.context import PlatformContext
 from infra.placement import NvmeMode
 from infra.podsecurity import pod_security_labels
 from infra.services.spark import spec
@@ -57,12 +58,9 @@ class ObjectStorage(Protocol):
 @dataclass(frozen=True)
 class SparkArgs:
     cfg: SparkConfig
-    provider: k8s.Provider
-    across_zones: bool
+    ctx: PlatformContext  # provider, across_zones, monitoring namespace and CRD owners, storage readiness
     storage: ObjectStorage | None  # None: no object store in this stack, so no history server
     nvme_modes: frozenset[NvmeMode]  # modes of the stack's NVMe pools; executors need raid0 scratch
-    monitoring_namespace: str = "monitoring"
-    monitoring_dependencies: Sequence[pulumi.Resource] = field(default_factory=tuple)  # PodMonitor CRD owners
 
 
 class Spark(pulumi.ComponentResource):
@@ -83,7 +81,7 @@ class Spark(pulumi.ComponentResource):
         self._s3_endpoint = args.storage.s3_endpoint if args.storage else None
         self.event_log_dir: str | None = None  # s3a:// URL jobs write event logs to (None: no history server)
         self.event_bucket: BucketLike | None = None  # its OBC: jobs in the job namespace envFrom its Secret
-        self._k8s = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        self._k8s = pulumi.ResourceOptions(parent=self, provider=args.ctx.provider)
 
         self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": cfg.namespace, "labels": pod_security_labels(
             # baseline: drivers and executors get Spark's default pod security context, which restricted
@@ -106,9 +104,9 @@ class Spark(pulumi.ComponentResource):
         self.operator = k8s.helm.v3.Release(
             f"{name}-operator", name=RELEASE, chart="spark-operator", version=cfg.chart_version,
             namespace=cfg.namespace, repository_opts={"repo": CHART_REPO},
-            values=spec.operator_values(cfg, args.across_zones),
+            values=spec.operator_values(cfg, args.ctx.across_zones),
             # The chart's PodMonitor needs the Prometheus Operator CRDs first.
-            opts=self._opts(depends_on=[self.ns, sa, *args.monitoring_dependencies]))
+            opts=self._opts(depends_on=[self.ns, sa, *args.ctx.monitoring_dependencies]))
         # What a SparkApplication must wait for: the operator's CRDs and webhook, and the driver's RBAC.
         self.ready: list[pulumi.Resource] = [self.operator]
 
@@ -118,7 +116,7 @@ class Spark(pulumi.ComponentResource):
             pulumi.log.warn("spark.history.enabled but the stack has no object store: no history server", self)
         if cfg.standalone.enabled:
             self._standalone(name, cfg, args)
-        self._network_policies(name, cfg, args.monitoring_namespace)
+        self._network_policies(name, cfg, args.ctx.monitoring_namespace)
         self.register_outputs({"namespace": cfg.namespace, "masterUrl": self.master_url,
                                "operator": self.operator.name})
 
@@ -134,7 +132,7 @@ class Spark(pulumi.ComponentResource):
         self.event_log_dir = f"s3a://{cfg.history.bucket}/{EVENT_LOG_PREFIX}"
         labels = {"app.kubernetes.io/name": "spark-history", "app.kubernetes.io/part-of": "spark"}
         pod = spec.history_pod_spec(cfg, sparkconf_s3a(args.storage.s3_endpoint), bucket.configmap_name,
-                                    bucket.secret_name, labels, args.across_zones)
+                                    bucket.secret_name, labels, args.ctx.across_zones)
         k8s.apps.v1.Deployment(f"{name}-history", metadata={"name": "spark-history", "namespace": cfg.namespace,
                                                             "labels": labels},
                                spec={"replicas": 1,  # one reader of the bucket; a restart only pauses the UI
@@ -158,7 +156,7 @@ class Spark(pulumi.ComponentResource):
                                      "selector": {"matchLabels": master_labels},
                                      "template": {"metadata": {"labels": master_labels},
                                                   "spec": spec.master_pod_spec(cfg, master_labels,
-                                                                               args.across_zones)}},
+                                                                               args.ctx.across_zones)}},
                                opts=self._opts(depends_on=[self.ns]))
         k8s.core.v1.Service(f"{name}-master-svc", metadata={"name": "spark-master", "namespace": cfg.namespace,
                                                             "labels": master_labels},
@@ -170,7 +168,7 @@ class Spark(pulumi.ComponentResource):
             f"{name}-workers", metadata={"name": "spark-worker", "namespace": cfg.namespace, "labels": worker_labels},
             spec={"replicas": sa.min_workers, "selector": {"matchLabels": worker_labels},
                   "template": {"metadata": {"labels": worker_labels},
-                               "spec": spec.worker_pod_spec(cfg, self.master_url, worker_labels, args.across_zones)}},
+                               "spec": spec.worker_pod_spec(cfg, self.master_url, worker_labels, args.ctx.across_zones)}},
             # The HPA owns the replica count after creation.
             opts=pulumi.ResourceOptions.merge(self._opts(depends_on=[self.ns]),
                                               pulumi.ResourceOptions(ignore_changes=["spec.replicas"])))

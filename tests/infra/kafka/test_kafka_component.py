@@ -11,6 +11,7 @@ import pytest
 from pulumi.runtime import rpc
 
 from infra.config.kafka import KafkaConfig
+from infra.context import PlatformContext
 from infra.placement import NvmeMode
 from infra.services.kafka import Acl, Kafka, KafkaArgs
 from pipeworks.mocks import install
@@ -26,7 +27,7 @@ def declared() -> dict[str, Any]:
     @pulumi.runtime.test
     def program():
         provider = k8s.Provider("k8s", kubeconfig="{}")
-        kafka = Kafka("kafka", KafkaArgs(cfg=KafkaConfig(), provider=provider, across_zones=False,
+        kafka = Kafka("kafka", KafkaArgs(cfg=KafkaConfig(), ctx=PlatformContext(provider=provider, across_zones=False),
                                          storage_class="ceph-block", nvme_modes=frozenset({NvmeMode.RAID0})))
         ns = k8s.core.v1.Namespace("fraud-ns", metadata={"name": "fraud"}, opts=pulumi.ResourceOptions(provider=provider))
         handles["topic"] = kafka.topic("Payments_v1", partitions=6)

@@ -9,17 +9,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from infra.placement import LABEL_ROLE
+from infra.workloads import kit
 from workloads.fraud import manifests as m
 from workloads.fraud.config import ApiConfig, FraudConfig, model_memory_budget
 
 BUCKET = m.BucketRefs(configmap="fraud-data", secret="fraud-data", endpoint="http://rgw.rook-ceph.svc:80")
 KAFKA = m.KafkaRefs(bootstrap="events-kafka-bootstrap.kafka.svc:9093", secret="fraud-scorer",
-                    ca_secret="events-cluster-ca-cert", kafka_namespace="kafka",
+                    ca_secret="events-cluster-ca-cert",
                     client_labels={"kafka.pipeworks.io/client": "events"})
 SERVING = m.UserRefs(secret="rook-ceph-object-user-datalake-fraud-serving")
 SCORING = m.UserRefs(secret="rook-ceph-object-user-datalake-fraud-scoring")
 D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
-RGW = m.RgwRefs(namespace="rook-ceph", pod_labels={"app": "rook-ceph-rgw"}, pod_port=8080)
+# What the storage and Kafka handles supply (StorageHandle.object_store_egress(), KafkaUserHandle.egress()).
+RGW_EGRESS = kit.egress_to("rook-ceph", kit.tcp_ports(8080), {"app": "rook-ceph-rgw"})
+KAFKA_EGRESS = kit.egress_to("kafka", kit.tcp_ports(9093))
 
 
 def ab(weight: int = 10, **api: Any) -> FraudConfig:
@@ -145,7 +148,8 @@ def test_scorer_kafka_credentials_by_reference_and_client_labels() -> None:
 
 def test_network_policies_admit_only_the_clients() -> None:
     cfg = ab()
-    pols = m.network_policies(cfg, monitoring_namespace="monitoring", kafka=KAFKA, rgw=RGW)
+    pols = m.network_policies(cfg, monitoring_namespace="monitoring", object_store_egress=RGW_EGRESS,
+                              kafka_egress=KAFKA_EGRESS)
     assert pols["default-deny-ingress"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
     sources = [peer for rule in pols["fraud-api-ingress"]["ingress"] for peer in rule["from"]]
     namespaces = {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for p in sources

@@ -1,0 +1,20 @@
+"""The one platform context every component and workload receives: what `build_platform` knows once and each
+of them needs (the Kubernetes provider, whether replicated pods spread over zones, where Prometheus scrapes
+from and the monitoring CRDs' owners, what a PVC of the storage classes waits for), instead of the same
+arguments spelled at every call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+
+@dataclass(frozen=True)
+class PlatformContext:
+    provider: k8s.Provider
+    across_zones: bool  # prod spreads replicated pods over zones as well as hosts
+    monitoring_namespace: str = "monitoring"  # Prometheus scrapes from here (NetworkPolicies admit it)
+    monitoring_dependencies: tuple[pulumi.Resource, ...] = ()  # ServiceMonitor/PodMonitor/PrometheusRule CRD owners
+    storage_ready: tuple[pulumi.Resource, ...] = ()  # what a PVC of the storage component's classes waits for

@@ -1,0 +1,13 @@
+"""The program's workloads: one line per workload package (its `deploy.WORKLOAD`: config model, rules against
+the platform section, deploy entry point). `program.py`, the config loader and `pipeworks config-docs` iterate
+this registry; nothing else names a workload. Declaration side: imports pulumi and infra, never runs in a
+workload's container."""
+
+from __future__ import annotations
+
+from infra.workloads.plugin import Registry
+from workloads.fraud.deploy import WORKLOAD as FRAUD
+
+REGISTRY = Registry(
+    FRAUD,
+)
