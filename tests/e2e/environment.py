@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,10 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from pipeworks.plan import plan_stack
 from tests.e2e.stack import STACK, make_project, platform_config, write_stack_file
 from tests.harness.charts import CLUSTER_CRD_GROUPS, cluster_crds, write_stand_in_chart
-from tests.harness.engines import Engines, PulumiCli
+from tests.harness.engines import REPO, Engines, PulumiCli
 from tests.harness.kube import ControlPlane
 
 
@@ -65,13 +66,24 @@ def install_cluster_crds(cluster: ControlPlane) -> None:
             time.sleep(0.5)
 
 
+def plan(stack: str, out: Path, project_dir: Path) -> Path:
+    """`pipeworks plan` of a stack of the e2e project, in a process of its own: the mocks keep one root Stack
+    per process, named after the first stack planned, which would rename the root of every later plan of the
+    test session. Returns the plan directory."""
+    script = ("import sys; from pathlib import Path; from pipeworks.plan import plan_stack; "
+              "print(plan_stack(sys.argv[1], Path(sys.argv[2]), project_dir=Path(sys.argv[3])))")
+    proc = subprocess.run([sys.executable, "-c", script, stack, str(out), str(project_dir)], capture_output=True,
+                          text=True, cwd=REPO)
+    assert proc.returncode == 0, f"pipeworks plan {stack} failed:\n{proc.stderr[-4000:]}"
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
 def stand_in_charts(work: Path, mirror: Path) -> list[Path]:
     """One stand-in chart per release the e2e stack declares, found by planning it (under mocks) without a
     mirror in a scratch project: whatever charts and versions the program names, the mirror holds."""
     scratch = make_project(work / "chart-listing")
     write_stack_file(scratch, platform_config(None), {"pipeworks:kubeconfig": {"secure": "v1:unused:listing"}})
-    plan = plan_stack(STACK, work / "chart-listing-plan", project_dir=scratch)
-    records = json.loads((plan / "resources.json").read_text())
+    records = json.loads((plan(STACK, work / "chart-listing-plan", scratch) / "resources.json").read_text())
     unbuildable = [r["urn"] for r in records if r["type"].startswith(("random:", "pulumi:providers:random"))]
     assert not unbuildable, ("the e2e stack declares pulumi-random resources, whose provider cannot be built from "
                              f"the module proxy; turn their component off in tests/e2e/stack.py: {unbuildable}")

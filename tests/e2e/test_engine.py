@@ -21,9 +21,8 @@ import pytest
 import yaml
 
 from pipeworks.check import load_plan, policy_pack_config, run_check
-from pipeworks.plan import plan_stack
 from policies.packs import PACK_NAMES
-from tests.e2e.environment import E2E, new_stack
+from tests.e2e.environment import E2E, new_stack, plan
 from tests.e2e.stack import STACK, platform_config
 from tests.harness.engines import REPO
 
@@ -53,8 +52,7 @@ def by_policy(violations: Counter) -> dict[str, list[str]]:
 
 def check_report(e2e: E2E, stack: str):
     """`pipeworks check` of the stack: its plan under mocks, judged by the same rules as the packs."""
-    plan = plan_stack(stack, e2e.work / f"plan-{stack}", project_dir=e2e.project)
-    target = load_plan(plan)
+    target = load_plan(plan(stack, e2e.work / f"plan-{stack}", e2e.project))
     return target, run_check(target)
 
 

@@ -72,10 +72,11 @@ def test_a_stack_planned_after_another_gets_only_its_own_transformations(tmp_pat
     """Under the mocks many stacks run in one process with one root Stack: the e2e stack's chart mirror must not
     leak into the next stack planned (tests/e2e plans several stacks in one session)."""
     import json
+    import subprocess
+    import sys
+    from pathlib import Path
 
     import yaml
-
-    from pipeworks.plan import plan_stack
 
     mirror = tmp_path / "charts"
     mirror.mkdir()
@@ -87,13 +88,25 @@ def test_a_stack_planned_after_another_gets_only_its_own_transformations(tmp_pat
     for stack, platform_cfg in stacks.items():
         (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": {
             "pipeworks:platform": platform_cfg, "pipeworks:kubeconfig": {"secure": "v1:x:y"}}}))
-    charts = {}
-    for stack in ("mirrored", "plain", "mirrored"):
-        plan = plan_stack(stack, tmp_path / "out" / stack, project_dir=tmp_path)
-        releases = [r for r in json.loads((plan / "resources.json").read_text())
-                    if r["type"] == "kubernetes:helm.sh/v3:Release"]
-        charts.setdefault(stack, set()).update(r["inputs"]["chart"] for r in releases)
-    assert charts == {"mirrored": {str(mirror / "jupyterhub-4.4.0.tgz")}, "plain": {"jupyterhub"}}
+    # In a process of its own: the mocks keep one root Stack per process, named after the first stack planned,
+    # so planning other stacks here would rename the root of every later plan in this test session.
+    script = """
+import json, sys
+from pathlib import Path
+from pipeworks.plan import plan_stack
+project = Path(sys.argv[1])
+charts = {}
+for stack in ("mirrored", "plain", "mirrored"):
+    plan = plan_stack(stack, project / "out" / stack, project_dir=project)
+    releases = [r for r in json.loads((plan / "resources.json").read_text())
+                if r["type"] == "kubernetes:helm.sh/v3:Release"]
+    charts.setdefault(stack, set()).update(r["inputs"]["chart"] for r in releases)
+print(json.dumps({k: sorted(v) for k, v in charts.items()}))
+"""
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout
+    charts = json.loads(out.splitlines()[-1])
+    assert charts == {"mirrored": [str(mirror / "jupyterhub-4.4.0.tgz")], "plain": ["jupyterhub"]}
 
 
 def test_an_existing_cluster_stack_carries_no_placeholder_the_real_cli_would_refuse():
