@@ -14,7 +14,8 @@ Clients and formats:
 - ``objectstore``: the S3 client for the platform's data lake (Ceph RGW);
 - ``modelregistry``: immutable model versions, digests pinned in the stack, verified before deserialising;
 - ``linearmodel``: a logistic-regression format of plain JSON numbers (loading it cannot execute code);
-- ``predictionlog``: sampled prediction payloads, with the model version, to object storage.
+- ``predictionlog``: sampled prediction payloads, with the model version, to object storage;
+- ``healthserver``: ``/metrics`` and ``/healthz`` for a worker with no web server of its own (the stream scorer).
 
 The names below resolve lazily (PEP 562): importing ``workloads.common.bucketpolicy`` does not import boto3.
 """

@@ -46,9 +46,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from workloads.common.envconfig import SettingError, get_int, get_str
+from workloads.common.healthserver import serve_metrics_and_health
 from workloads.common.kafkasettings import KafkaSettings
 from workloads.common.objectstore import ObjectStore, ObjectStoreError
 from workloads.common.s3settings import S3Settings
@@ -625,33 +626,6 @@ class Scorer:
         return delay
 
 
-def serve_metrics_and_health(port: int, registry: CollectorRegistry, alive: Callable[[], bool],
-                             host: str = "") -> Any:
-    """/metrics (Prometheus) and /healthz (200 while ``alive()``, else 503) on ``port``, in a daemon thread."""
-    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
-    from socketserver import ThreadingMixIn
-
-    metrics_app = make_wsgi_app(registry)
-
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if environ.get("PATH_INFO") == "/healthz":
-            ok = alive()
-            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")])
-            return [b"consume loop alive\n" if ok else b"consume loop stalled\n"]
-        return metrics_app(environ, start_response)
-
-    class Server(ThreadingMixIn, WSGIServer):
-        daemon_threads = True
-
-    class QuietHandler(WSGIRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-            pass
-
-    server = make_server(host, port, app, Server, handler_class=QuietHandler)
-    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
-    return server
-
-
 def kill_after(n: int) -> Callable[[], None]:
     """The FF_FAULT_KILL_AFTER_WRITES hook: SIGKILL this process on the n-th object write."""
     lock = threading.Lock()
@@ -709,7 +683,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ)
                     config.fault_kill_after_writes)
     scorer = Scorer(config, consumer, store, api, metrics, stop=stop, on_write=on_write)
     if config.metrics_port:
-        serve_metrics_and_health(config.metrics_port, metrics.registry, scorer.alive)
+        serve_metrics_and_health(config.metrics_port, metrics.registry, scorer.alive, subject="consume loop")
     try:
         scorer.run()
     finally:

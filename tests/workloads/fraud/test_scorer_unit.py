@@ -372,14 +372,16 @@ def test_liveness_follows_the_consume_loop_not_the_metrics_thread(store: ObjectS
     worker = Scorer(ScorerConfig(api_url="http://unused", liveness_seconds=30), consumer, store,
                     ScriptedApi([NAMES]), ScorerMetrics())
     port = free_port()
-    server = scorer.serve_metrics_and_health(port, worker.metrics.registry, worker.alive, host="127.0.0.1")
+    server = scorer.serve_metrics_and_health(port, worker.metrics.registry, worker.alive, host="127.0.0.1",
+                                             subject="consume loop")
     try:
         worker.run_once()
-        assert urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).status == 200
+        healthy = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert healthy.status == 200 and healthy.read() == b"consume loop alive\n"
         worker.last_loop -= 31  # the loop is stuck (e.g. a hung call) while the metrics thread still answers
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
-        assert info.value.code == 503
+        assert info.value.code == 503 and info.value.read() == b"consume loop stalled\n"
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
         assert metric_value(text, "fraud_scorer_last_loop_timestamp_seconds") > 0
     finally:
