@@ -177,6 +177,6 @@ class S3Settings:
         acl = environ.get(ENV_PUT_ACL, "").strip() or None
         if acl is not None and acl not in PUT_ACLS:
             raise SettingError(f"{ENV_PUT_ACL}={acl!r} is invalid: use {', '.join(PUT_ACLS)} (a role writing into a "
-                              "bucket it does not own) or leave it unset")
+                               "bucket it does not own) or leave it unset")
         return cls(endpoint_url=endpoint, bucket=bucket_name, access_key=access_key, secret_key=secret_key, region=region,
                    put_acl=acl)
