@@ -1,9 +1,9 @@
 """The payment fraud-detection workload (report chapter 5 and figure 2-3): a RandomForest trainer, the
 Flask classification API and the Kafka stream scorer.
 
-Two sides live here. Application code runs in the containers (``Dockerfile.*`` copy exactly these and what they
-import from ``workloads.common``): ``trainer.py``, ``api.py`` (with ``gunicorn.conf.py``), ``scorer.py``,
-``registry.py``, ``features.py`` and ``synthetic.py`` (demo data); it never imports pulumi or infra (a test
-parses the imports). The declaration runs in the Pulumi program, never in a container: ``config.py`` (the
+Two sides live here. Application code runs in the containers (each ``Dockerfile.*`` copies exactly its entry
+point's import closure, with what it needs from ``workloads.common``): ``trainer.py``, ``api.py`` (with
+``gunicorn.conf.py``), ``scorer.py``, ``registry.py`` and ``features.py``; ``synthetic.py`` (demo data) runs
+locally. None of them imports pulumi or infra (a test parses the imports). The declaration runs in the Pulumi program, never in a container: ``config.py`` (the
 ``workloads.fraud`` config section) and ``manifests.py`` (pure renderers) import ``infra``; ``deploy.py``, which
 wires them through the platform's handles, also imports pulumi."""
