@@ -99,7 +99,13 @@ class ObjectStore:
 
     def __init__(self, settings: S3Settings, client: Any = None) -> None:
         self.settings = settings
-        self._client = client if client is not None else make_client(settings)
+        # A client this store made is remade in a forked child (gunicorn's preloaded master loads the model,
+        # then forks its workers): boto3 clients are not fork-safe, and workers sharing the master's pooled
+        # keep-alive sockets read each other's responses (writes then fail or are lost). An injected client is
+        # the caller's to manage.
+        self._owns_client = client is None
+        self._client_pid = os.getpid()
+        self._client_obj = client if client is not None else make_client(settings)
         self._transfer = TransferConfig(
             multipart_threshold=MULTIPART_THRESHOLD,
             multipart_chunksize=MULTIPART_THRESHOLD,
@@ -110,8 +116,15 @@ class ObjectStore:
         return f"ObjectStore({self.settings!r})"
 
     @property
+    def _client(self) -> Any:
+        if self._owns_client and self._client_pid != os.getpid():
+            self._client_obj = make_client(self.settings)
+            self._client_pid = os.getpid()
+        return self._client_obj
+
+    @property
     def client(self) -> Any:
-        """The underlying boto3 client, for operations this class does not wrap."""
+        """The underlying boto3 client, for operations this class does not wrap (this process's own)."""
         return self._client
 
     # -- errors -------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The payment fraud-detection workload (report chapter 5 and figure 2-3): a RandomForest trainer, the
-Flask classification API and the Kafka stream scorer.
+"""The payment fraud-detection workload (report chapter 5 and figure 2-3): a nightly trainer (logistic regression
+by default, a bounded forest as the alternative), the Flask classification API and the Kafka stream scorer.
 
 Two sides live here. Application code runs in the containers (each ``Dockerfile.*`` copies exactly its entry
 point's import closure, with what it needs from ``workloads.common``): ``trainer.py``, ``api.py`` (with

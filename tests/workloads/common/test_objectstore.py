@@ -215,3 +215,26 @@ def test_invalid_keys_are_rejected_before_any_request(store: ObjectStore, key: s
 def test_non_bytes_data_is_rejected(store: ObjectStore) -> None:
     with pytest.raises(TypeError, match="must be bytes"):
         store.put_bytes("k", "text")  # type: ignore[arg-type]
+
+
+def test_a_forked_child_gets_its_own_client(monkeypatch):
+    """boto3 clients are not fork-safe: gunicorn's preloaded master makes the store, its forked workers must not
+    share the master's pooled sockets. The store remakes a client it made itself in a new process, once, and
+    leaves an injected client alone."""
+    import os
+
+    from workloads.common import objectstore as mod
+
+    made = []
+    monkeypatch.setattr(mod, "make_client", lambda settings, **_: made.append(settings) or object())
+    settings = S3Settings(endpoint_url="http://127.0.0.1:9", bucket="fork-test", access_key="a", secret_key="s")
+    store = mod.ObjectStore(settings)
+    first = store.client
+    assert store.client is first and len(made) == 1
+    pid = os.getpid()
+    monkeypatch.setattr(mod.os, "getpid", lambda: pid + 1)  # as seen from a forked child
+    child = store.client
+    assert child is not first and len(made) == 2
+    assert store.client is child and len(made) == 2  # once per process
+    injected = object()
+    assert mod.ObjectStore(settings, client=injected).client is injected
