@@ -30,7 +30,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from workloads.common.objectstore import ObjectStore, S3Settings  # noqa: E402
+from workloads.common.objectstore import ObjectStore  # noqa: E402
+from workloads.common.s3settings import S3Settings  # noqa: E402
 from workloads.fraud import registry, synthetic, trainer  # noqa: E402
 
 BATCH_SIZES = (1, 32, 256)

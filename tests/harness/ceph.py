@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from workloads.common.objectstore import rgw_user_arn
+from workloads.common.bucketpolicy import rgw_user_arn
 
 log = logging.getLogger(__name__)
 

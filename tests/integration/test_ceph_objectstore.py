@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.bucketpolicy import deny_other_users_policy, set_bucket_policy
 from tests.harness.ceph import RgwEndpoint
 from workloads.common.objectstore import (
     MULTIPART_THRESHOLD,
@@ -18,9 +19,8 @@ from workloads.common.objectstore import (
     ObjectNotFound,
     ObjectStore,
     ObjectStoreError,
-    S3Settings,
-    deny_other_users_policy,
 )
+from workloads.common.s3settings import S3Settings
 
 pytestmark = pytest.mark.integration
 
@@ -145,7 +145,7 @@ def test_bucket_policy_denies_another_user_but_not_the_owner(ceph_rgw: RgwEndpoi
                                 GrantFullControl=f'id="{ceph_rgw.uid}"')
     assert other.get_bytes("shared/data.csv") == b"a,b\n1,2\n"
 
-    store.set_bucket_policy(deny_other_users_policy(bucket, [ceph_rgw.user_arn]))
+    set_bucket_policy(store, deny_other_users_policy(bucket, [ceph_rgw.user_arn]))
 
     with pytest.raises(AccessDenied, match=f"s3://{bucket}/shared/data.csv"):
         other.get_bytes("shared/data.csv")

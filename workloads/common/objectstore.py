@@ -1,22 +1,21 @@
-"""S3 object-storage helpers every workload uses to reach the platform's data lake (Ceph RGW).
+"""The S3 client every workload uses to reach the platform's data lake (Ceph RGW).
 
-Settings come from the environment a Rook ObjectBucketClaim injects into the pod; the client is a
-boto3 S3 client tuned for RGW (path-style addressing, SigV4, bounded retries and timeouts). Every
-storage failure surfaces as an ``ObjectStoreError`` subclass naming the bucket/key and the cause.
-This is application code: it never imports pulumi or infra.
+A boto3 S3 client tuned for RGW (path-style addressing, SigV4, bounded retries and timeouts) over one bucket,
+with the operations workloads need. Its settings (endpoint, bucket, credentials, read from the environment a
+Rook ObjectBucketClaim injects) are ``workloads.common.s3settings.S3Settings``. Every storage failure
+surfaces as an ``ObjectStoreError`` subclass naming the bucket/key and the cause. Bucket policies are not
+this client's business: the stack declares them (``workloads.common.bucketpolicy``); the test harness sets
+them on its stand-in store (``tests/harness/bucketpolicy.py``).
+
+Application code: never imports pulumi or infra.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import os
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 import boto3
 from boto3.exceptions import S3UploadFailedError
@@ -24,40 +23,19 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from workloads.common.bucketpolicy import rgw_user_arn  # noqa: F401  (re-exported)
+from workloads.common.s3settings import DEFAULT_REGION, S3Settings
 
 __all__ = [
     "AccessDenied",
-    "ConfigError",
     "MULTIPART_THRESHOLD",
     "ObjectNotFound",
     "ObjectStore",
     "ObjectStoreError",
-    "S3Settings",
-    "deny_other_users_policy",
-    "rgw_user_arn",
+    "make_client",
 ]
 
 MULTIPART_THRESHOLD = 8 * 1024 * 1024
 """Files at or above this size are uploaded in parts of this size (boto3 compares with >=)."""
-
-DEFAULT_REGION = "us-east-1"
-
-# Environment variables of the ObjectBucketClaim convention (Rook writes the BUCKET_* keys into a
-# ConfigMap and the AWS_* keys into a Secret, both named after the claim) plus our one override.
-ENV_HOST = "BUCKET_HOST"
-ENV_PORT = "BUCKET_PORT"
-ENV_BUCKET = "BUCKET_NAME"
-ENV_REGION = "BUCKET_REGION"
-ENV_ACCESS_KEY = "AWS_ACCESS_KEY_ID"
-ENV_SECRET_KEY = "AWS_SECRET_ACCESS_KEY"
-ENV_ENDPOINT_URL = "S3_ENDPOINT_URL"
-ENV_PUT_ACL = "S3_PUT_ACL"
-PUT_ACLS = ("bucket-owner-full-control",)
-
-# S3 bucket naming rules (what both AWS and RGW with default settings accept).
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 
 
 class ObjectStoreError(Exception):
@@ -70,155 +48,6 @@ class ObjectNotFound(ObjectStoreError):
 
 class AccessDenied(ObjectStoreError):
     """The credentials are not allowed to do this (HTTP 403, e.g. a bucket policy denies them)."""
-
-
-class ConfigError(ObjectStoreError):
-    """The settings are missing or invalid; the message names the variable and what is valid."""
-
-
-# --------------------------------------------------------------------------------------------
-# Settings
-# --------------------------------------------------------------------------------------------
-
-
-def _check_bucket(value: str, source: str) -> str:
-    if not _BUCKET_RE.fullmatch(value) or ".." in value or _is_ip(value):
-        raise ConfigError(
-            f"{source}={value!r} is not a valid bucket name: use 3-63 characters of lowercase "
-            "letters, digits, '.' and '-', starting and ending with a letter or digit "
-            "(not an IP address, no '..')"
-        )
-    return value
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _check_endpoint_url(value: str, source: str) -> str:
-    hint = "expected http(s)://host[:port] with no path, query or credentials, e.g. http://rook-ceph-rgw-lake.rook-ceph.svc:80"
-    try:
-        parts = urlsplit(value)
-        port = parts.port  # raises ValueError when the port is not a number in range
-    except ValueError:
-        raise ConfigError(f"{source}={value!r} is not a valid endpoint URL: {hint}") from None
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or parts.path not in ("", "/")
-        or parts.query
-        or parts.fragment
-        or parts.username is not None
-        or port == 0
-    ):
-        # Never echo a URL carrying credentials back into logs.
-        shown = "<redacted: URL contains credentials>" if "@" in value else repr(value)
-        raise ConfigError(f"{source}={shown} is not a valid endpoint URL: {hint}")
-    return value.rstrip("/")
-
-
-def _check_region(value: str, source: str) -> str:
-    if not re.fullmatch(r"[a-z0-9-]{1,64}", value):
-        raise ConfigError(f"{source}={value!r} is not a valid region: use lowercase letters, digits and '-', e.g. us-east-1")
-    return value
-
-
-def _check_credential(value: str, source: str) -> None:
-    # The value itself is a secret: describe the problem without repeating it.
-    if not value or value != value.strip() or any(c in value for c in "\r\n"):
-        raise ConfigError(f"{source} is empty or has surrounding whitespace/newlines: set it to the key without padding")
-
-
-def _endpoint_from_host_port(host: str, port_text: str) -> str:
-    if "://" in host or "/" in host:
-        raise ConfigError(
-            f"{ENV_HOST}={host!r} must be a bare host name (e.g. rook-ceph-rgw-lake.rook-ceph.svc); "
-            f"to give a full URL set {ENV_ENDPOINT_URL} instead"
-        )
-    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not (_HOST_RE.fullmatch(bare) or _is_ip(bare)):
-        raise ConfigError(f"{ENV_HOST}={host!r} is not a valid host name or IP address")
-    try:
-        port = int(port_text, 10)
-    except ValueError:
-        port = -1
-    if not 1 <= port <= 65535:
-        raise ConfigError(f"{ENV_PORT}={port_text!r} is not a port number: use an integer from 1 to 65535")
-    # Rook's OBC only tells us host and port; it serves TLS on the secure port (443) only.
-    scheme = "https" if port == 443 else "http"
-    netloc = f"[{bare}]" if ":" in bare else bare
-    return f"{scheme}://{netloc}:{port}"
-
-
-@dataclass(frozen=True)
-class S3Settings:
-    """Where the bucket lives and the credentials to reach it; secrets are kept out of repr."""
-
-    endpoint_url: str
-    bucket: str
-    access_key: str = field(repr=False)
-    secret_key: str = field(repr=False)
-    region: str = DEFAULT_REGION
-    put_acl: str | None = None
-    """Canned ACL on every write: ``bucket-owner-full-control`` for a user writing into a bucket it does not own
-    (S3 and RGW make the writer the object's owner; without it the bucket owner cannot read what the roles wrote)."""
-
-    def __post_init__(self) -> None:
-        # Validated here too so hand-built settings fail as early as env-built ones.
-        object.__setattr__(self, "endpoint_url", _check_endpoint_url(self.endpoint_url, "endpoint_url"))
-        _check_bucket(self.bucket, "bucket")
-        _check_credential(self.access_key, "access_key")
-        _check_credential(self.secret_key, "secret_key")
-        _check_region(self.region, "region")
-        if self.put_acl is not None and self.put_acl not in PUT_ACLS:
-            raise ConfigError(f"put_acl={self.put_acl!r} is not supported; valid: {', '.join(PUT_ACLS)} or none")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ, bucket: str | None = None) -> S3Settings:
-        """Read the ObjectBucketClaim variables (see the ENV_* constants).
-
-        ``S3_ENDPOINT_URL`` overrides ``BUCKET_HOST``/``BUCKET_PORT`` (which are then not needed);
-        ``bucket`` overrides ``BUCKET_NAME``. Empty values count as missing.
-        """
-
-        def need(name: str, why: str) -> str:
-            value = environ.get(name, "")
-            if not value.strip():
-                raise ConfigError(f"environment variable {name} is missing or empty: {why}")
-            return value.strip() if name not in (ENV_ACCESS_KEY, ENV_SECRET_KEY) else value
-
-        override = environ.get(ENV_ENDPOINT_URL, "").strip()
-        if override:
-            endpoint = _check_endpoint_url(override, ENV_ENDPOINT_URL)
-        else:
-            obc = f"set by the ObjectBucketClaim ConfigMap, or set {ENV_ENDPOINT_URL}=http(s)://host:port instead"
-            endpoint = _endpoint_from_host_port(need(ENV_HOST, obc), need(ENV_PORT, obc))
-
-        if bucket is not None:
-            bucket_name = _check_bucket(bucket, "bucket argument")
-        else:
-            bucket_name = _check_bucket(
-                need(ENV_BUCKET, "set by the ObjectBucketClaim ConfigMap, or pass bucket=..."), ENV_BUCKET
-            )
-
-        secret_hint = "set by the ObjectBucketClaim Secret (mount it with envFrom.secretRef)"
-        access_key = need(ENV_ACCESS_KEY, secret_hint)
-        secret_key = need(ENV_SECRET_KEY, secret_hint)
-        _check_credential(access_key, ENV_ACCESS_KEY)
-        _check_credential(secret_key, ENV_SECRET_KEY)
-
-        region = environ.get(ENV_REGION, "").strip() or DEFAULT_REGION
-        _check_region(region, ENV_REGION)
-        acl = environ.get(ENV_PUT_ACL, "").strip() or None
-        if acl is not None and acl not in PUT_ACLS:
-            raise ConfigError(f"{ENV_PUT_ACL}={acl!r} is invalid: use {', '.join(PUT_ACLS)} (a role writing into a "
-                              "bucket it does not own) or leave it unset")
-        return cls(endpoint_url=endpoint, bucket=bucket_name, access_key=access_key, secret_key=secret_key, region=region,
-                   put_acl=acl)
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,7 +99,13 @@ class ObjectStore:
 
     def __init__(self, settings: S3Settings, client: Any = None) -> None:
         self.settings = settings
-        self._client = client if client is not None else make_client(settings)
+        # A client this store made is remade in a forked child (gunicorn's preloaded master loads the model,
+        # then forks its workers): boto3 clients are not fork-safe, and workers sharing the master's pooled
+        # keep-alive sockets read each other's responses (writes then fail or are lost). An injected client is
+        # the caller's to manage.
+        self._owns_client = client is None
+        self._client_pid = os.getpid()
+        self._client_obj = client if client is not None else make_client(settings)
         self._transfer = TransferConfig(
             multipart_threshold=MULTIPART_THRESHOLD,
             multipart_chunksize=MULTIPART_THRESHOLD,
@@ -281,8 +116,15 @@ class ObjectStore:
         return f"ObjectStore({self.settings!r})"
 
     @property
+    def _client(self) -> Any:
+        if self._owns_client and self._client_pid != os.getpid():
+            self._client_obj = make_client(self.settings)
+            self._client_pid = os.getpid()
+        return self._client_obj
+
+    @property
     def client(self) -> Any:
-        """The underlying boto3 client, for operations this class does not wrap."""
+        """The underlying boto3 client, for operations this class does not wrap (this process's own)."""
         return self._client
 
     # -- errors -------------------------------------------------------------------------------
@@ -344,11 +186,6 @@ class ObjectStore:
             self._raise("create bucket", None, err)
         except BotoCoreError as err:
             raise ObjectStoreError(f"create bucket {self._where(None)}: {type(err).__name__}: {err}") from err
-
-    def set_bucket_policy(self, policy: dict[str, Any]) -> None:
-        """Replace the bucket policy (see ``deny_other_users_policy``)."""
-        with self._translate("put bucket policy"):
-            self._client.put_bucket_policy(Bucket=self.settings.bucket, Policy=json.dumps(policy))
 
     # -- objects ------------------------------------------------------------------------------
 
@@ -491,41 +328,3 @@ def _check_key(key: str) -> None:
         raise ValueError(f"object key must be a non-empty string, got {key!r}")
     if len(key.encode("utf-8")) > 1024:
         raise ValueError(f"object key {key[:40]!r}... is longer than S3's limit of 1024 UTF-8 bytes")
-
-
-# --------------------------------------------------------------------------------------------
-# Policies (pure)
-# --------------------------------------------------------------------------------------------
-
-_ARN_RE = re.compile(r"^arn:aws:iam::[A-Za-z0-9_-]*:(user|root|role)(/.*)?$")
-
-
-def deny_other_users_policy(bucket: str, allowed_user_arns: list[str]) -> dict[str, Any]:
-    """A bucket policy denying every S3 action on ``bucket`` to all principals but the listed ones.
-
-    It only denies: the listed users keep exactly what ownership or ACLs already give them. An
-    explicit Deny beats any ACL grant, so this closes a bucket even if someone made it public.
-    Include the bucket owner, or the owner locks itself out of the data (RGW applies the Deny to
-    owners too).
-    """
-    _check_bucket(bucket, "bucket")
-    if isinstance(allowed_user_arns, str) or not allowed_user_arns:
-        raise ValueError("allowed_user_arns must be a non-empty list of user ARNs (include the bucket owner)")
-    for arn in allowed_user_arns:
-        if not isinstance(arn, str) or not _ARN_RE.fullmatch(arn):
-            raise ValueError(
-                f"allowed_user_arns entry {arn!r} is not an IAM principal ARN such as "
-                "arn:aws:iam:::user/<uid> (see rgw_user_arn)"
-            )
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "DenyAllButListedUsers",
-                "Effect": "Deny",
-                "NotPrincipal": {"AWS": sorted(set(allowed_user_arns))},
-                "Action": "s3:*",
-                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-            }
-        ],
-    }

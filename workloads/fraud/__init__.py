@@ -1,8 +1,10 @@
-"""The payment fraud-detection workload (report chapter 5 and figure 2-3): a RandomForest trainer, the
-Flask classification API and the Kafka stream scorer.
+"""The payment fraud-detection workload (report chapter 5 and figure 2-3): a nightly trainer (logistic regression
+by default, a bounded forest as the alternative), the Flask classification API and the Kafka stream scorer.
 
-Run in the containers (the Dockerfile.* here copy them): api.py (with gunicorn.conf.py), scorer.py, trainer.py
-and what they import (envconfig.py, features.py, registry.py, workloads/common); synthetic.py makes test data.
-These never import pulumi or infra. Run only by `pulumi up`, never in a container: config.py (the
-`pipeworks:workloads.fraud` model, built on infra.config), deploy.py (the Kubernetes objects, with pulumi) and
-manifests.py (their pure specs)."""
+Two sides live here. Application code runs in the containers (each ``Dockerfile.*`` copies exactly its entry
+point's import closure, with what it needs from ``workloads.common``): ``trainer.py``, ``api.py`` (with
+``gunicorn.conf.py``), ``scorer.py``, ``registry.py`` and ``features.py``; ``synthetic.py`` (demo data) runs
+locally. None of them imports pulumi or infra (a test parses the imports).
+The declaration runs in the Pulumi program, never in a container: ``config.py`` (the
+``workloads.fraud`` config section) and ``manifests.py`` (pure renderers) import ``infra``; ``deploy.py``, which
+wires them through the platform's handles, also imports pulumi."""

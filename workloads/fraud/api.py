@@ -42,11 +42,12 @@ from prometheus_client import multiprocess
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from workloads.common import modelregistry
-from workloads.common.objectstore import ObjectStore, ObjectStoreError, S3Settings
+from workloads.common.envconfig import SettingError, get_float, get_int, get_str
+from workloads.common.objectstore import ObjectStore, ObjectStoreError
 from workloads.common.predictionlog import PredictionLog
+from workloads.common.s3settings import S3Settings
 
 from . import registry
-from .envconfig import SettingError, get_float, get_int, get_str
 from .features import MAX_ABS_VALUE, BASE_FEATURES, InvalidFeature, api_param, check_number, parse_text
 from .registry import LoadedModel
 

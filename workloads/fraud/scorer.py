@@ -34,7 +34,6 @@ import http.client
 import json
 import logging
 import os
-import re
 import signal
 import ssl
 import sys
@@ -42,92 +41,29 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from workloads.common.objectstore import ConfigError, ObjectStore, ObjectStoreError, S3Settings
+from workloads.common.envconfig import SettingError, get_int, get_str
+from workloads.common.healthserver import serve_metrics_and_health
+from workloads.common.kafkasettings import KafkaSettings
+from workloads.common.objectstore import ObjectStore, ObjectStoreError
+from workloads.common.s3settings import S3Settings
 
-from .envconfig import SettingError, get_int, get_secret, get_str
 from .features import InvalidFeature, check_number
 
 log = logging.getLogger("fraud.scorer")
 
-SCRAM_MECHANISM = "SCRAM-SHA-512"
-_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-_JAAS_FIELD = r'{}\s*=\s*"((?:[^"\\]|\\.)*)"'
+KAFKA_PREFIX = "FF_KAFKA_"  # the scorer's Kafka client settings: FF_KAFKA_BOOTSTRAP, ... (workloads.common.kafkasettings)
 
 
 # ---------------------------------------------------------------------------------------------
 # Settings
 # ---------------------------------------------------------------------------------------------
-
-
-def parse_jaas_config(text: str) -> tuple[str, str]:
-    """(username, password) from a Strimzi ``sasl.jaas.config`` value; SettingError without the secret."""
-    if "ScramLoginModule" not in text:
-        raise SettingError("the sasl.jaas.config value is not a ScramLoginModule configuration (Strimzi KafkaUser "
-                           "with authentication type scram-sha-512)")
-    found = {}
-    for name in ("username", "password"):
-        match = re.search(_JAAS_FIELD.format(name), text)
-        if not match:
-            raise SettingError(f"the sasl.jaas.config value has no {name}=\"...\" entry")
-        found[name] = re.sub(r"\\(.)", r"\1", match.group(1))
-    return found["username"], found["password"]
-
-
-@dataclass(frozen=True)
-class KafkaSettings:
-    """How to reach the brokers: PLAINTEXT in tests, SASL_SSL with SCRAM-SHA-512 on the platform."""
-
-    bootstrap: str
-    security_protocol: str = "PLAINTEXT"
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    ca_file: str | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> KafkaSettings:
-        """FF_KAFKA_BOOTSTRAP, FF_KAFKA_SECURITY_PROTOCOL, and for SASL either FF_KAFKA_SASL_JAAS_CONFIG(_FILE)
-        (the KafkaUser secret's ``sasl.jaas.config``) or FF_KAFKA_USERNAME with FF_KAFKA_PASSWORD(_FILE)
-        (its ``password``); FF_KAFKA_CA_FILE is the cluster CA (``ca.crt``) for SSL."""
-        bootstrap = get_str(env, "FF_KAFKA_BOOTSTRAP", pattern=r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}(,[A-Za-z0-9.\-\[\]:]+:\d{1,5})*",
-                            hint="use host:port[,host:port], e.g. pipeworks-kafka-bootstrap.kafka.svc:9093")
-        protocol = get_str(env, "FF_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper()
-        if protocol not in _PROTOCOLS:
-            raise SettingError(f"FF_KAFKA_SECURITY_PROTOCOL={protocol!r} is invalid: use one of {', '.join(_PROTOCOLS)}")
-        username = password = None
-        if protocol.startswith("SASL_"):
-            jaas = get_secret(env, "FF_KAFKA_SASL_JAAS_CONFIG", file_name="FF_KAFKA_SASL_JAAS_CONFIG_FILE")
-            if jaas:
-                username, password = parse_jaas_config(jaas)
-            else:
-                username = get_str(env, "FF_KAFKA_USERNAME", hint=f"{protocol} needs the KafkaUser name, or set "
-                                   "FF_KAFKA_SASL_JAAS_CONFIG_FILE to its secret's sasl.jaas.config")
-                password = get_secret(env, "FF_KAFKA_PASSWORD", file_name="FF_KAFKA_PASSWORD_FILE")
-                if not password:
-                    raise SettingError(f"{protocol} needs FF_KAFKA_PASSWORD_FILE (the KafkaUser secret's password key) "
-                                       "or FF_KAFKA_PASSWORD")
-        ca_file = env.get("FF_KAFKA_CA_FILE", "").strip() or None
-        if ca_file is not None and not os.path.isfile(ca_file):
-            raise SettingError(f"FF_KAFKA_CA_FILE={ca_file!r} is not a readable file (mount the cluster CA's ca.crt)")
-        if ca_file is not None and not protocol.endswith("SSL"):
-            raise SettingError(f"FF_KAFKA_CA_FILE is set but FF_KAFKA_SECURITY_PROTOCOL={protocol} does not use TLS")
-        return cls(bootstrap=bootstrap, security_protocol=protocol, username=username, password=password, ca_file=ca_file)
-
-    def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for kafka-python clients."""
-        kwargs: dict[str, Any] = {"bootstrap_servers": self.bootstrap.split(","), "security_protocol": self.security_protocol}
-        if self.security_protocol.startswith("SASL_"):
-            kwargs.update(sasl_mechanism=SCRAM_MECHANISM, sasl_plain_username=self.username,
-                          sasl_plain_password=self.password)
-        if self.security_protocol.endswith("SSL"):
-            kwargs.update(ssl_cafile=self.ca_file, ssl_check_hostname=True)
-        return kwargs
 
 
 @dataclass(frozen=True)
@@ -690,33 +626,6 @@ class Scorer:
         return delay
 
 
-def serve_metrics_and_health(port: int, registry: CollectorRegistry, alive: Callable[[], bool],
-                             host: str = "") -> Any:
-    """/metrics (Prometheus) and /healthz (200 while ``alive()``, else 503) on ``port``, in a daemon thread."""
-    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
-    from socketserver import ThreadingMixIn
-
-    metrics_app = make_wsgi_app(registry)
-
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if environ.get("PATH_INFO") == "/healthz":
-            ok = alive()
-            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")])
-            return [b"consume loop alive\n" if ok else b"consume loop stalled\n"]
-        return metrics_app(environ, start_response)
-
-    class Server(ThreadingMixIn, WSGIServer):
-        daemon_threads = True
-
-    class QuietHandler(WSGIRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-            pass
-
-    server = make_server(host, port, app, Server, handler_class=QuietHandler)
-    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
-    return server
-
-
 def kill_after(n: int) -> Callable[[], None]:
     """The FF_FAULT_KILL_AFTER_WRITES hook: SIGKILL this process on the n-th object write."""
     lock = threading.Lock()
@@ -752,9 +661,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         config = ScorerConfig.from_env(env)
-        kafka = KafkaSettings.from_env(env)
+        kafka = KafkaSettings.from_env(env, prefix=KAFKA_PREFIX)
         store = ObjectStore(S3Settings.from_env(env))
-    except (SettingError, ConfigError) as exc:
+    except SettingError as exc:
         log.error("configuration error: %s", exc)
         return 2
     stop = threading.Event()
@@ -774,7 +683,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ)
                     config.fault_kill_after_writes)
     scorer = Scorer(config, consumer, store, api, metrics, stop=stop, on_write=on_write)
     if config.metrics_port:
-        serve_metrics_and_health(config.metrics_port, metrics.registry, scorer.alive)
+        serve_metrics_and_health(config.metrics_port, metrics.registry, scorer.alive, subject="consume loop")
     try:
         scorer.run()
     finally:

@@ -47,11 +47,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
 from workloads.common import modelregistry
+from workloads.common.envconfig import SettingError, get_bool, get_float, get_int, get_list, get_str
 from workloads.common.linearmodel import LinearClassifier, transform
-from workloads.common.objectstore import ConfigError, ObjectStore, ObjectStoreError, S3Settings
+from workloads.common.objectstore import ObjectStore, ObjectStoreError
+from workloads.common.s3settings import S3Settings
 
 from . import registry
-from .envconfig import SettingError, get_bool, get_float, get_int, get_list, get_str
 from .features import BASE_FEATURES, COLUMN_PATTERN, feature_names
 
 log = logging.getLogger("fraud.trainer")
@@ -619,7 +620,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ)
     try:
         config = TrainerConfig.from_env(env)
         store = ObjectStore(S3Settings.from_env(env))
-    except (SettingError, ConfigError) as exc:
+    except SettingError as exc:
         log.error("configuration error: %s", exc)
         return EXIT_CONFIG
     try:

@@ -170,7 +170,7 @@ def test_user_without_acls_or_with_a_bad_name_is_refused():
 
 
 def test_jaas_config_is_what_the_fraud_scorer_parses():
-    from workloads.fraud.scorer import parse_jaas_config
+    from workloads.common.kafkasettings import parse_jaas_config
 
     assert parse_jaas_config(jaas_config("fraud-scorer", "s3cr3tPassw0rd")) == ("fraud-scorer", "s3cr3tPassw0rd")
 

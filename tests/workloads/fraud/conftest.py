@@ -14,7 +14,8 @@ import pytest
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 from workloads.common import modelregistry
-from workloads.common.objectstore import ObjectStore, S3Settings
+from workloads.common.objectstore import ObjectStore
+from workloads.common.s3settings import S3Settings
 from workloads.fraud import registry, synthetic, trainer
 from workloads.fraud.registry import LoadedModel
 

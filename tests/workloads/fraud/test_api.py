@@ -20,7 +20,7 @@ from workloads.common import modelregistry
 from workloads.common.objectstore import ObjectStore
 from workloads.fraud import api, registry
 from workloads.fraud.api import ApiConfig, create_app
-from workloads.fraud.envconfig import SettingError
+from workloads.common.envconfig import SettingError
 from workloads.fraud.registry import LoadedModel
 
 from .conftest import build_model
@@ -413,7 +413,7 @@ def test_sampled_predictions_go_to_object_storage_with_the_version(store: Object
 
 
 def test_prediction_log_never_fails_a_request(s3_env: dict[str, str], small_model: LoadedModel) -> None:
-    from workloads.common.objectstore import S3Settings
+    from workloads.common.s3settings import S3Settings
     from workloads.common.predictionlog import PredictionLog
 
     outcomes: dict[str, int] = {}

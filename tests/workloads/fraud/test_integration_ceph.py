@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from workloads.common.objectstore import ObjectStore, S3Settings
+from workloads.common.objectstore import ObjectStore
+from workloads.common.s3settings import S3Settings
 
 from .conftest import put_training_data
 from .test_api import metric_value

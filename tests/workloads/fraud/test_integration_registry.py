@@ -18,9 +18,11 @@ import joblib
 import numpy as np
 import pytest
 
+from tests.harness.bucketpolicy import set_bucket_policy
 from workloads.common import modelregistry
-from workloads.common.objectstore import AccessDenied, ObjectStore, S3Settings
+from workloads.common.objectstore import AccessDenied, ObjectStore
 from workloads.common.predictionlog import PredictionLog
+from workloads.common.s3settings import S3Settings
 from workloads.fraud import manifests as m
 from workloads.fraud import registry
 from workloads.fraud.config import ApiConfig, FraudConfig
@@ -70,7 +72,7 @@ def roles(ceph_rgw):
         keys = ceph_rgw.create_user(m.role_user(cfg, role))
         # as the manifests configure the roles' pods (S3_PUT_ACL)
         stores[role] = ObjectStore(S3Settings(ceph_rgw.url, bucket, *keys, put_acl="bucket-owner-full-control"))
-    owner.set_bucket_policy(m.bucket_policy(cfg))
+    set_bucket_policy(owner, m.bucket_policy(cfg))
     return stores
 
 

@@ -22,7 +22,8 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 
-from workloads.common.objectstore import ObjectStore, S3Settings
+from workloads.common.objectstore import ObjectStore
+from workloads.common.s3settings import S3Settings
 from workloads.fraud import scorer, synthetic
 
 from .test_api import metric_value

@@ -14,12 +14,12 @@ import pytest
 from kafka.structs import TopicPartition
 from prometheus_client import generate_latest
 
-from workloads.common.objectstore import ObjectStore, S3Settings
+from workloads.common.envconfig import SettingError
+from workloads.common.objectstore import ObjectStore
+from workloads.common.s3settings import S3Settings
 from workloads.fraud import scorer, synthetic
-from workloads.fraud.envconfig import SettingError
 from workloads.fraud.features import BASE_FEATURE_NAMES
-from workloads.fraud.scorer import (ApiClient, BadMessage, KafkaSettings, Scorer, ScorerConfig, ScorerMetrics,
-                                    parse_message)
+from workloads.fraud.scorer import ApiClient, BadMessage, Scorer, ScorerConfig, ScorerMetrics, parse_message
 
 from .test_api import metric_value
 
@@ -82,44 +82,16 @@ def test_documents_are_deterministic() -> None:
     assert scorer.dead_letter_key("dlq", "t", 1, 2) == "dlq/t-p0001-o00000000000000000002.json"
 
 
-def test_strimzi_jaas_config_and_sasl_settings(tmp_path) -> None:
-    jaas = 'org.apache.kafka.common.security.scram.ScramLoginModule required username="fraud-scorer" password="s3cr\\"et";'
-    assert scorer.parse_jaas_config(jaas) == ("fraud-scorer", 's3cr"et')
-    (tmp_path / "sasl.jaas.config").write_text(jaas)
-    (tmp_path / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
-    settings = KafkaSettings.from_env({
-        "FF_KAFKA_BOOTSTRAP": "pipeworks-kafka-bootstrap.kafka.svc:9093", "FF_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-        "FF_KAFKA_SASL_JAAS_CONFIG_FILE": str(tmp_path / "sasl.jaas.config"), "FF_KAFKA_CA_FILE": str(tmp_path / "ca.crt")})
-    kwargs = settings.client_kwargs()
-    assert kwargs["sasl_mechanism"] == "SCRAM-SHA-512" and kwargs["sasl_plain_username"] == "fraud-scorer"
-    assert kwargs["ssl_cafile"] == str(tmp_path / "ca.crt") and kwargs["security_protocol"] == "SASL_SSL"
-    assert 's3cr"et' not in repr(settings)
-
-    (tmp_path / "password").write_text("pw-from-secret\n")
-    by_key = KafkaSettings.from_env({"FF_KAFKA_BOOTSTRAP": "k:9093", "FF_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-                                     "FF_KAFKA_USERNAME": "u", "FF_KAFKA_PASSWORD_FILE": str(tmp_path / "password")})
-    assert by_key.password == "pw-from-secret"
-    plain = KafkaSettings.from_env({"FF_KAFKA_BOOTSTRAP": "127.0.0.1:9092"}).client_kwargs()
-    assert plain == {"bootstrap_servers": ["127.0.0.1:9092"], "security_protocol": "PLAINTEXT"}
-
-
-@pytest.mark.parametrize(("env", "message"), [
-    ({}, "FF_KAFKA_BOOTSTRAP is required"),
-    ({"FF_KAFKA_BOOTSTRAP": "nohost"}, "FF_KAFKA_BOOTSTRAP='nohost' is invalid"),
-    ({"FF_KAFKA_BOOTSTRAP": "k:1", "FF_KAFKA_SECURITY_PROTOCOL": "TLS"}, "FF_KAFKA_SECURITY_PROTOCOL='TLS' is invalid"),
-    ({"FF_KAFKA_BOOTSTRAP": "k:1", "FF_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "FF_KAFKA_USERNAME is required"),
-    ({"FF_KAFKA_BOOTSTRAP": "k:1", "FF_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "FF_KAFKA_USERNAME": "u"},
-     "needs FF_KAFKA_PASSWORD_FILE"),
-    ({"FF_KAFKA_BOOTSTRAP": "k:1", "FF_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "FF_KAFKA_SASL_JAAS_CONFIG": "x"},
-     "not a ScramLoginModule"),
-    ({"FF_KAFKA_BOOTSTRAP": "k:1", "FF_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "FF_KAFKA_USERNAME": "u",
-      "FF_KAFKA_PASSWORD_FILE": "/nonexistent/password"}, "FF_KAFKA_PASSWORD_FILE='/nonexistent/password': cannot read"),
-    ({"FF_KAFKA_BOOTSTRAP": "k:1", "FF_KAFKA_CA_FILE": "/nonexistent/ca.crt"}, "FF_KAFKA_CA_FILE='/nonexistent/ca.crt'"),
-])
-def test_kafka_settings_errors_name_the_variable_never_the_secret(env: dict[str, str], message: str) -> None:
-    with pytest.raises(SettingError, match=re.escape(message)) as info:
-        KafkaSettings.from_env(env)
-    assert "hunter2" not in str(info.value)
+def test_main_reads_kafka_and_s3_settings_and_exits_2_on_a_bad_one(caplog: pytest.LogCaptureFixture) -> None:
+    """The scorer's Kafka settings are the shared reader's under the FF_KAFKA_ prefix; every settings problem
+    (its own, Kafka's, the bucket's) is the one SettingError, reported and exit status 2."""
+    assert scorer.KAFKA_PREFIX == "FF_KAFKA_"
+    api = {"FF_API_URL": "http://api:8080"}
+    assert scorer.main([], api) == 2
+    assert "FF_KAFKA_BOOTSTRAP is required" in caplog.text
+    caplog.clear()
+    assert scorer.main([], {**api, "FF_KAFKA_BOOTSTRAP": "k:9092"}) == 2
+    assert "BUCKET_HOST is missing or empty" in caplog.text
 
 
 def test_scorer_config_errors() -> None:
@@ -400,14 +372,16 @@ def test_liveness_follows_the_consume_loop_not_the_metrics_thread(store: ObjectS
     worker = Scorer(ScorerConfig(api_url="http://unused", liveness_seconds=30), consumer, store,
                     ScriptedApi([NAMES]), ScorerMetrics())
     port = free_port()
-    server = scorer.serve_metrics_and_health(port, worker.metrics.registry, worker.alive, host="127.0.0.1")
+    server = scorer.serve_metrics_and_health(port, worker.metrics.registry, worker.alive, host="127.0.0.1",
+                                             subject="consume loop")
     try:
         worker.run_once()
-        assert urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).status == 200
+        healthy = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert healthy.status == 200 and healthy.read() == b"consume loop alive\n"
         worker.last_loop -= 31  # the loop is stuck (e.g. a hung call) while the metrics thread still answers
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
-        assert info.value.code == 503
+        assert info.value.code == 503 and info.value.read() == b"consume loop stalled\n"
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
         assert metric_value(text, "fraud_scorer_last_loop_timestamp_seconds") > 0
     finally:

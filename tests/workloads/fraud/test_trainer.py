@@ -13,7 +13,7 @@ import pytest
 
 from workloads.common.objectstore import ObjectStore
 from workloads.fraud import registry, synthetic, trainer
-from workloads.fraud.envconfig import SettingError
+from workloads.common.envconfig import SettingError
 from workloads.fraud.trainer import TrainerConfig
 
 from .conftest import put_training_data

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from workloads.common import modelregistry as mr
-from workloads.common.bucketpolicy import role_policy
 from workloads.common.linearmodel import LinearClassifier
-from workloads.common.objectstore import ObjectStore, S3Settings
+from workloads.common.objectstore import ObjectStore
+from workloads.common.s3settings import S3Settings
 
 
 @pytest.fixture
@@ -86,15 +86,3 @@ def test_linear_format_parses_numbers_only() -> None:
                 b'{"format": "linear-json", "coef": [1], "intercept": 0, "transform": "eval"}'):
         with pytest.raises(ValueError):
             LinearClassifier.from_bytes(bad)
-
-
-def test_role_policy_merges_grants_and_refuses_bad_ones() -> None:
-    policy = role_policy("b", [("arn:aws:iam:::user/u", "p/q", "read"), ("arn:aws:iam:::user/u", "p/q/", "write")])
-    (st,) = policy["Statement"]
-    assert st["Action"] == ["s3:GetObject", "s3:PutObject"] and st["Resource"] == ["arn:aws:s3:::b/p/q/*"]
-    with pytest.raises(ValueError, match="grant mode 'admin'"):
-        role_policy("b", [("arn:aws:iam:::user/u", "p", "admin")])
-    with pytest.raises(ValueError, match="not a key prefix"):
-        role_policy("b", [("arn:aws:iam:::user/u", "../x", "read")])
-    with pytest.raises(ValueError, match="at least one grant"):
-        role_policy("b", [])

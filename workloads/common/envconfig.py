@@ -1,8 +1,12 @@
-"""Typed reads of environment variables for the fraud workload, with errors that name the variable.
+"""Typed reads of environment variables for every workload, with errors that name the variable.
 
-Every setting of the trainer, the API and the scorer comes from the environment (the Deployment/Job
-declares it); a bad value fails at start-up with the variable, the value received and what is valid.
-Secret values are never echoed back.
+Every setting of a workload's processes (trainer, API, scorer...) comes from the environment (the
+Deployment/Job declares it); a bad value fails at start-up with the variable, the value received and what
+is valid. Secret values are never echoed back. ``SettingError`` is the one settings error of the
+application library: the object-store and Kafka settings raise it too, so an entry point catches one
+type and exits with its configuration status.
+
+Application code: never imports pulumi or infra.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from collections.abc import Mapping
 
 
 class SettingError(ValueError):
-    """An environment variable is missing or invalid; the message names it and what would be valid."""
+    """A setting (an environment variable, or a field of a hand-built settings object) is missing or invalid;
+    the message names it and what would be valid, never a secret value."""
 
 
 def get_str(env: Mapping[str, str], name: str, default: str | None = None, *, pattern: str | None = None,
