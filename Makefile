@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 STACK ?= dev
 OUT ?= out
 
-.PHONY: plan plan-all test test-unit services check diff bench clean crd-schemas
+.PHONY: plan plan-all test test-unit services engines check diff bench bench-engine clean crd-schemas
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"pipeworks needs Python 3.11, found {sys.version.split()[0]}"'
@@ -22,17 +22,23 @@ plan-all: $(STAMP)
 	$(VENV)/bin/pipeworks plan dev --out $(OUT) >/dev/null
 	$(VENV)/bin/pipeworks plan prod --out $(OUT) >/dev/null
 
-## The whole test suite, integration tests against real local services included
-test: $(STAMP) services
-	$(VENV)/bin/python -m pytest
+## The whole test suite, integration tests against real local services and the real-engine e2e included
+## (PIPEWORKS_REQUIRE_ENGINES=1: a missing engine fails the e2e tests instead of skipping them)
+test: $(STAMP) services engines
+	PIPEWORKS_REQUIRE_ENGINES=1 $(VENV)/bin/python -m pytest
 
 ## Only the tests that need no local services (fast feedback)
 test-unit: $(STAMP)
-	$(VENV)/bin/python -m pytest -m "not integration"
+	$(VENV)/bin/python -m pytest -m "not integration and not e2e"
 
 ## Debian packages the tests run: Ceph mon/mgr/osd/radosgw (RGW harness), promtool (alert-rule tests)
 services:
 	bash scripts/setup-services.sh
+
+## The Pulumi CLI, pulumi-resource-kubernetes, kube-apiserver/controller-manager and etcd, built once per
+## machine into ~/.cache/pipeworks/engines (PIPEWORKS_ENGINE_CACHE); a no-op when cached
+engines:
+	bash scripts/build-engines.sh
 
 ## Regenerate tests/schemas/crds/ (structural copy of the CRD schemas the stacks use) from ../shared/crds
 crd-schemas: $(STAMP)
@@ -43,6 +49,9 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/plan_speed.py
+
+bench-engine: $(STAMP) engines
+	$(VENV)/bin/python benchmarks/engine.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache

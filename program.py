@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from infra.cluster import PlatformCluster
 from infra.config import PROJECT, ClusterKind, PlatformConfig, StackConfig, StackConfigError, from_pulumi
 from infra.platform import build_platform
+from infra.transforms import register as register_transforms
 from workloads.catalog import REGISTRY
 
 # `pipeworks:workloads`: one section per registered workload (the models live with the workloads, so `infra/`
@@ -35,6 +36,7 @@ def workload_rules(platform: PlatformConfig, workloads_cfg: BaseModel) -> list[s
 def build() -> None:
     cfg = load_config()
     platform = cfg.platform
+    register_transforms(platform)  # chart mirror, readiness waits: before any resource exists
     kubeconfig = None
     if platform.cluster.kind is ClusterKind.EXISTING:
         kubeconfig = pulumi.Config(PROJECT).require_secret("kubeconfig")

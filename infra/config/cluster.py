@@ -185,6 +185,11 @@ class ExistingSettings(ConfigModel):
     distribution: str = Field(
         "kubernetes", description="What runs the cluster (kubernetes, openshift, k3s, kind); informs operator settings."
     )
+    await_readiness: bool = Field(
+        True, description="Wait for every object and Helm release to become ready, as on any real cluster. false only "
+        "for an API-server-only cluster without nodes (the e2e test, tests/e2e), where no pod ever runs; it sets "
+        "pulumi-kubernetes' `pulumi.com/skipAwait` annotation and Helm `skipAwait` (infra/transforms.py).",
+    )
     network_policy_enforcement: NetworkPolicyEnforcement | None = Field(
         None,
         description="What enforces NetworkPolicies on the cluster: calico, cilium, antrea, ovn-kubernetes, openshift-sdn, "

@@ -227,7 +227,11 @@ def fill_derived_defaults(merged: dict[str, Any], env: str) -> None:
     eks = merged.setdefault("cluster", {}).setdefault("eks", {}) if isinstance(merged.get("cluster", {}), dict) else {}
     if isinstance(eks, dict) and "availabilityZones" not in eks:
         eks["availabilityZones"] = zones_default(str(eks.get("region", "us-east-1")), env)
-    if isinstance(eks, dict) and eks.get("endpointPublicAccess") is False and "deployerNetworks" not in eks:
+    # Only a stack that creates the EKS cluster deploys through its private endpoint: an existing cluster's
+    # (unused) eks defaults must not carry a placeholder that `pulumi preview/up` would then refuse.
+    creates_eks = isinstance(merged.get("cluster"), dict) and merged["cluster"].get("kind", "eks") == "eks"
+    if creates_eks and isinstance(eks, dict) and eks.get("endpointPublicAccess") is False \
+            and "deployerNetworks" not in eks:
         eks["deployerNetworks"] = [DEPLOYER_PLACEHOLDER]
 
 def load_stack_config(

@@ -57,6 +57,12 @@ class PlatformConfig(ConfigModel):
         default_factory=ClusterAutoscalerConfig, description="The cluster-autoscaler (EKS only)."
     )
     tags: dict[str, str] = Field(default_factory=dict, description="Extra AWS tags on every AWS resource.")
+    chart_mirror: str | None = Field(
+        None, description="Air-gapped clusters: a local directory holding every Helm chart the stack installs as "
+        "`<chart>-<version>.tgz` (the file `helm pull <repo>/<chart> --version <version>` writes); every release then "
+        "loads its chart from there instead of its repository. Relative paths are relative to the project directory. "
+        "Default: charts come from their repositories.",
+    )
     storage: StorageConfig = Field(default_factory=StorageConfig,
                                    description="Rook-Ceph block, file and S3 object storage on the NVMe pools.")
     kafka: KafkaConfig = Field(default_factory=KafkaConfig, description="Strimzi and the KRaft Kafka cluster.")
