@@ -40,6 +40,7 @@ RELEASE = re.compile(r"v(?P<major>\d+)\.\d+\.\d+")
 #                                        "BREAKING CHANGES: Update action to use node24")
 #   pulumi/actions                       v7.0.0 action.yml: node24   (v6.6.1: node20; CHANGELOG 7.0.0)
 #   github/codeql-action/upload-sarif    v4.30.7.. upload-sarif/action.yml: node24 (v3.36.2: node20)
+#   actions/cache                        v5.0.0 action.yml: node24   (v4.2.0: node20)
 # actionlint knows most of these runtimes itself, but only for a ref it can read (`@v7`), not behind a
 # SHA pin, and not upload-sarif at all; an action missing here fails the test until someone has
 # looked up its runtime.
@@ -49,6 +50,7 @@ FIRST_NODE24_MAJOR = {
     "aws-actions/configure-aws-credentials": 6,
     "pulumi/actions": 7,
     "github/codeql-action/upload-sarif": 4,
+    "actions/cache": 5,
 }
 
 
