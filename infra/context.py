@@ -17,4 +17,7 @@ class PlatformContext:
     across_zones: bool  # prod spreads replicated pods over zones as well as hosts
     monitoring_namespace: str = "monitoring"  # Prometheus scrapes from here (NetworkPolicies admit it)
     monitoring_dependencies: tuple[pulumi.Resource, ...] = ()  # ServiceMonitor/PodMonitor/PrometheusRule CRD owners
+    # The platform's monitoring is built: only then do the monitoring CRDs exist, so only then may a component
+    # declare ServiceMonitors/PodMonitors (on a cluster without them, `pulumi up` fails on the missing CRD).
+    monitoring_enabled: bool = False
     storage_ready: tuple[pulumi.Resource, ...] = ()  # what a PVC of the storage component's classes waits for

@@ -63,7 +63,7 @@ def build_platform(cfg: StackConfig, cluster: PlatformCluster, *,
     if p.monitoring.enabled:
         platform.monitoring = Monitoring("monitoring", MonitoringArgs(
             cfg=p.monitoring, ctx=ctx, eks=eks, storage_class=block_class, alert_webhook_url=alert_webhook_url))
-        ctx = replace(ctx, monitoring_dependencies=tuple(platform.monitoring.dependencies))
+        ctx = replace(ctx, monitoring_dependencies=tuple(platform.monitoring.dependencies), monitoring_enabled=True)
     platform.context = ctx
     nvme_modes = frozenset(pool.nvme_mode for pool in p.node_pools if pool.nvme_mode is not None)
     if p.kafka.enabled:

@@ -167,6 +167,8 @@ class Elk(pulumi.ComponentResource):
             spec={"selector": labels, "ports": [{"name": "metrics", "port": spec.EXPORTER_PORT,
                                                  "targetPort": spec.EXPORTER_PORT, "protocol": "TCP"}]},
             opts=opts_after(self.ns))
+        if not args.ctx.monitoring_enabled:
+            return  # no monitoring CRDs to declare a ServiceMonitor with; the exporter still serves /metrics
         k8s.apiextensions.CustomResource(
             f"{name}-exporter-monitor", api_version="monitoring.coreos.com/v1", kind="ServiceMonitor",
             metadata={"name": spec.EXPORTER, "namespace": ns, "labels": labels},

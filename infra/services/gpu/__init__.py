@@ -78,7 +78,7 @@ CHART_DEFAULTS_REMOVED = ("operator.resources.limits.cpu",)
 
 
 def gpu_operator_values(cfg: GpuConfig, kind: ClusterKind, pools: Sequence[NodePoolConfig],
-                        distribution: str = "kubernetes") -> dict[str, Any]:
+                        distribution: str = "kubernetes", service_monitor: bool = True) -> dict[str, Any]:
     """gpu-operator chart values (deployments/gpu-operator/values.yaml at v26.7.0). `distribution` is
     cluster.existing.distribution: OpenShift gets the chart's OpenShift mode (SCCs, its driver toolkit)."""
     driver, toolkit = driver_and_toolkit(cfg, kind)
@@ -102,7 +102,7 @@ def gpu_operator_values(cfg: GpuConfig, kind: ClusterKind, pools: Sequence[NodeP
         "dcgmExporter": {"enabled": True, "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
                                                         "limits": {"memory": "1Gi"}},
                          # Prometheus selects every ServiceMonitor (monitoring component), so no release label.
-                         "serviceMonitor": {"enabled": True, "interval": "15s", "honorLabels": False}},
+                         "serviceMonitor": {"enabled": service_monitor, "interval": "15s", "honorLabels": False}},
         "mig": {"strategy": cfg.mig_strategy.value},
         "migManager": {"enabled": cfg.sharing is GpuSharing.MIG, "resources": small},
     }
@@ -167,7 +167,8 @@ class GpuOperator(pulumi.ComponentResource):
         self.release = k8s.helm.v3.Release(
             f"{name}-operator", name=RELEASE, chart=CHART, version=cfg.chart_version, namespace=cfg.namespace,
             repository_opts={"repo": CHART_REPO},
-            values=gpu_operator_values(cfg, args.cluster_kind, args.pools, args.distribution),
+            values=gpu_operator_values(cfg, args.cluster_kind, args.pools, args.distribution,
+                                       service_monitor=args.ctx.monitoring_enabled),
             value_yaml_files=[pulumi.StringAsset(null_values_yaml(CHART_DEFAULTS_REMOVED))],
             opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(
                 depends_on=[self.ns, *args.ctx.monitoring_dependencies])))

@@ -168,7 +168,7 @@ class Kafka(pulumi.ComponentResource):
                 metadata={"name": pm_name, "namespace": cfg.namespace}, spec=pm_spec,
                 opts=pulumi.ResourceOptions.merge(self._k8s, pulumi.ResourceOptions(depends_on=monitor_deps)))
             for pm_name, pm_spec in pod_monitors(cfg)
-        ]
+        ] if args.ctx.monitoring_enabled else []
         self._network_policies(name, cfg, args.ctx.monitoring_namespace, in_ns)
         self.register_outputs({"namespace": cfg.namespace, "bootstrap": self.bootstrap, "caSecret": self.ca_secret,
                                "cluster": self.kafka.metadata["name"]})
