@@ -2,9 +2,9 @@
 against a real kube-apiserver, with the three policy packs (tests/e2e/conftest.py sets everything up).
 
 The tests run in file order and share one stack: preview -> up -> preview --expect-no-changes -> export ->
-replace-or-update previews of a change set -> destroy. The engines come from scripts/build-engines.sh (tests/harness/engines.py says what happens when they
-are missing). What stays under mocks (EKS: the AWS provider cannot be built from the module proxy) is listed
-in docs/ARCHITECTURE.md.
+replace-or-update previews of change sets -> destroy. The engines come from scripts/build-engines.sh
+(tests/harness/engines.py says what happens when they are missing). What stays under mocks (EKS: the AWS
+provider cannot be built from the module proxy) is listed in docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
