@@ -2,9 +2,9 @@
 against a real kube-apiserver, with the three policy packs (tests/e2e/conftest.py sets everything up).
 
 The tests run in file order and share one stack: preview -> up -> preview --expect-no-changes -> export ->
-destroy. The engines come from scripts/build-engines.sh (tests/harness/engines.py says what happens when they
-are missing). What stays under mocks (EKS: the AWS provider cannot be built from the module proxy) is listed
-in docs/ARCHITECTURE.md.
+replace-or-update previews of change sets -> destroy. The engines come from scripts/build-engines.sh
+(tests/harness/engines.py says what happens when they are missing). What stays under mocks (EKS: the AWS
+provider cannot be built from the module proxy) is listed in docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
@@ -155,6 +155,55 @@ def test_stack_export_and_stack_file_hold_no_plaintext_secret(e2e: E2E):
     provider = [r for r in json.loads(export)["deployment"]["resources"]
                 if r["type"] == "pulumi:providers:kubernetes"]
     assert provider and provider[0]["inputs"]["kubeconfig"].get("ciphertext"), "the kubeconfig is not a secret"
+
+
+def changed_program(e2e: E2E, directory: Path, changes) -> "PulumiCli":
+    """The same stack (its state, its stack file with the encrypted kubeconfig) run from another program
+    directory: the e2e program with `changes` applied by a resource transform."""
+    from tests.e2e.stack import make_project
+    from tests.e2e.verdicts import transform_main
+    from tests.harness.engines import PulumiCli
+
+    directory.mkdir()
+    (directory / "__main__.py").write_text(transform_main(changes))
+    make_project(directory)
+    (directory / f"Pulumi.{STACK}.yaml").write_text((e2e.project / f"Pulumi.{STACK}.yaml").read_text())
+    return PulumiCli(e2e.engines, directory, e2e.cli.backend, e2e.cli.passphrase, e2e.cli.log_dir)
+
+
+def test_offline_replace_or_update_verdicts_match_the_engines_preview(e2e: E2E, tmp_path: Path):
+    """The change sets of tests/e2e/verdicts.py (selector, Job template, ConfigMap data -> replace; replicas,
+    labels, annotations -> update; StorageClass parameters -> replace), previewed (never deployed) against the
+    deployed stack: per resource, `pipeworks diff`'s verdict over the offline plans equals
+    `pulumi preview --diff`'s (pulumi-kubernetes v4.34.2 provider/pkg/provider/diff.go and its server-side dry
+    run), except the disagreements recorded in EXPECTED_DISAGREEMENTS with their reason; a replacement only the
+    API server knows about makes the engine's preview fail, as recorded at API_SERVER_ONLY."""
+    from tests.e2e.verdicts import API_SERVER_ONLY, CHANGES, EXPECTED_DISAGREEMENTS, engine_verdicts, offline_verdicts
+
+    records = json.loads((plan(STACK, e2e.work / "plan-verdicts", e2e.project) / "resources.json").read_text())
+    offline = offline_verdicts(records, CHANGES)
+    assert set(offline) == set(CHANGES), "every change of the set is one changed resource offline"
+    proc = changed_program(e2e, tmp_path / "changed", CHANGES).run(
+        "preview", "--diff", "--json", "--stack", STACK, PULUMI_ENABLE_STREAMING_JSON_PREVIEW="true")
+    engine = engine_verdicts(proc.stdout)
+    disagreements = {k: (offline.get(k), engine.get(k)) for k in sorted(set(offline) | set(engine))
+                     if offline.get(k) != engine.get(k)}
+    expected = {k: (o, e) for k, (o, e, _why) in EXPECTED_DISAGREEMENTS.items()}
+    assert disagreements == expected, f"offline {offline}\nengine {engine}"
+    assert sorted(set(offline.values())) == ["replace", "update"], "the set exercises both verdicts"
+
+    offline = offline_verdicts(records, API_SERVER_ONLY)
+    assert offline == dict.fromkeys(API_SERVER_ONLY, "replace")
+    proc = changed_program(e2e, tmp_path / "api-server-only", API_SERVER_ONLY).run(
+        "preview", "--diff", "--json", "--stack", STACK, check=False, PULUMI_ENABLE_STREAMING_JSON_PREVIEW="true")
+    assert proc.returncode != 0, "the engine previews a replacement only the API server knows about cleanly now"
+    assert engine_verdicts(proc.stdout) == offline
+    errors = [(e["diagnosticEvent"].get("urn", ""), e["diagnosticEvent"]["message"])
+              for e in map(json.loads, filter(lambda line: line.startswith("{"), proc.stdout.splitlines()))
+              if e.get("diagnosticEvent", {}).get("severity") == "error"]
+    for _type, name in API_SERVER_ONLY:
+        assert any(urn_name(urn) == name and "was not successfully created by the Kubernetes API server" in m
+                   and "is invalid" in m for urn, m in errors), errors
 
 
 # One GPU pod that forgets the GPU toleration: added to the e2e program by MUTATED_MAIN, checked offline as a
