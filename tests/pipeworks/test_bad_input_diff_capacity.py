@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.infra.planned import plan_dir
-from tests.tooling.badinput import assert_refused, run
+from tests.pipeworks.badinput import assert_refused, run
 
 
 @pytest.fixture(scope="module")

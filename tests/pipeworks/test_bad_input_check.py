@@ -13,7 +13,7 @@ import yaml
 
 from pipeworks.commands import ExitCode
 from tests.infra.planned import plan_dir
-from tests.tooling.badinput import assert_refused, run, run_process
+from tests.pipeworks.badinput import assert_refused, run, run_process
 
 POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "ml"},
        "spec": {"containers": [{"name": "web", "image": "nginx:latest"}]}}
