@@ -1,14 +1,19 @@
-"""The dev and prod plans, made once per test process by the real `pipeworks plan` code, and validators
+"""The dev and prod plans, made once per test process by the real `pipeworks plan` code (the one cache of the
+shipped stacks' plans for the whole suite: tests of stacks, policies, tooling and components all read it;
+tests that mutate a stack plan their own copy), and validators
 for what they hold: custom resources against the upstream CRD schemas (the in-repo structural copy in
 tests/schemas/crds/, generated from ../shared/crds by scripts/crd_schemas.py), core objects against the
 Kubernetes OpenAPI schema of the cluster's version (kubernetes-validate)."""
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import re
+import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +21,8 @@ import jsonschema
 from kubernetes_validate.utils import schema_contents
 from referencing import Registry, Resource
 
-from pipeworks.plan import plan_stack, validate
+import pipeworks.plan as plan
+from pipeworks.plan import validate
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
@@ -24,11 +30,62 @@ CRDS = REPO / "tests" / "schemas" / "crds"  # structural copy of ../shared/crds 
 K8S_VERSION = "1.34.0"  # the default EKS version (cluster.eks.version); cluster_version(stack) reads a stack's
 
 
+SHIPPED = ("dev", "prod")
+
+
+@dataclass(frozen=True)
+class ShippedPlan:
+    """One shipped stack's plan: its directory (resources.json, manifests/, stack.json; read-only for
+    tests: copy it before changing anything), its records, and the resource options (protect,
+    retainOnDelete) the engine would receive by URN, which resources.json does not record."""
+
+    dir: Path
+    resources: list[dict[str, Any]]
+    options: dict[str, dict[str, bool]]
+
+
 @functools.lru_cache(maxsize=None)
-def planned(stack: str) -> list[dict[str, Any]]:
-    """resources.json of a shipped stack, planned into a fresh temporary directory."""
+def shipped_plan(stack: str) -> ShippedPlan:
+    """Plan a shipped stack once per test process into a fresh temporary directory, with the real
+    `pipeworks.mocks.install` whose monitor also records each registration's resource options."""
+    if stack not in SHIPPED:
+        raise ValueError(f"{stack!r} is not a shipped stack ({', '.join(SHIPPED)}); plan a changed or "
+                         "temporary stack with its own plan_stack call")
+    options: dict[str, dict[str, bool]] = {}
+    real_install = plan.install
+
+    def recording_install(project, name, config, secret_keys):
+        monitor = real_install(project, name, config, secret_keys)
+        register = monitor.RegisterResource
+
+        def register_and_record(request):
+            resp = register(request)
+            options[resp.urn] = {"protect": bool(request.protect),
+                                 "retainOnDelete": bool(getattr(request, "retainOnDelete", False))}
+            return resp
+
+        # the runtime looks the method up on the monitor at each call: the instance attribute wins
+        monitor.RegisterResource = register_and_record
+        return monitor
+
     out = Path(tempfile.mkdtemp(prefix=f"pipeworks-{stack}-"))
-    return json.loads((plan_stack(stack, out) / "resources.json").read_text())
+    atexit.register(shutil.rmtree, out, ignore_errors=True)
+    plan.install = recording_install
+    try:
+        target = plan.plan_stack(stack, out)
+    finally:
+        plan.install = real_install
+    return ShippedPlan(target, json.loads((target / "resources.json").read_text()), options)
+
+
+def plan_dir(stack: str) -> Path:
+    """The plan directory of a shipped stack (shared: copy it before changing anything)."""
+    return shipped_plan(stack).dir
+
+
+def planned(stack: str) -> list[dict[str, Any]]:
+    """resources.json of a shipped stack (shared: do not mutate)."""
+    return shipped_plan(stack).resources
 
 
 def k8s_objects(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

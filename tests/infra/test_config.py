@@ -123,7 +123,7 @@ def test_credentials_must_be_secure():
 
 
 # A stack of node pools alone: the components that need NVMe pools are switched off (the loader refuses a
-# component without the pools it needs, see test_every_problem_in_one_run in tests/tooling/).
+# component without the pools it needs, see test_every_problem_in_one_run in tests/pipeworks/).
 NO_NVME_COMPONENTS = {s: {"enabled": False} for s in ("storage", "kafka", "spark", "elk")}
 
 

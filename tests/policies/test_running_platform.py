@@ -174,13 +174,13 @@ def test_prod_alertmanager_must_deliver(alertmanager, fires):
     assert messages(ALERT_RECEIVER, [kps(alertmanager)], env="dev") == []
 
 
-def test_shipped_stacks_fit_their_ceph_and_page_someone(tmp_path):
+def test_shipped_stacks_fit_their_ceph_and_page_someone():
     """Both fail on the stacks as they were (prod: 3 x i4i.2xlarge for ~15.5 TiB of claims and quotas; no receiver)."""
     from pipeworks.check import load_plan, run_check
-    from pipeworks.plan import plan_stack
+    from tests.infra.planned import plan_dir
 
     for stack in ("dev", "prod"):
-        report = run_check(load_plan(plan_stack(stack, tmp_path)))
+        report = run_check(load_plan(plan_dir(stack)))
         bad = [x for x in report.violations if x.policy in (sc.STORAGE_CAPACITY, ALERT_RECEIVER)]
         assert bad == [], bad
 
@@ -279,12 +279,12 @@ def test_hard_zone_spreads_are_fine_while_the_minimum_has_a_node_per_zone(replic
     assert bool(messages(ZONE_SPREAD_AUTOSCALING, _with_node_groups([sts], pools), env="prod")) is fires
 
 
-def test_shipped_quorum_sets_keep_hard_zone_spreads_in_prod(tmp_path):
+def test_shipped_quorum_sets_keep_hard_zone_spreads_in_prod():
     from pipeworks.check import load_plan
-    from pipeworks.plan import plan_stack
     from policies.rules.podspec import all_pod_templates
+    from tests.infra.planned import plan_dir
 
-    target = load_plan(plan_stack("prod", tmp_path))
+    target = load_plan(plan_dir("prod"))
     ctx = Context(environment="prod", resources=target.resources)
     hard = {pt.label for pt in all_pod_templates(ctx)
             if any(c.get("topologyKey") == "topology.kubernetes.io/zone" and c.get("whenUnsatisfiable") == "DoNotSchedule"

@@ -23,18 +23,13 @@ from policies.rules.model import Resource
 from policies.rules.podspec import pod_templates
 from tests.policies.builders import GPU_TOL, NVME_TOL, container, k8s, pod, spread, workload
 
-try:
-    from pipeworks.plan import plan_stack
-except ImportError:  # pragma: no cover
-    plan_stack = None  # type: ignore[assignment]
-
-pytestmark = pytest.mark.skipif(plan_stack is None, reason="pipeworks.plan not available yet")
+from tests.infra.planned import SHIPPED, plan_dir
 
 
 @pytest.fixture(scope="module")
-def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("policy-plans")
-    return {s: plan_stack(s, out) for s in ("dev", "prod")}
+def plans() -> dict[str, Path]:
+    """The shipped stacks' plan directories (the suite-wide cache; read-only)."""
+    return {s: plan_dir(s) for s in SHIPPED}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

@@ -1,21 +1,20 @@
-"""The offline plans of the shipped stacks, made once per test session by the real `pipeworks plan` code."""
+"""The offline plans of the shipped stacks, made once per test session by the real `pipeworks plan` code
+(the suite-wide cache in tests/infra/planned.py)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from pipeworks.plan import plan_stack
+from tests.infra.planned import SHIPPED, plan_dir, planned
 
 
 @pytest.fixture(scope="session")
-def plans(tmp_path_factory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("plans")
-    return {stack: plan_stack(stack, out) for stack in ("dev", "prod")}
+def plans() -> dict[str, Path]:
+    return {stack: plan_dir(stack) for stack in SHIPPED}
 
 
 @pytest.fixture(scope="session")
-def resources(plans) -> dict[str, list[dict]]:
-    return {stack: json.loads((d / "resources.json").read_text()) for stack, d in plans.items()}
+def resources() -> dict[str, list[dict]]:
+    return {stack: planned(stack) for stack in SHIPPED}

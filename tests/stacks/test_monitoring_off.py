@@ -9,7 +9,7 @@ import copy
 
 import pytest
 
-from tests.infra.service_plans import plan_in_tmp, shipped_stack
+from tests.infra.service_plans import plan_in_tmp, planned, shipped_stack
 
 MONITORING_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule", "Probe", "ScrapeConfig"}
 
@@ -35,7 +35,7 @@ def test_no_monitoring_custom_resource_without_the_platform_monitoring(stack):
 
 
 def test_shipped_stacks_keep_their_monitors():
-    recs = plan_in_tmp("dev", copy.deepcopy(shipped_stack("dev")))
+    recs = planned("dev")  # the shipped dev plan (the suite-wide cache)
     kinds = [r["inputs"].get("kind") for r in recs if r["type"].startswith("kubernetes:")]
     assert kinds.count("PodMonitor") >= 1 and kinds.count("ServiceMonitor") >= 1
     (gpu,) = [r["inputs"] for r in recs if r["type"] == "kubernetes:helm.sh/v3:Release"

@@ -127,17 +127,6 @@ def test_operator_waits_for_the_monitoring_crds(stack):
     assert mon[0] in spark["dependencies"]  # the chart's PodMonitor needs the CRD
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_spark_applications_in_the_plan_are_valid_upstream(stack):
-    apps = [r["inputs"] for r in planned(stack) if r["custom"]
-            and r["inputs"].get("apiVersion", "").startswith("sparkoperator.k8s.io/")]
-    if not apps:
-        pytest.skip(f"the {stack} plan declares no SparkApplication (test_spark_spec validates one built from "
-                    "the helpers)")
-    for app in apps:
-        assert not errors(crd_validator(app["apiVersion"], app["kind"]), app), app["metadata"]["name"]
-
-
 def _env(container: dict) -> dict[str, str]:
     return {e["name"]: e.get("value") for e in container.get("env", [])}
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from pipeworks.inputs import PLAN_MARKER
-from tests.tooling.badinput import (CIPHERTEXT, DEV, PROD, assert_refused, mutated, platform, run, run_process,
+from tests.pipeworks.badinput import (CIPHERTEXT, DEV, PROD, assert_refused, mutated, platform, run, run_process,
                                     snapshot, use_project)
 
 F = "Pulumi.dev.yaml"

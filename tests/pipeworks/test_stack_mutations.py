@@ -3,7 +3,7 @@ values out of range, garbage added) is either a valid stack or refused with ever
 Pulumi.STACK.yaml; never another exception (which the CLI would print as a traceback).
 
 In process through pipeworks.plan.validate (what `pipeworks plan` runs before the program), so a few
-hundred examples stay fast; tests/tooling/test_bad_input_plan.py runs the CLI in fresh processes too."""
+hundred examples stay fast; tests/pipeworks/test_bad_input_plan.py runs the CLI in fresh processes too."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from pipeworks.plan import InvalidStack, validate
-from tests.tooling.badinput import CIPHERTEXT, DEV, PROD
+from tests.pipeworks.badinput import CIPHERTEXT, DEV, PROD
 
 STACKS = {"dev": DEV, "prod": PROD}
 

@@ -11,15 +11,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeworks.plan import plan_stack
-from tests.tooling.badinput import assert_refused, run
+from tests.infra.planned import plan_dir
+from tests.pipeworks.badinput import assert_refused, run
 
 
 @pytest.fixture(scope="module")
-def plans(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("plans")
-    plan_stack("dev", out)
-    return out
+def plans() -> Path:
+    """The directory holding dev/ (the suite-wide cache of the shipped plans; tests copy before changing)."""
+    return plan_dir("dev").parent
 
 
 def _plan_copy(plans: Path, dst: Path, resources: bytes | None = None) -> Path:

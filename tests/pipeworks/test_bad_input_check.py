@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from pipeworks.commands import ExitCode
-from pipeworks.plan import plan_stack
-from tests.tooling.badinput import assert_refused, run, run_process
+from tests.infra.planned import plan_dir
+from tests.pipeworks.badinput import assert_refused, run, run_process
 
 POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "ml"},
        "spec": {"containers": [{"name": "web", "image": "nginx:latest"}]}}
@@ -22,8 +22,9 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
 
 
 @pytest.fixture(scope="module")
-def dev_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return plan_stack("dev", tmp_path_factory.mktemp("plans"))
+def dev_plan() -> Path:
+    """The shipped dev plan (the suite-wide cache; tests copy before changing)."""
+    return plan_dir("dev")
 
 
 def copy_plan(src: Path, dst: Path, stack_json: object | None = None) -> Path:

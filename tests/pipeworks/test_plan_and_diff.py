@@ -12,6 +12,7 @@ from pipeworks.diff import changed_paths, render_diff
 from pipeworks.mocks import install
 from pipeworks.plan import InvalidStack, plan_stack, run_program
 from pipeworks.stackfile import read_stack_file
+from tests.infra.planned import plan_dir
 
 REPO = Path(__file__).resolve().parents[2]
 KUBECONFIG_CIPHERTEXT = "v1:Zm9vYmFyYmF6:c2VjcmV0LWtpbmQ="
@@ -116,7 +117,7 @@ def test_cli_exit_codes_and_clean_errors(tmp_path):
 
 
 def test_diff_reports_changes_per_component_without_secrets(tmp_path):
-    base = plan_stack("dev", tmp_path / "base")
+    base = plan_dir("dev")  # the shipped dev plan, shared by the suite (read-only)
     doc = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())
     doc["config"]["pipeworks:platform"]["nodePools"][3]["maxSize"] = 5  # gpu pool
     write_stack(tmp_path, "dev", doc)

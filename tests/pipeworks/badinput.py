@@ -1,4 +1,4 @@
-"""Shared helpers of the bad-input tables (tests/tooling/test_bad_input_*.py): run a `pipeworks` command
+"""Shared helpers of the bad-input tables (tests/pipeworks/test_bad_input_*.py): run a `pipeworks` command
 in process against stack files in a temporary project folder and capture exit code and output."""
 
 from __future__ import annotations
