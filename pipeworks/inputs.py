@@ -90,7 +90,7 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 
 def plan_main(argv: list[str]) -> int:
-    from pipeworks.plan import InvalidStack, plan_stack
+    from pipeworks.plan import REPO_ROOT, InvalidStack, plan_validated, validate
 
     ap = parser("pipeworks plan", "Offline plan of a stack under Pulumi mocks.")
     ap.add_argument("stack")
@@ -100,7 +100,8 @@ def plan_main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     try:
         check_plan_dir(args.out, args.stack)  # before the program runs: a refusal costs nothing
-        target = plan_stack(args.stack, args.out)
+        sf, cfg = validate(REPO_ROOT, args.stack)
+        target = plan_validated(args.stack, sf, cfg, args.out)
     except InvalidStack as e:
         print(f"pipeworks plan: invalid stack {args.stack!r}:\n{e}", file=sys.stderr)
         return ExitCode.INVALID_INPUT
@@ -110,9 +111,7 @@ def plan_main(argv: list[str]) -> int:
     print((target / "summary.md").read_text())
     print(f"plan written to {target}/ (resources.json, manifests/, helm/, stack.json, summary.md)")
     # `<...>` values plan offline but `pulumi preview/up` refuses them: say which ones are left to set.
-    from pipeworks.plan import REPO_ROOT, validate
-
-    for key, value in validate(REPO_ROOT, args.stack)[1].placeholders:
+    for key, value in cfg.placeholders:
         print(f"before `pulumi up`: set {key} (now the placeholder {value})", file=sys.stderr)
     return ExitCode.CLEAN
 

@@ -214,8 +214,12 @@ def write_plan(out_dir: Path, stack: str, sf: StackFile, cfg: StackConfig, recor
 
 def plan_stack(stack: str, out: Path | str = "out", project_dir: Path | None = None) -> Path:
     """Plan one stack into OUT/STACK and return that directory. Raises InvalidStack."""
-    project_dir = project_dir or REPO_ROOT
-    sf, cfg = validate(project_dir, stack)
+    sf, cfg = validate(project_dir or REPO_ROOT, stack)
+    return plan_validated(stack, sf, cfg, out)
+
+
+def plan_validated(stack: str, sf: StackFile, cfg: StackConfig, out: Path | str = "out") -> Path:
+    """Plan a stack whose file `validate` has already read and checked (callers that also need its config)."""
     registrations = run_program(stack, sf)
     # The root Stack is registered once per process by the mocks; it is no resource of the program's.
     # Sorted by URN: registration order depends on how the SDK's event loop interleaves the program's
