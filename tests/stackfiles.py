@@ -3,6 +3,7 @@
 prod's alert receiver, see it set; the workloads model supplied by the program)."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from infra.config import StackConfig
@@ -11,5 +12,6 @@ from pipeworks.plan import validate
 REPO = Path(__file__).resolve().parents[1]
 
 
+@functools.lru_cache(maxsize=None)  # the config models are frozen: one validation per stack per test process
 def shipped_platform_config(stack: str) -> StackConfig:
     return validate(REPO, stack)[1]

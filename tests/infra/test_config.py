@@ -253,12 +253,11 @@ def test_placeholders_plan_offline_but_are_refused_before_the_cloud():
 def test_shipped_stack_files_carry_placeholders_not_documentation_cidrs():
     """The owner's networks are `<...>` values `pulumi up` refuses; no RFC 5737 documentation CIDR ships."""
     import ipaddress
-    from pathlib import Path
 
-    import yaml
+    from tests.infra.service_plans import shipped_stack
     doc_nets = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")]
     for stack in ("dev", "prod"):
-        raw = yaml.safe_load(Path(f"Pulumi.{stack}.yaml").read_text())["config"]
+        raw = shipped_stack(stack)["config"]
         eks = raw["pipeworks:platform"]["cluster"]["eks"]
         cfg = shipped_platform_config(stack)
         keys = {k for k, _ in cfg.placeholders}

@@ -109,9 +109,6 @@ def test_platform_waits_for_nodes_and_core_addons(resources, stack):
 
 
 def _stack_cluster(stack):
-    import yaml
-    from pathlib import Path
-    from infra.config import load_stack_config
     return shipped_platform_config(stack).platform.cluster
 
 
@@ -261,11 +258,10 @@ def network_policy_problems(recs, cluster_cfg):
 def test_no_stack_declares_network_policies_its_cluster_does_not_enforce(stack):
     """amazon-vpc-cni-k8s charts/aws-vpc-cni/values.yaml (v1.23.0): enableNetworkPolicy defaults to "false"."""
     from infra.config import ClusterConfig
-    from tests.infra.service_plans import ONPREM, planned, shipped_stack
+    from tests.infra.service_plans import ONPREM, planned
     recs = planned(stack)
-    doc = ONPREM if stack == "onprem" else shipped_stack(stack)
-    platform = doc["config"]["pipeworks:platform"]
-    cluster_cfg = ClusterConfig.model_validate(platform["cluster"]) if stack == "onprem" else _stack_cluster(stack)
+    cluster_cfg = (ClusterConfig.model_validate(ONPREM["config"]["pipeworks:platform"]["cluster"]) if stack == "onprem"
+                   else _stack_cluster(stack))
     assert of_type(recs, "kubernetes:networking.k8s.io/v1:NetworkPolicy"), "the platform declares NetworkPolicies"
     assert network_policy_problems(recs, cluster_cfg) == []
     # the check itself fails when enforcement is off

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.config import load_stack_config
 from tests.stackfiles import shipped_platform_config
 
 REPO = Path(__file__).resolve().parents[2]

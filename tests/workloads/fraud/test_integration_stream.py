@@ -27,7 +27,7 @@ from workloads.common.s3settings import S3Settings
 from workloads.fraud import scorer, synthetic
 
 from .test_api import metric_value
-from .test_integration_ceph import REPO, free_port, rgw_env
+from .test_integration_ceph import REPO, free_port, rgw_env, stop
 
 pytestmark = pytest.mark.integration
 
@@ -125,12 +125,7 @@ def test_scorer_survives_sigkill_mid_batch_exactly_once_by_key(kafka_broker, cep
         assert urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/healthz", timeout=5).status == 200
     finally:
         probe.close()
-        second.send_signal(signal.SIGTERM)
-        try:
-            second.wait(timeout=30)
-        finally:
-            if second.poll() is None:
-                second.kill()
+        stop(second)
     assert second.returncode == 0, log.read_text()[-3000:]  # graceful stop on SIGTERM
     for p in range(PARTITIONS):
         assert f'fraud_scorer_lag{{partition="{p}",topic="{topic}"}} 0.0' in exposition
