@@ -208,10 +208,6 @@ def capacity_report(ctx: Context) -> Report:
                   unschedulable=sorted(f.message for f in pod_schedulable(ctx)))
 
 
-def _money(x: float | None) -> str:
-    return "n/a" if x is None else f"${x:,.2f}"
-
-
 def render_text(rep: Report) -> str:
     lines = []
     for pc in rep.pools:
@@ -227,10 +223,10 @@ def render_text(rep: Report) -> str:
         if pc.instance_type:
             od = [pc.hourly("onDemand", n) for n in (pc.nodes_min, pc.nodes_max)]
             sp = [pc.hourly("spot", n) for n in (pc.nodes_min, pc.nodes_max)]
-            lines.append(f"  cost ({pc.instance_type}): on-demand {_money(od[0])}..{_money(od[1])}/h, "
-                         f"{_money((od[0] or 0) * prices.HOURS_PER_MONTH)}..{_money((od[1] or 0) * prices.HOURS_PER_MONTH)}"
-                         f"/month; spot {_money(sp[0])}..{_money(sp[1])}/h, "
-                         f"{_money((sp[0] or 0) * prices.HOURS_PER_MONTH)}..{_money((sp[1] or 0) * prices.HOURS_PER_MONTH)}/month")
+            lines.append(f"  cost ({pc.instance_type}): on-demand {prices.money(od[0])}..{prices.money(od[1])}/h, "
+                         f"{prices.money((od[0] or 0) * prices.HOURS_PER_MONTH)}..{prices.money((od[1] or 0) * prices.HOURS_PER_MONTH)}"
+                         f"/month; spot {prices.money(sp[0])}..{prices.money(sp[1])}/h, "
+                         f"{prices.money((sp[0] or 0) * prices.HOURS_PER_MONTH)}..{prices.money((sp[1] or 0) * prices.HOURS_PER_MONTH)}/month")
         else:
             lines.append("  cost: not priced (declared capacity or instance type not in pipeworks/prices.py)")
         for name in pc.too_big:
@@ -250,9 +246,9 @@ def render_text(rep: Report) -> str:
         lines.append(f"unschedulable: {m}")
     t = rep.totals()
     lines.append(f"total: {t['nodesMin']}..{t['nodesMax']} nodes; on-demand "
-                 f"{_money(t['hourlyOnDemandMin'])}..{_money(t['hourlyOnDemandMax'])}/h, "
-                 f"{_money(t['monthlyOnDemandMin'])}..{_money(t['monthlyOnDemandMax'])}/month; spot "
-                 f"{_money(t['monthlySpotMin'])}..{_money(t['monthlySpotMax'])}/month")
+                 f"{prices.money(t['hourlyOnDemandMin'])}..{prices.money(t['hourlyOnDemandMax'])}/h, "
+                 f"{prices.money(t['monthlyOnDemandMin'])}..{prices.money(t['monthlyOnDemandMax'])}/month; spot "
+                 f"{prices.money(t['monthlySpotMin'])}..{prices.money(t['monthlySpotMax'])}/month")
     lines.append(f"prices: {prices.PRICES_REGION} as of {prices.PRICES_DATE} ({prices.PRICES_SOURCE}); spot estimated, "
                  "see pipeworks/prices.py")
     lines.append("fits at min and max" if rep.ok else "DOES NOT FIT: a pod cannot be scheduled (exit 1)")
@@ -269,13 +265,13 @@ def render_markdown(rep: Report) -> list[str]:
         sp = [pc.hourly("spot", n) for n in (pc.nodes_min, pc.nodes_max)]
 
         def month(x: list[float | None]) -> str:
-            return "n/a" if x[0] is None else f"{_money(x[0] * prices.HOURS_PER_MONTH)}–{_money((x[1] or 0) * prices.HOURS_PER_MONTH)}"
+            return "n/a" if x[0] is None else f"{prices.money(x[0] * prices.HOURS_PER_MONTH)}–{prices.money((x[1] or 0) * prices.HOURS_PER_MONTH)}"
         lines.append(f"| {pc.pool.name} | {pc.nodes_min} / {pc.nodes_max} | {pc.pool.max_size} | "
                      f"{'yes' if pc.fits else '**no**'} | {month(od)} | {month(sp)} |")
     t = rep.totals()
     lines.append(f"| **total** | {t['nodesMin']} / {t['nodesMax']} | | {'yes' if rep.ok else '**no**'} | "
-                 f"{_money(t['monthlyOnDemandMin'])}–{_money(t['monthlyOnDemandMax'])} | "
-                 f"{_money(t['monthlySpotMin'])}–{_money(t['monthlySpotMax'])} |")
+                 f"{prices.money(t['monthlyOnDemandMin'])}–{prices.money(t['monthlyOnDemandMax'])} | "
+                 f"{prices.money(t['monthlySpotMin'])}–{prices.money(t['monthlySpotMax'])} |")
     lines += ["", f"Prices: {prices.PRICES_REGION}, {prices.PRICES_DATE}, {prices.PRICES_SOURCE}; spot is an estimate "
               "(pipeworks/prices.py); declared pools are not priced.", ""]
     if rep.unplaced or rep.unschedulable:

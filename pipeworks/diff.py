@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeworks import prices
 from pipeworks.plan import SECRET
 from pipeworks.replacements import forced_fields
 from pipeworks.summary import component_of
@@ -254,10 +255,6 @@ def diff_resources(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> li
     return entries
 
 
-def _money(x: float) -> str:
-    return f"${x:,.2f}"
-
-
 def cost_line(base_dir: Path, head_dir: Path) -> str | None:
     """One line: the stack's estimated monthly cost at min and max size, base → head (capacity.json)."""
     def totals(d: Path) -> dict[str, float] | None:
@@ -273,13 +270,13 @@ def cost_line(base_dir: Path, head_dir: Path) -> str | None:
         return None
 
     def span(t: dict[str, float]) -> str:
-        return f"{_money(t.get('monthlyOnDemandMin', 0))}–{_money(t.get('monthlyOnDemandMax', 0))}"
+        return f"{prices.money(t.get('monthlyOnDemandMin', 0))}–{prices.money(t.get('monthlyOnDemandMax', 0))}"
 
     if a is None:
         return f"Estimated cost (on-demand, min–max nodes): {code(span(b) + '/month')}."
     dmin = b.get("monthlyOnDemandMin", 0) - a.get("monthlyOnDemandMin", 0)
     dmax = b.get("monthlyOnDemandMax", 0) - a.get("monthlyOnDemandMax", 0)
-    delta = f"{'+' if dmin >= 0 else '-'}{_money(abs(dmin))} at min, {'+' if dmax >= 0 else '-'}{_money(abs(dmax))} at max"
+    delta = f"{'+' if dmin >= 0 else '-'}{prices.money(abs(dmin))} at min, {'+' if dmax >= 0 else '-'}{prices.money(abs(dmax))} at max"
     return (f"Estimated cost (on-demand, min–max nodes): {code(span(a) + '/month')} → {code(span(b) + '/month')} "
             f"({code(delta)} per month).")
 

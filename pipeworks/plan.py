@@ -208,7 +208,7 @@ def write_plan(out_dir: Path, stack: str, sf: StackFile, cfg: StackConfig, recor
     capacity = capacity_report(ctx) if ctx.pools is not None else None
     if capacity is not None:  # totals for the summary and the cost line of `pipeworks diff`
         (target / "capacity.json").write_text(json.dumps(capacity.to_json(), indent=1) + "\n")
-    (target / "summary.md").write_text(render_summary(stack, cfg, records, capacity))
+    (target / "summary.md").write_text(render_summary(stack, cfg, records, capacity, ctx=ctx))
     return target
 
 

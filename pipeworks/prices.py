@@ -65,3 +65,8 @@ def spot(instance_type: str) -> float | None:
         return None
     family = instance_type.split(".", 1)[0]
     return round(od * SPOT_FACTOR.get(family, SPOT_FACTOR["default"]), 4)
+
+
+def money(x: float | None) -> str:
+    """A dollar amount as the capacity table and the diff's cost line print it; "n/a" where there is no price."""
+    return "n/a" if x is None else f"${x:,.2f}"

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from policies.rules import model
+
 _LABEL_SELECTOR = ("spec.selector",)
 
 # (api group, kind) -> create-only fields besides metadata.name/namespace. Group "core" is the legacy "".
@@ -75,12 +77,8 @@ PROVIDER_FIELDS: dict[str, tuple[str, ...]] = {
 
 
 def dig(obj: Any, path: str) -> Any:
-    cur = obj
-    for part in path.split("."):
-        if not isinstance(cur, dict):
-            return None
-        cur = cur.get(part)
-    return cur
+    """obj at a dotted path ("spec.selector"), None when a step is missing (the policies' walker)."""
+    return model.dig(obj, *path.split("."))
 
 
 def kubernetes_kind(type_token: str) -> tuple[str, str] | None:

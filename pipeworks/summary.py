@@ -130,14 +130,15 @@ def mermaid(records: list[dict[str, Any]], ctx: Context, pools: list[dict[str, A
     return out
 
 
-def render_summary(stack: str, cfg: StackConfig, records: list[dict[str, Any]], capacity: Any = None) -> str:
+def render_summary(stack: str, cfg: StackConfig, records: list[dict[str, Any]], capacity: Any = None,
+                   ctx: Context | None = None) -> str:
     from pipeworks.capacity import capacity_report, render_markdown
 
     by_urn = {r["urn"]: r for r in records}
     custom = [r for r in records if r["custom"]]
     per_component: Counter[str] = Counter(component_of(r, by_urn) for r in custom)
     pools = pools_from_records(records)
-    ctx = plan_context(records)
+    ctx = ctx or plan_context(records)  # write_plan passes the one it built for the capacity report
     lines = [f"# Plan of stack `{stack}` ({cfg.environment.value}, cluster: {cfg.platform.cluster.kind.value})", "",
              f"{len(custom)} resources in {len([r for r in records if not r['custom']])} components.", "",
              "## Resources per component", "", "| component | resources |", "|---|---|"]
