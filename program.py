@@ -15,7 +15,7 @@ from workloads.catalog import REGISTRY
 
 # `pipeworks:workloads`: one section per registered workload (the models live with the workloads, so `infra/`
 # never imports `workloads/`).
-WORKLOADS_MODEL = WorkloadsConfig = REGISTRY.model
+WORKLOADS_MODEL = REGISTRY.model
 
 
 def load_config() -> StackConfig:

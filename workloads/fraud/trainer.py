@@ -312,7 +312,11 @@ def load_dataset(store: ObjectStore, prefix: str, columns: Sequence[str], label:
                 del merged[c]
         labels.extend(object_labels)
         times.extend(object_times)
-        ids = ids + object_ids if ids is not None and object_ids is not None else None
+        if ids is not None:  # extended in place: rebuilding the list per object grew with rows x objects
+            if object_ids is None:
+                ids = None
+            else:
+                ids.extend(object_ids)
     # One hash over (key, content hash) pairs identifies the exact training set.
     digest = hashlib.sha256("".join(f"{o['key']}\t{o['sha256']}\n" for o in objects).encode()).hexdigest()
     snapshot = {"bucket": store.settings.bucket, "prefix": prefix, "objects": objects, "sha256": digest, "rows": len(labels)}

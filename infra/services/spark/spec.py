@@ -14,6 +14,7 @@ from infra.config.resources import parse_quantity
 from infra.config.spark import SparkConfig
 from infra.placement import Role, place, spread
 from infra.storage.specs import spark_scratch_volume
+from infra.workloads.kit import restricted_pod_security
 
 RELEASE = "spark-operator"
 SERVICE_ACCOUNT = "spark"  # drivers (and the standalone cluster) run as this; see spark_role_rules
@@ -180,8 +181,7 @@ def _security(read_only_root: bool = False) -> dict[str, Any]:
 
 
 def _pod_security() -> dict[str, Any]:
-    return {"runAsNonRoot": True, "runAsUser": SPARK_UID, "runAsGroup": SPARK_UID, "fsGroup": SPARK_UID,
-            "seccompProfile": {"type": "RuntimeDefault"}}
+    return restricted_pod_security(SPARK_UID)
 
 
 def _http_probe(port: int, path: str = "/", delay: int = 20) -> dict[str, Any]:
