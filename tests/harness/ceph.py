@@ -20,7 +20,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -35,6 +34,7 @@ from typing import Any
 import pytest
 
 from workloads.common.bucketpolicy import rgw_user_arn
+from tests.harness.ports import free_port
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +66,6 @@ class CephStartError(RuntimeError):
 def missing_binaries() -> list[str]:
     """The required Ceph binaries that are not on PATH (empty when the harness can run)."""
     return [name for name in REQUIRED_BINARIES if shutil.which(name) is None]
-
-
-def _free_port() -> int:
-    # The kernel hands out an unused ephemeral port; the tiny window before the daemon binds it is
-    # acceptable for tests, and ephemeral ports never overlap Ceph's own 6800-7300 bind range.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _die_with_parent() -> None:
@@ -388,7 +380,7 @@ def running_rgw(uid: str = "pipeworks-test") -> Iterator[RgwEndpoint]:
         log.info("removed %s left behind by a killed run", path)
     base = Path(tempfile.mkdtemp(prefix=_DIR_PREFIX))
     lock_fd = _lock_dir(base)
-    cluster = CephCluster(base=base, mon_port=_free_port(), rgw_port=_free_port())
+    cluster = CephCluster(base=base, mon_port=free_port(), rgw_port=free_port())
     try:
         cluster.start()
         access_key, secret_key = cluster.create_user(uid)

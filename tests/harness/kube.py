@@ -13,7 +13,6 @@ import base64
 import datetime as dt
 import ipaddress
 import json
-import socket
 import ssl
 import subprocess
 import time
@@ -29,14 +28,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from tests.harness.engines import Engines
+from tests.harness.ports import free_port
 
 _START_TIMEOUT_S = 180.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _pem_key(key) -> bytes:

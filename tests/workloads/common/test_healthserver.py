@@ -3,7 +3,6 @@ follows the worker's ``alive()`` judgement, not the serving thread's; /metrics i
 
 from __future__ import annotations
 
-import socket
 import urllib.error
 import urllib.request
 
@@ -11,12 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter
 
 from workloads.common.healthserver import serve_metrics_and_health
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.harness.ports import free_port
 
 
 def test_healthz_follows_alive_and_metrics_serve_the_registry() -> None:

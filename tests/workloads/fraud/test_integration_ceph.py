@@ -20,6 +20,7 @@ from workloads.common.s3settings import S3Settings
 
 from .conftest import put_training_data
 from .test_api import metric_value
+from tests.harness.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -29,14 +30,6 @@ REPO = Path(__file__).resolve().parents[3]
 def rgw_env(ceph_rgw, bucket: str) -> dict[str, str]:
     return {"S3_ENDPOINT_URL": ceph_rgw.url, "BUCKET_NAME": bucket, "AWS_ACCESS_KEY_ID": ceph_rgw.access_key,
             "AWS_SECRET_ACCESS_KEY": ceph_rgw.secret_key}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def http(method: str, url: str, body: dict | None = None) -> tuple[int, bytes]:
