@@ -427,15 +427,19 @@ def openapi_document(feature_names: tuple[str, ...], max_batch: int, version: st
 # ---------------------------------------------------------------------------------------------
 
 
+def model_loader(config: ApiConfig, store: ObjectStore) -> Callable[[], LoadedModel]:
+    """What loads and verifies the configured version against the digest the stack pins (refused without one)."""
+    digest = config.digest
+    if digest is None:
+        raise SettingError("FF_CLF_DIGEST is required: the API loads only the digest the stack pins")
+    return lambda: registry.load_model(store, config.model_prefix, config.version, digest)
+
+
 def load_blocking(config: ApiConfig, store: ObjectStore) -> LoadedModel:
     """Load and verify the model in this thread, retrying while it is not published or the store is down; exit
     the process (status 3) when verification fails, since no retry can make a tampered version valid."""
     holder = ModelHolder()
-    digest = config.digest
-    if digest is None:
-        raise SettingError("FF_CLF_DIGEST is required: the API loads only the digest the stack pins")
-    load_until_ready(holder, lambda: registry.load_model(store, config.model_prefix, config.version, digest),
-                     config.load_retry_seconds, lambda _model: None)
+    load_until_ready(holder, model_loader(config, store), config.load_retry_seconds, lambda _model: None)
     if holder.model is None:
         raise SystemExit(3)
     return holder.model
@@ -460,13 +464,9 @@ def create_app(config: ApiConfig | None = None, store: ObjectStore | None = None
         metrics.model_loaded(model)
     else:
         object_store = store if store is not None else ObjectStore(S3Settings.from_env(env))
-        if config.digest is None:
-            raise SettingError("FF_CLF_DIGEST is required: the API loads only the digest the stack pins")
-        digest = config.digest
         loader = threading.Thread(
             target=load_until_ready, name="model-loader", daemon=True,
-            args=(holder, lambda: registry.load_model(object_store, config.model_prefix, config.version, digest),
-                  config.load_retry_seconds, metrics.model_loaded))
+            args=(holder, model_loader(config, object_store), config.load_retry_seconds, metrics.model_loaded))
         loader.start()
     if predictions is None and object_store is not None and config.prediction_sample > 0:
         predictions = PredictionLog(object_store, config.predictions_prefix, config.prediction_sample,
