@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,9 +11,9 @@ import yaml
 
 from infra.config.monitoring import MonitoringConfig
 from infra.services.monitoring import spec
+from tests.harness.promtool import PROMTOOL, needs_promtool, run_rule_tests
 
-PROMTOOL = shutil.which("promtool")
-pytestmark = pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed (apt-get install prometheus)")
+pytestmark = needs_promtool
 
 API_OK = 'fraud_api_requests_total{namespace="fraud",endpoint="classify",method="POST",status="200"}'
 API_5XX = 'fraud_api_requests_total{namespace="fraud",endpoint="classify",method="POST",status="500"}'
@@ -26,11 +25,7 @@ def write_rules(tmp: Path, cfg: MonitoringConfig) -> Path:
     return path
 
 
-def run_tests(tmp: Path, rules: Path, tests: list[dict]) -> subprocess.CompletedProcess:
-    doc = {"rule_files": [rules.name], "evaluation_interval": "1m", "tests": tests}
-    (tmp / "tests.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    return subprocess.run([PROMTOOL, "test", "rules", "tests.yaml"], cwd=tmp, capture_output=True, text=True,
-                          timeout=60)
+run_tests = run_rule_tests
 
 
 def expected(alertname: str, labels: dict[str, str], annotations: dict[str, str], severity: str) -> dict:

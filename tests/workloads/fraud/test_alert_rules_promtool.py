@@ -4,19 +4,17 @@ failure and stays silent on a healthy workload."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from workloads.fraud import manifests as m
 from workloads.fraud.config import ApiConfig, FraudConfig
+from tests.harness.promtool import PROMTOOL, needs_promtool, run_rule_tests
 
-PROMTOOL = shutil.which("promtool")
-pytestmark = pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed (apt-get install prometheus)")
+pytestmark = needs_promtool
 
 D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
 CFG = FraudConfig(enabled=True, api=ApiConfig(stable_version="v1", stable_digest=D1, candidate_version="v2",
@@ -31,11 +29,7 @@ def rules_file(tmp: Path) -> Path:
 
 
 def run(tmp: Path, tests: list[dict[str, Any]]) -> subprocess.CompletedProcess:
-    rules = rules_file(tmp)
-    (tmp / "tests.yaml").write_text(yaml.safe_dump({"rule_files": [rules.name], "evaluation_interval": "1m",
-                                                    "tests": tests}, sort_keys=False))
-    return subprocess.run([PROMTOOL, "test", "rules", "tests.yaml"], cwd=tmp, capture_output=True, text=True,
-                          timeout=60)
+    return run_rule_tests(tmp, rules_file(tmp), tests)
 
 
 def fires(name: str, labels: dict[str, str], at: str, **subs: str) -> dict[str, Any]:
