@@ -31,7 +31,7 @@ test: $(STAMP) services engines
 test-unit: $(STAMP)
 	$(VENV)/bin/python -m pytest -m "not integration and not e2e"
 
-## Debian packages the tests run: Ceph mon/mgr/osd/radosgw (RGW harness), promtool (alert-rule tests)
+## Debian packages the tests run: Ceph mon/mgr/osd/radosgw (RGW harness), promtool (alert-rule tests); Cassandra jars (Maven Central)
 services:
 	bash scripts/setup-services.sh
 

@@ -167,6 +167,7 @@ def place(
     return Placement(selector, tuple(tolerations))
 
 
+ZONE_LABEL = "topology.kubernetes.io/zone"  # well-known node label (racks pinned to zones use it)
 LABEL_EKS_COMPUTE_TYPE = "eks.amazonaws.com/compute-type"  # "hybrid" on EKS hybrid nodes (set by EKS)
 
 

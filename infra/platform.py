@@ -15,7 +15,9 @@ import pulumi
 
 from infra.cluster import PlatformCluster
 from infra.config import ClusterKind, Environment, StackConfig
+from infra.config.cassandra import cassandra_zones
 from infra.context import PlatformContext
+from infra.services.cassandra import Cassandra, CassandraArgs
 from infra.services.elk import Elk, ElkArgs
 from infra.services.gateway import Gateway, GatewayArgs, GatewayHandle
 from infra.services.gpu import GpuOperator, GpuOperatorArgs
@@ -40,6 +42,7 @@ class Platform:
     gpu: GpuOperator | None = None  # driver/toolkit choice, namespace
     jupyterhub: JupyterHub | None = None
     gateway: GatewayHandle | None = None  # the shared Gateway routes attach to, its proxies' namespace and labels
+    cassandra: Cassandra | None = None  # roles and keyspaces (user()), the CQL contact point, client labels
 
 
 def build_platform(cfg: StackConfig, cluster: PlatformCluster, *,
@@ -71,6 +74,11 @@ def build_platform(cfg: StackConfig, cluster: PlatformCluster, *,
             cfg=p.kafka, ctx=ctx, nvme_modes=nvme_modes,
             # Hot data on the NVMe-backed class of the storage component unless the stack names one.
             storage_class=p.kafka.storage_class or (storage.hot_data_class if storage is not None else block_class)))
+    if p.cassandra.enabled:
+        platform.cassandra = Cassandra("cassandra", CassandraArgs(
+            cfg=p.cassandra, ctx=ctx, nvme_modes=nvme_modes, zones=cassandra_zones(p),
+            # Data on the NVMe-backed block class of the storage component unless the stack names one.
+            storage_class=p.cassandra.storage_class or (storage.hot_data_class if storage is not None else block_class)))
     if p.spark.enabled:
         platform.spark = Spark("spark", SparkArgs(cfg=p.spark, ctx=ctx, storage=storage, nvme_modes=nvme_modes))
     if p.elk.enabled:

@@ -51,6 +51,8 @@ SCHEMAS: tuple[tuple[str, str, str], ...] = (
     # Spark operator v2.5.2: the applications built with the Spark handle.
     ("sparkoperator.k8s.io", "SparkApplication", "v1beta2"),
     ("sparkoperator.k8s.io", "ScheduledSparkApplication", "v1beta2"),
+    # cass-operator v1.32.0 (infra/services/cassandra).
+    ("cassandra.datastax.com", "CassandraDatacenter", "v1beta1"),
     # ECK 3.5.0 (infra/services/elk).
     ("elasticsearch.k8s.elastic.co", "Elasticsearch", "v1"),
     ("kibana.k8s.elastic.co", "Kibana", "v1"),

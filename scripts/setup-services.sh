@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Everything the test suite runs besides Python packages, from Debian's packages: the Ceph daemons of the
-# RGW harness (scripts/setup-ceph.sh) and promtool, which unit-tests the Prometheus alert rules.
+# RGW harness (scripts/setup-ceph.sh) and promtool, which unit-tests the Prometheus alert rules; and from Maven
+# Central the Cassandra jars of the Cassandra harness (scripts/fetch-cassandra.sh).
 # Idempotent; without root it reports what is missing and exits 0 (those tests then skip with a reason).
 set -euo pipefail
 here=$(dirname "$0")
 bash "$here/setup-ceph.sh"
+bash "$here/fetch-cassandra.sh"
 if command -v promtool >/dev/null 2>&1; then
   echo "setup-services: promtool already installed"
 elif [ "${EUID:-$(id -u)}" -ne 0 ]; then

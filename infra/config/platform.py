@@ -10,6 +10,7 @@ from pydantic import Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
 from infra.config.base import ConfigModel
+from infra.config.cassandra import CassandraConfig
 from infra.config.cluster import ClusterConfig, ClusterKind
 from infra.config.elk import ElkConfig
 from infra.config.gateway import GatewayConfig
@@ -76,6 +77,8 @@ class PlatformConfig(ConfigModel):
     jupyterhub: JupyterHubConfig = Field(default_factory=JupyterHubConfig, description="JupyterHub for notebooks.")
     gateway: GatewayConfig = Field(default_factory=GatewayConfig,
                                    description="Envoy Gateway (Gateway API implementation) and the shared Gateway.")
+    cassandra: CassandraConfig = Field(default_factory=CassandraConfig,
+                                       description="K8ssandra cass-operator and one Cassandra datacenter.")
 
     def pools(self, role: Role) -> list[NodePoolConfig]:
         return [p for p in self.node_pools if p.role is role]
@@ -168,7 +171,8 @@ class PlatformConfig(ConfigModel):
             if self.cluster.eks.endpoint_public_access:
                 fail("cluster.eks.endpointPublicAccess", True, "must be false in prod (private API endpoint)")
         # Sections that need the rest of the stack (pools, cluster kind, environment) check it themselves.
-        for section in (self.elk, self.gpu, self.monitoring, self.jupyterhub, self.storage, self.kafka, self.spark):
+        for section in (self.elk, self.gpu, self.monitoring, self.jupyterhub, self.storage, self.kafka, self.spark,
+                        self.cassandra):
             problems.extend(section.stack_problems(self))
         if complete:
             problems.extend(self._component_needs())
@@ -193,6 +197,9 @@ class PlatformConfig(ConfigModel):
             mode = self.elk.elasticsearch.hot.nvme_mode.value
             out.append(("elk.enabled", True, f"needs an nvme node pool (nvmeMode: {mode}) for the hot nodes; declare "
                                              "one or set elk.enabled: false"))
+        if self.cassandra.enabled and not modes:
+            out.append(("cassandra.enabled", True, f"needs an nvme node pool (nvmeMode: {self.cassandra.nvme_mode.value}) "
+                                                   "for the Cassandra nodes; declare one or set cassandra.enabled: false"))
         if self.spark.enabled and self.spark.standalone.enabled:
             from infra.services.spark.spec import worker_offer  # pure; imported late (it imports this package)
 

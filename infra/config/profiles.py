@@ -70,6 +70,12 @@ _PROD: dict[str, Any] = {
                               "resources": {"cpu": "500m", "memory": "2Gi"}},
               "brokers": {"replicas": 3, "storageSize": "500Gi",
                           "resources": {"cpu": "2", "memory": "8Gi"}}},
+    # Three Cassandra nodes, one rack per zone, three copies of every row (QUORUM survives a zone's loss);
+    # a 6G heap in 24Gi (the rest off-heap: memtables, page cache), so each zone's scratch node (i4i.2xlarge, 58Gi)
+    # still holds a Kafka broker and an Elasticsearch hot node beside it: racks are pinned to zones, and the
+    # autoscaler cannot add a node in a chosen zone of a multi-zone group.
+    "cassandra": {"size": 3, "racks": 3, "replicationFactor": 3, "storageSize": "500Gi", "heapSize": "6G",
+                  "resources": {"cpu": "2", "memory": "24Gi"}},
     "spark": {"operatorReplicas": 2, "standalone": {"minWorkers": 2, "maxWorkers": 10}},
     "gateway": {"controllerReplicas": 2},
     # Three masters (quorum), three hot nodes over three zones, two warm; one replica of every shard.

@@ -60,8 +60,8 @@ RULES: tuple[Rule, ...] = (
          "Pods that request nvidia.com/gpu select a GPU pool and tolerate its taint; no other pod tolerates the "
          "GPU taint or selects a GPU pool.", stack_check=placement.gpu_placement),
     Rule(placement.NVME_PLACEMENT, "placement", "placement",
-         "Storage-heavy stateful pods (Kafka brokers and controllers, Elasticsearch hot data nodes, Ceph OSDs, Spark "
-         "executors with local dirs) land only on NVMe pools of the right mode.", stack_check=placement.nvme_placement),
+         "Storage-heavy stateful pods (Kafka brokers and controllers, Elasticsearch hot data nodes, Cassandra nodes, "
+         "Ceph OSDs, Spark executors with local dirs) land only on NVMe pools of the right mode.", stack_check=placement.nvme_placement),
     Rule(placement.EDGE_PLACEMENT, "placement", "placement",
          "Edge pods select an edge location the stack declares, tolerate its taint, and select the GPU model when "
          "they request a GPU.", stack_check=placement.edge_placement),
@@ -89,6 +89,10 @@ RULES: tuple[Rule, ...] = (
     Rule(secrets.CREDENTIALS_FROM_SECRETS, "secrets", "secrets",
          "Credential env vars come from a Secret (secretKeyRef), never from a ConfigMap or field reference.",
          resource_check=secrets.credentials_from_secret_refs),
+    Rule(secrets.CASSANDRA_AUTHENTICATION, "secrets", "secrets",
+         "A CassandraDatacenter keeps password authentication and role authorization (never AllowAllAuthenticator "
+         "or AllowAllAuthorizer), so its superuser and role Secrets guard the data.",
+         resource_check=secrets.cassandra_authentication),
     Rule(secrets.SECRET_PROVENANCE, "secrets", "offline",
          "Every Kubernetes Secret's data comes from Pulumi secret outputs (checked on the offline plan).",
          stack_check=secrets.secret_provenance),

@@ -21,7 +21,8 @@ EDGE_PLACEMENT = "edge-placement"
 REPLICA_SPREAD = "replica-spread"
 
 STORAGE_HEAVY = {"kafka-broker": "Kafka broker", "kafka-controller": "Kafka controller",
-                 "es-hot": "Elasticsearch hot data node", "ceph-osd": "Ceph OSD", "ceph-prepareosd": "Ceph OSD prepare job"}
+                 "es-hot": "Elasticsearch hot data node", "ceph-osd": "Ceph OSD", "ceph-prepareosd": "Ceph OSD prepare job",
+                 "cassandra": "Cassandra node"}
 
 
 def selected_pools(pt: PodTemplate, pools: list[Pool]) -> list[Pool]:

@@ -5,7 +5,7 @@ StatefulSet, DaemonSet, ReplicaSet, Job) or `spec.jobTemplate.spec.template.spec
 Operators build pods from their custom resources; for those the walker assembles the pod spec the
 operator will produce from the CR's upstream fields (Strimzi KafkaNodePool `template.pod` and
 `resources`, ECK `nodeSets[].podTemplate`, Spark `driver`/`executor`, Rook `placement` and
-`resources`), so placement, schedulability and secrets rules judge CR pods like any other.
+`resources`, cass-operator racks), so placement, schedulability and secrets rules judge CR pods like any other.
 Every container list is walked: `containers`, `initContainers`, `ephemeralContainers`.
 """
 
@@ -409,6 +409,70 @@ def _ceph(r: Resource) -> Iterator[PodTemplate]:
             operator_spread=spread)
 
 
+# --- cass-operator --------------------------------------------------------------------------------
+
+CASSANDRA_RACK_LABEL = "cassandra.datastax.com/rack"
+
+
+def _split_racks(size: int, racks: int) -> list[int]:
+    """cass-operator's SplitRacks (apis/cassandra/v1beta1): nodes spread evenly, the first racks take the rest."""
+    base, extra = divmod(size, racks)
+    return [base + (1 if i < extra else 0) for i in range(racks)]
+
+
+def _cassandra(r: Resource) -> Iterator[PodTemplate]:
+    """A CassandraDatacenter (cass-operator v1.32.0): one StatefulSet per rack, pods built from `nodeSelector`,
+    `tolerations`, `nodeAffinityLabels` (datacenter and rack, as required node affinity), `resources` of the
+    cassandra container, `configBuilderResources` (init container) and `systemLoggerResources` (log sidecar),
+    merged into `podTemplateSpec`. Anti-affinity across hosts is the operator's default unless
+    allowMultipleNodesPerWorker."""
+    spec = as_dict(r.props.get("spec"))
+    base = as_dict(dig(spec, "podTemplateSpec", "spec"))
+    racks = [as_dict(x) for x in as_list(spec.get("racks"))] or [{"name": "default"}]
+    size = to_int(spec.get("size")) or 0
+    image = spec.get("serverImage") or f"k8ssandra/cass-management-api:{spec.get('serverVersion')}"
+    claim = as_dict(dig(spec, "storageConfig", "cassandraDataVolumeClaimSpec"))
+    refs = [("spec.storageConfig.cassandraDataVolumeClaimSpec", claim.get("storageClassName"))] if claim else []
+    for rack, count in zip(racks, _split_racks(size, len(racks))):
+        labels = {**as_dict(spec.get("nodeAffinityLabels")), **as_dict(rack.get("nodeAffinityLabels"))}
+        pod = dict(base)
+        node_selector = {**as_dict(base.get("nodeSelector")), **as_dict(spec.get("nodeSelector"))}
+        if node_selector:
+            pod["nodeSelector"] = node_selector
+        pod["tolerations"] = as_list(base.get("tolerations")) + as_list(spec.get("tolerations"))
+        if labels:
+            pod["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [
+                    {"key": k, "operator": "In", "values": [str(val)]} for k, val in sorted(labels.items())]}]}}}
+        containers = [dict(c) for c in as_list(base.get("containers")) if isinstance(c, dict)]
+        main = next((c for c in containers if c.get("name") == "cassandra"), None)
+        if main is None:
+            main = {"name": "cassandra"}
+            containers.insert(0, main)
+        main.setdefault("image", image)
+        if spec.get("resources") is not None:
+            main["resources"] = spec.get("resources")
+        if not spec.get("disableSystemLoggerSidecar"):
+            logger = {"name": "server-system-logger"}
+            if spec.get("systemLoggerResources") is not None:
+                logger["resources"] = spec.get("systemLoggerResources")
+            containers.append(logger)
+        pod["containers"] = containers
+        init = {"name": "server-config-init"}
+        if spec.get("configBuilderResources") is not None:
+            init["resources"] = spec.get("configBuilderResources")
+        pod["initContainers"] = [init, *[c for c in as_list(base.get("initContainers")) if isinstance(c, dict)]]
+        spread = set() if spec.get("allowMultipleNodesPerWorker") else {v.HOSTNAME_KEY}
+        if len(racks) > 1 and all(v.ZONE_KEY in as_dict(x.get("nodeAffinityLabels")) for x in racks):
+            spread.add(v.ZONE_KEY)  # each rack pinned to its own zone: the operator spreads racks over zones
+        yield PodTemplate(
+            resource=r, path="spec", label=f"{r.display} rack {rack.get('name')}", spec=pod,
+            containers=_containers(pod), replicas=count, workload="CassandraRack", role="cassandra",
+            native=False, stateful=True, namespace=r.namespace,
+            pod_labels={"cassandra.datastax.com/datacenter": r.k8s_name, CASSANDRA_RACK_LABEL: str(rack.get("name"))},
+            operator_spread=spread, storage_class_refs=refs)
+
+
 def pod_templates(r: Resource, ctx: Context | None = None) -> list[PodTemplate]:
     """Every pod shape the resource will run (empty for resources that run no pods)."""
     if not r.is_kubernetes:
@@ -438,6 +502,8 @@ def _pod_templates(r: Resource, ctx: Context) -> list[PodTemplate]:
         return list(_ceph(r))
     if group == "ceph.rook.io" and r.kind in ("CephObjectStore", "CephFilesystem"):
         return list(_ceph_gateway(r))
+    if group == "cassandra.datastax.com" and r.kind == "CassandraDatacenter":
+        return list(_cassandra(r))
     if group == "helm.sh" and r.kind == "Release":
         return list(_helm_release(r))
     return []

@@ -11,7 +11,9 @@ key ids, PEM private keys, passwords embedded in URLs, `Authorization: Bearer` h
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -251,6 +253,48 @@ def credentials_from_secret_refs(r: Resource, ctx: Context) -> Iterable[Finding]
                     kind = next(iter(src), "valueFrom")
                     yield Finding(CREDENTIALS_FROM_SECRETS, r.urn, f"{pt.label} container {c.name}: env "
                                   f"{e.get('name')} takes a credential from {kind}; use valueFrom.secretKeyRef")
+
+
+CASSANDRA_AUTHENTICATION = "cassandra-authentication"
+_OPEN_AUTH = {"authenticator": "AllowAllAuthenticator", "authorizer": "AllowAllAuthorizer"}
+
+
+def _cassandra_server_config(r: Resource, ctx: Context) -> Any:
+    """The datacenter's server config: inline `spec.config` (an object or its JSON text) or the `config` key of
+    the Secret `spec.configSecret` names in the same namespace; None when unknowable (computed, or a secret
+    output the offline plan shows as "[secret]"; a policy pack sees its plain value)."""
+    spec = as_dict(r.props.get("spec"))
+    raw: Any = spec.get("config")
+    if raw is None and isinstance(spec.get("configSecret"), str):
+        for s in ctx.of_kind("core", "Secret"):
+            if s.k8s_name == spec["configSecret"] and s.namespace == r.namespace:
+                raw = as_dict(s.props.get("stringData")).get("config")
+                if raw is None and isinstance(as_dict(s.props.get("data")).get("config"), str):
+                    try:
+                        raw = base64.b64decode(as_dict(s.props.get("data"))["config"]).decode()
+                    except (ValueError, UnicodeDecodeError):
+                        return None
+    if isinstance(raw, str) and raw != SECRET_PLACEHOLDER and not is_unknown(raw):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return None
+    return raw if isinstance(raw, dict) else None
+
+
+def cassandra_authentication(r: Resource, ctx: Context) -> Iterable[Finding]:
+    """A CassandraDatacenter (cass-operator) keeps password authentication and role authorization: with
+    AllowAllAuthenticator the superuser Secret and every role's Secret guard nothing, since any pod that
+    reaches the CQL port reads and writes every keyspace. Judged on the inline config or the configSecret's."""
+    if not r.is_k8s("cassandra.datastax.com", "CassandraDatacenter"):
+        return
+    conf = as_dict(as_dict(_cassandra_server_config(r, ctx)).get("cassandra-yaml"))
+    for key in ("authenticator", "authorizer"):
+        value = conf.get(key)
+        if isinstance(value, str) and value.rsplit(".", 1)[-1] == _OPEN_AUTH[key]:
+            yield Finding(CASSANDRA_AUTHENTICATION, r.urn, f"{r.display}: cassandra-yaml {key} is {value}: every "
+                          "client that reaches the CQL port gets every keyspace; use "
+                          f"{'PasswordAuthenticator' if key == 'authenticator' else 'CassandraAuthorizer'}")
 
 
 SECRET_PROVENANCE = "secret-provenance"

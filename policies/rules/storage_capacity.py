@@ -164,6 +164,14 @@ def _eck_claims(r: Resource) -> Iterator[Claim]:
                                     to_int(dig(r.props, "spec", "count")) or 1, r.display)
 
 
+def _cassandra_claims(r: Resource) -> Iterator[Claim]:
+    """CassandraDatacenter `storageConfig.cassandraDataVolumeClaimSpec` x `size` (cass-operator v1.32.0)."""
+    if r.is_k8s("cassandra.datastax.com", "CassandraDatacenter"):
+        cls, size = _claim_spec(dig(r.props, "spec", "storageConfig", "cassandraDataVolumeClaimSpec"))
+        if size:
+            yield Claim(r, r.display, cls, size, to_int(dig(r.props, "spec", "size")) or 0)
+
+
 def _helm_claims(r: Resource) -> Iterator[Claim]:
     """Claims of the charts the stacks install, at the value paths of their pinned versions:
     kube-prometheus-stack 88.5.3 (`prometheus.prometheusSpec.storageSpec`, `alertmanager.alertmanagerSpec.storage`,
@@ -200,6 +208,7 @@ def claims(ctx: Context) -> list[Claim]:
         else:
             out.extend(_native_claims(r))
             out.extend(_eck_claims(r))
+            out.extend(_cassandra_claims(r))
             out.extend(_helm_claims(r))
     return out
 

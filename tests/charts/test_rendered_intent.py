@@ -402,9 +402,39 @@ def test_cilium_renders_its_operator_on_the_general_pool_and_its_agent_on_edge_n
     assert not _on_general_pool(r["agent"]["pod"])  # the agent runs on edge nodes only
 
 
+# --- k8ssandra cass-operator chart (0.66.0 = operator v1.32.0; templates read at 0.64.1, the newest in reach) ---
+# charts/cass-operator/values.yaml: replicaCount 1, admissionWebhooks.enabled true, image.tag = appVersion,
+# resources {}, nodeSelector {}, tolerations [], securityContext runAsNonRoot/65534/readOnlyRootFilesystem.
+CASS_OPERATOR_DEFAULTS = nested(replicaCount=1, admissionWebhooks__enabled=True, disableCertManagerCheck=False,
+                                image__tag="v1.30.0", resources={}, nodeSelector={}, tolerations=[],
+                                securityContext={"runAsNonRoot": True, "runAsGroup": 65534, "runAsUser": 65534,
+                                                 "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False})
+
+
+def render_cass_operator(user: dict[str, Any], cert_manager: bool = False) -> dict[str, Any]:
+    """templates/deployment.yaml: `fail` when webhooks are on without cert-manager (and no
+    disableCertManagerCheck); replicas, image tag, resources, securityContext (toYaml), nodeSelector and
+    tolerations (the template has no affinity)."""
+    v = coalesce(CASS_OPERATOR_DEFAULTS, user)
+    if truthy(v["admissionWebhooks"]["enabled"]) and not cert_manager and not truthy(v["disableCertManagerCheck"]):
+        raise ChartFail("cass-operator webhooks require cert-manager to be installed in the cluster")
+    return {"replicas": int(v["replicaCount"]), "tag": v["image"]["tag"], "resources": v["resources"],
+            "security": v["securityContext"],
+            "pod": {"nodeSelector": v["nodeSelector"] or None, "affinity": None, "tolerations": v["tolerations"]}}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_cass_operator_renders_without_cert_manager_on_the_general_pool(stack):
+    r = render_cass_operator(user_values(release(stack, "cass-operator")))
+    assert r["replicas"] == 1 and r["tag"] == "v1.32.0" and _on_general_pool(r["pod"]) and _no_cpu_limit(r["resources"])
+    assert r["security"]["readOnlyRootFilesystem"] and r["security"]["capabilities"] == {"drop": ["ALL"]}
+    with pytest.raises(ChartFail, match="cert-manager"):  # the chart's own default would not install here
+        render_cass_operator({})
+
+
 def test_every_release_of_the_stacks_has_a_renderer():
     covered = {"cilium", "eg", "spark-operator", "strimzi-kafka-operator", "elastic-operator", "gpu-operator", "rook-ceph",
-               "ceph-csi-drivers", "kube-prometheus-stack", "jupyterhub", "cluster-autoscaler"}
+               "ceph-csi-drivers", "kube-prometheus-stack", "jupyterhub", "cluster-autoscaler", "cass-operator"}
     for stack in STACKS:
         assert set(releases(planned(stack))) <= covered, "a new Helm release needs its rendered-intent test here"
 

@@ -26,8 +26,8 @@ from tests.harness.engines import REPO
 # strimzi-kafka-operator 1.2.0 kafka.strimzi.io; spark-operator 2.5.2 sparkoperator.k8s.io; eck-operator 3.5.0 the
 # four Elastic groups (eck-operator-crds subchart, installCRDs: true); gpu-operator v26.7.0 nvidia.com;
 # kube-prometheus-stack 88.5.3 monitoring.coreos.com; Envoy Gateway's gateway-helm v1.9.0 the Gateway API v1.6.1
-# (its crds subchart, docs/ARCHITECTURE.md "Gateway"). ceph-csi-drivers and jupyterhub install no CRD the program
-# uses.
+# (its crds subchart, docs/ARCHITECTURE.md "Gateway"); cass-operator 0.66.0 (v1.32.0) cassandra.datastax.com.
+# ceph-csi-drivers and jupyterhub install no CRD the program uses.
 CHART_CRD_GROUPS: dict[str, tuple[str, ...]] = {
     "rook-ceph": ("ceph.rook.io", "objectbucket.io"),
     "strimzi-kafka-operator": ("kafka.strimzi.io",),
@@ -37,6 +37,7 @@ CHART_CRD_GROUPS: dict[str, tuple[str, ...]] = {
     "gpu-operator": ("nvidia.com",),
     "kube-prometheus-stack": ("monitoring.coreos.com",),
     "gateway-helm": ("gateway.networking.k8s.io",),
+    "cass-operator": ("cassandra.datastax.com",),
 }
 # CRDs a cluster brings itself rather than any release of the stack (tests/e2e/environment.py adds what a
 # switched-off component would otherwise have installed).

@@ -234,7 +234,7 @@ def test_mermaid_groups_every_release_and_stays_small(plans):
     assert edges and all(e and e.group(1) in defined and e.group(2) in defined for e in edges)
     assert sum(ln.strip().startswith("subgraph") for ln in lines) == sum(ln.strip() == "end" for ln in lines)
     releases = [yaml.safe_load(p.read_text())["name"] for p in (plans["base"] / "helm").glob("*.yaml")]
-    assert len(releases) == 11  # with cilium (the edge nodes' CNI) and Envoy Gateway (eg)
+    assert len(releases) == 12  # with cilium (the edge nodes' CNI), Envoy Gateway (eg) and cass-operator
     for name in releases:
         assert name in block, name
     assert not re.search(r"-[0-9a-f]{8,}\b", block), "no config hashes in labels"
