@@ -192,7 +192,7 @@ def notebook_env(*, bucket: Any | None, spark_master: str | None) -> dict[str, A
 @dataclass(frozen=True)
 class JupyterHubArgs:
     cfg: JupyterHubConfig
-    ctx: PlatformContext  # provider, across_zones, monitoring namespace and CRD owners, storage readiness
+    ctx: PlatformContext  # provider, cluster kind, pools, across_zones, monitoring namespace and CRD owners, storage readiness
     storage: StorageHandle | None  # bucket(), s3_endpoint, namespace; None when storage is off
     spark: Any | None  # Spark: master_url, sparkconf_s3a(), client_labels, namespace; None when Spark is off
     block_class: str | None
