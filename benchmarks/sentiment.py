@@ -1,5 +1,5 @@
 """The sentiment workload's speed and batch layers, measured on this machine against a real Cassandra 5.0.9 (the
-test harness: tests/harness/cassandra.py, jars fetched by scripts/fetch-cassandra.sh).
+test harness: tests/harness/cassandra.py, jars of scripts/artifacts/jars.lock).
 
     .venv/bin/python benchmarks/sentiment.py [--tweets 5000] [--batch 500]
 

@@ -43,6 +43,13 @@ def env_values(values: dict[str, str]) -> list[dict[str, Any]]:
 
 # --- object storage --------------------------------------------------------------------------------------
 
+# Keys of what Rook writes for a claim and a user (upstream.md §2, "ObjectBucketClaim", "CephObjectStoreUser"):
+# the claim's Secret and ConfigMap, named after the claim, and a CephObjectStoreUser's Secret.
+OBC_SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+OBC_CONFIGMAP_KEYS = ("BUCKET_HOST", "BUCKET_PORT", "BUCKET_NAME")
+USER_SECRET_ACCESS_KEY = "AccessKey"
+USER_SECRET_SECRET_KEY = "SecretKey"
+
 @dataclass(frozen=True)
 class BucketRefs:
     """The bucket claim's ConfigMap (BUCKET_*) and Secret (AWS_*) names in the workload's namespace."""
@@ -57,8 +64,8 @@ class UserRefs:
     """An object-store user's Secret (Rook's CephObjectStoreUser Secret keys AccessKey / SecretKey)."""
 
     secret: str
-    access_key_key: str = "AccessKey"
-    secret_key_key: str = "SecretKey"
+    access_key_key: str = USER_SECRET_ACCESS_KEY
+    secret_key_key: str = USER_SECRET_SECRET_KEY
 
 
 def bucket_env(bucket: BucketRefs, user: UserRefs | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -66,7 +73,7 @@ def bucket_env(bucket: BucketRefs, user: UserRefs | None = None) -> tuple[list[d
     manifest names exactly which credentials a pod gets) from the claim's Secret (the bucket owner) or from a
     role's user Secret, the endpoint URL as a value."""
     if user is None:
-        refs = [(key, bucket.secret, key) for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")]
+        refs = [(key, bucket.secret, key) for key in OBC_SECRET_KEYS]
     else:
         refs = [("AWS_ACCESS_KEY_ID", user.secret, user.access_key_key),
                 ("AWS_SECRET_ACCESS_KEY", user.secret, user.secret_key_key)]

@@ -1,6 +1,6 @@
-"""A real Apache Cassandra on loopback for the integration tests: `org.apache.cassandra:cassandra-all` (pinned
-below; fetched with its runtime dependencies by scripts/fetch-cassandra.sh, which `make test` runs through the
-`services` target) started as one JVM running CassandraDaemon, with a cassandra.yaml this harness writes (free
+"""A real Apache Cassandra on loopback for the integration tests: `org.apache.cassandra:cassandra-all` with its
+runtime dependencies (the `cassandra` set of scripts/artifacts/jars.lock, pinned with SHA-256 and fetched by
+scripts/setup-services.sh, so by `make test`, into ~/.cache/pipeworks/jars) started as one JVM running CassandraDaemon, with a cassandra.yaml this harness writes (free
 loopback ports, data in a temp dir, password authentication and role authorization as the platform's
 datacenter runs them), a small heap and the Java 17 module options of Cassandra's conf/jvm17-server.options.
 
@@ -26,12 +26,13 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
+from tests.harness import artifacts
 from tests.harness.ports import free_port
 
 log = logging.getLogger(__name__)
 
-CASSANDRA_VERSION = "5.0.9"  # scripts/fetch-cassandra.sh reads this line; 5.0 runs on Java 11 and 17
-CACHE = Path(os.environ.get("PIPEWORKS_CASSANDRA_CACHE", Path.home() / ".cache" / "pipeworks" / "cassandra"))
+JAR_SET = "cassandra"
+CASSANDRA_VERSION = artifacts.version_of(JAR_SET, "org.apache.cassandra", "cassandra-all")  # 5.0: Java 11 and 17
 HEAP = "384m"
 LOCAL_DC = "datacenter1"  # SimpleSnitch's data center name
 START_TIMEOUT_S = 180.0
@@ -74,12 +75,11 @@ _LOGBACK = """<configuration>
 """
 
 
-def lib_dir(version: str = CASSANDRA_VERSION) -> Path:
-    return CACHE / version / "lib"
-
-
-def fetched(version: str = CASSANDRA_VERSION) -> bool:
-    return (CACHE / version / ".complete").is_file() and shutil.which("java") is not None
+def missing_reason() -> str:
+    """Empty when the jars are fetched and java is on PATH, else why not and the fix."""
+    if shutil.which("java") is None:
+        return "no java on PATH (Cassandra 5.0 needs Java 11 or 17; scripts/setup-services.sh installs it)"
+    return artifacts.missing_reason(JAR_SET)
 
 
 def services_required() -> bool:
@@ -191,9 +191,9 @@ def _wait_ready(proc: subprocess.Popen[bytes], log_file: Path, timeout: float) -
 @contextlib.contextmanager
 def running_cassandra(heap: str = HEAP) -> Iterator[CassandraServer]:
     """Start one node on free loopback ports; stop it (SIGTERM, then SIGKILL) and delete its data on exit."""
-    if not fetched():
-        raise FileNotFoundError(f"Cassandra {CASSANDRA_VERSION} jars not in {lib_dir()} (or no java on PATH); "
-                                "run scripts/fetch-cassandra.sh (make services)")
+    missing = missing_reason()
+    if missing:
+        raise FileNotFoundError(f"Cassandra {CASSANDRA_VERSION}: {missing}")
     base = Path(tempfile.mkdtemp(prefix="pipeworks-cassandra-"))
     cql_port, storage_port = free_port(), free_port()
     (base / "cassandra.yaml").write_text(yaml.safe_dump(cassandra_yaml(base, cql_port=cql_port,
@@ -201,7 +201,8 @@ def running_cassandra(heap: str = HEAP) -> Iterator[CassandraServer]:
     (base / "logback.xml").write_text(_LOGBACK.format(log=base / "cassandra.log"))
     (base / "jvm.options").write_text("\n".join(jvm_options(base, heap)) + "\n")
     t0 = time.monotonic()
-    proc = subprocess.Popen(["java", f"@{base / 'jvm.options'}", "-cp", f"{lib_dir()}/*",
+    classpath = os.pathsep.join(str(p) for p in artifacts.classpath(JAR_SET))
+    proc = subprocess.Popen(["java", f"@{base / 'jvm.options'}", "-cp", classpath,
                              "org.apache.cassandra.service.CassandraDaemon"],
                             stdout=subprocess.DEVNULL, stderr=open(base / "stderr.log", "wb"),
                             start_new_session=True)
@@ -225,9 +226,9 @@ def running_cassandra(heap: str = HEAP) -> Iterator[CassandraServer]:
 @pytest.fixture(scope="session")
 def cassandra_server() -> Iterator[CassandraServer]:
     """One Cassandra node for the whole session."""
-    if not fetched():
-        msg = (f"Cassandra {CASSANDRA_VERSION} is not fetched ({lib_dir()} missing, or no java): run "
-               "scripts/fetch-cassandra.sh (make services) to get cassandra-all and its dependencies from Maven Central")
+    missing = missing_reason()
+    if missing:
+        msg = f"Cassandra {CASSANDRA_VERSION}: {missing}"
         if services_required():
             pytest.fail(msg + " [PIPEWORKS_REQUIRE_SERVICES=1 or CI=true: a missing service fails]")
         pytest.skip(msg)

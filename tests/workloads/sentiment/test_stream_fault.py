@@ -3,9 +3,10 @@ Structured Streaming query: the driver is killed in the middle of a micro-batch 
 is started again on the same checkpoint, and afterwards every tweet is in Cassandra exactly once, scored, with the
 model version; the replayed batch's raw archive object is rewritten whole.
 
-The source here is Spark's file source (one JSON-lines file per micro-batch): the same foreachBatch path and
-checkpoint recovery as the Kafka source on the cluster, without the Kafka jars (the real-broker variant runs on
-the shared Kafka harness once it is merged)."""
+Two sources: the real Apache Kafka broker of tests/harness/kafka.py (SASL_SSL + SCRAM-SHA-512, as the platform's
+Strimzi listener; Spark's Kafka source from the locked `spark` jars, 40 records per micro-batch) and Spark's file
+source (one JSON-lines file per micro-batch), which exercises the same foreachBatch path and checkpoint recovery
+without a broker."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
+from tests.harness import artifacts
 from tests.harness.cassandra import LOCAL_DC
 from workloads.sentiment import model as m
 from workloads.sentiment import synthetic
@@ -36,24 +39,52 @@ def _rows(server, keyspace: str) -> list[tuple]:
         cluster.shutdown()
 
 
-def test_killed_mid_batch_then_restarted_scores_every_tweet_exactly_once(cassandra_server, tmp_path):
-    keyspace = "sentiment_fault"
-    cassandra_server.create_role("sentiment_fault", "fault-test-pass", keyspace)
-    models, source, raw = tmp_path / "models", tmp_path / "source", tmp_path / "raw"
-    for d in (models, source, raw):
+@pytest.fixture(params=["kafka", "files"])
+def source(request, tmp_path):
+    """(environment of the stream's source, the tweets it will deliver in three batches of PER_BATCH)."""
+    tweets = synthetic.generate(BATCHES * PER_BATCH, seed=5)
+    if request.param == "files":
+        d = tmp_path / "source"
+        d.mkdir()
+        for b in range(BATCHES):
+            (d / f"part-{b}.jsonl").write_text("".join(json.dumps(t) + "\n" for t in tweets[b * PER_BATCH:(b + 1) * PER_BATCH]))
+            os.utime(d / f"part-{b}.jsonl", (1_700_000_000 + b, 1_700_000_000 + b))  # file source orders by mtime
+        return {"SENTIMENT_SOURCE": "files", "SENTIMENT_SOURCE_DIR": str(d)}, tweets
+    missing = artifacts.missing_reason("spark")
+    if missing:
+        pytest.skip(f"Spark's Kafka source jars: {missing}")
+    broker = request.getfixturevalue("kafka_broker")
+    from kafka import KafkaProducer
+
+    from workloads.sentiment.producer import replay
+
+    topic = f"tweets-fault-{uuid.uuid4().hex[:8]}"
+    broker.create_topic(topic, partitions=1)
+    user = broker.user("sentiment-fault")
+    producer = KafkaProducer(acks="all", **broker.client_kwargs(user))
+    try:
+        assert replay(producer, topic, tweets) == len(tweets)
+    finally:
+        producer.close()
+    jars = ",".join(str(p) for p in artifacts.classpath("spark"))
+    return {**broker.env("SENTIMENT_KAFKA_", user, tmp_path), "SENTIMENT_SOURCE": "kafka", "SENTIMENT_TOPIC": topic,
+            "SENTIMENT_MAX_PER_TRIGGER": str(PER_BATCH), "PYSPARK_SUBMIT_ARGS": f"--jars {jars} pyspark-shell"}, tweets
+
+
+def test_killed_mid_batch_then_restarted_scores_every_tweet_exactly_once(cassandra_server, tmp_path, source):
+    source_env, tweets = source
+    keyspace = f"fault_{source_env['SENTIMENT_SOURCE']}"
+    cassandra_server.create_role(keyspace, "fault-test-pass", keyspace)
+    models, raw = tmp_path / "models", tmp_path / "raw"
+    for d in (models, raw):
         d.mkdir()
     seed = synthetic.seed_set()
     (models / "20261101T000000Z.json").write_bytes(m.train([t["text"] for t in seed], [t["label"] for t in seed]).to_bytes())
-    tweets = synthetic.generate(BATCHES * PER_BATCH, seed=5)
-    for b in range(BATCHES):
-        chunk = tweets[b * PER_BATCH:(b + 1) * PER_BATCH]
-        (source / f"part-{b}.jsonl").write_text("".join(json.dumps(t) + "\n" for t in chunk))
-        os.utime(source / f"part-{b}.jsonl", (1_700_000_000 + b, 1_700_000_000 + b))  # file source orders by mtime
-    env = {**os.environ, "PYTHONPATH": str(REPO), "SENTIMENT_SOURCE": "files", "SENTIMENT_SOURCE_DIR": str(source),
+    env = {**os.environ, **source_env, "PYTHONPATH": str(REPO),
            "SENTIMENT_CHECKPOINT": str(tmp_path / "checkpoint"), "SENTIMENT_TRIGGER_SECONDS": "1",
            "SENTIMENT_MODEL_DIR": str(models), "SENTIMENT_RAW_DIR": str(raw), "CASSANDRA_HOST": cassandra_server.host,
            "CASSANDRA_PORT": str(cassandra_server.port), "CASSANDRA_KEYSPACE": keyspace,
-           "CASSANDRA_LOCAL_DC": LOCAL_DC, "CASSANDRA_USERNAME": "sentiment_fault",
+           "CASSANDRA_LOCAL_DC": LOCAL_DC, "CASSANDRA_USERNAME": keyspace,
            "CASSANDRA_PASSWORD": "fault-test-pass", "CRASH_BATCH": "1", "PYSPARK_PYTHON": sys.executable,
            "SPARK_LOCAL_IP": "127.0.0.1"}
     crashed = subprocess.run([sys.executable, str(Path(__file__).with_name("crashing_stream.py"))], env=env,
