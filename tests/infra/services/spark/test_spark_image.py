@@ -19,7 +19,7 @@ from pathlib import Path
 from infra.config.spark import SPARK_IMAGE, SparkConfig
 from tests.harness import artifacts
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 DOCKERFILE = REPO / "infra" / "services" / "spark" / "image" / "Dockerfile"
 
 
