@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything the test suite runs besides Python packages, from Debian's packages: the Ceph daemons of the
-# RGW harness (scripts/setup-ceph.sh) and promtool, which unit-tests the Prometheus alert rules.
+# RGW harness (scripts/setup-ceph.sh), promtool, which unit-tests the Prometheus alert rules, and an OpenSearch
+# server from Maven Central for the log-anomaly tests (scripts/setup-opensearch.sh).
 # Idempotent; without root it reports what is missing and exits 0 (those tests then skip with a reason).
 set -euo pipefail
 here=$(dirname "$0")
@@ -18,3 +19,4 @@ else
   apt-get install -y -qq --no-install-recommends prometheus >/dev/null
   rm -f /usr/sbin/policy-rc.d
 fi
+bash "$here/setup-opensearch.sh"

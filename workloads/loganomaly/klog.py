@@ -8,6 +8,7 @@ and Logstash cannot drift apart. Runs in the detector's container: stdlib only."
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -59,6 +60,12 @@ class KlogParser:
             return None
         return KlogRecord(level=str(f["level"]), month=str(f["month"]), day=str(f["day"]), time=str(f["time"]),
                           thread_id=thread_id, file=str(f["file"]), line=line_no, message=str(f["klog_message"]))
+
+
+def record_time(r: KlogRecord, year: int) -> dt.datetime:
+    """The line's time (klog writes no year, nor a zone: the API server logs in UTC)."""
+    return dt.datetime.strptime(f"{year}{r.month}{r.day} {r.time}", "%Y%m%d %H:%M:%S.%f").replace(
+        tzinfo=dt.timezone.utc)
 
 
 # --- templates -------------------------------------------------------------------------------------------

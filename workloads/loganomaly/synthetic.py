@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Sequence
 
-from workloads.loganomaly.klog import HTTPLOG_FILE, KlogParser, KlogRecord
+from workloads.loganomaly.klog import HTTPLOG_FILE, KlogParser, KlogRecord, record_time
 
 KINDS = ("error_burst", "new_template", "new_source", "latency_outlier")
 STARTUP_S = 10.0  # the first seconds of the capture are the API server's start-up
@@ -38,11 +38,6 @@ class Stream:
 def render(r: KlogRecord, at: dt.datetime) -> str:
     """A record as klog writes it: `Lmmdd hh:mm:ss.uuuuuu %7d file:line] msg`."""
     return f"{r.level}{at:%m%d %H:%M:%S.%f} {r.thread_id:7d} {r.file}:{r.line}] {r.message}"
-
-
-def record_time(r: KlogRecord, year: int) -> dt.datetime:
-    return dt.datetime.strptime(f"{year}{r.month}{r.day} {r.time}", "%Y%m%d %H:%M:%S.%f").replace(
-        tzinfo=dt.timezone.utc)
 
 
 def steady_state(records: Sequence[KlogRecord], year: int = 2026) -> list[KlogRecord]:
