@@ -61,6 +61,7 @@ class OpenSearchServer:
     es_url: str  # through EsCompatProxy (the `elasticsearch` 9 client)
     startup_seconds: float
     log: Path
+    proxy: "EsCompatProxy | None" = None
 
 
 @contextmanager
@@ -109,7 +110,7 @@ def running_opensearch() -> Iterator[OpenSearchServer]:
             _wait_green(url, proc, log)
             startup = time.monotonic() - t0
             proxy = EsCompatProxy(http_port)
-            yield OpenSearchServer(url=url, es_url=proxy.url, startup_seconds=round(startup, 1), log=log)
+            yield OpenSearchServer(url=url, es_url=proxy.url, startup_seconds=round(startup, 1), log=log, proxy=proxy)
         finally:
             if proxy is not None:
                 proxy.stop()

@@ -33,6 +33,7 @@ class WindowFeatures:
     templates: dict[str, int]  # template -> lines in this window
     sources: dict[str, int]  # file:line -> lines
     template_levels: dict[str, str] = field(default_factory=dict)  # template -> the most severe level seen
+    source_levels: dict[str, str] = field(default_factory=dict)  # file:line -> the most severe level seen
 
     def to_doc(self) -> dict[str, object]:
         return {"counts": self.counts}
@@ -46,6 +47,7 @@ def window_features(records: Iterable[KlogRecord], total: int | None = None) -> 
     counts: dict[str, float] = {"lines": 0.0, "level.W": 0.0, "level.E": 0.0, "level.F": 0.0}
     templates: dict[str, int] = {}
     levels: dict[str, str] = {}
+    source_levels: dict[str, str] = {}
     sources: dict[str, int] = {}
     latencies: list[float] = []
     for r in records:
@@ -58,6 +60,8 @@ def window_features(records: Iterable[KlogRecord], total: int | None = None) -> 
         if _SEVERITY.get(r.level, 0) >= _SEVERITY.get(levels.get(t, "I"), 0):
             levels[t] = r.level
         sources[r.source] = sources.get(r.source, 0) + 1
+        if _SEVERITY.get(r.level, 0) >= _SEVERITY.get(source_levels.get(r.source, "I"), 0):
+            source_levels[r.source] = r.level
         lat = request_latency(r.file, r.message)
         if lat is not None:
             latencies.append(lat)
@@ -70,14 +74,17 @@ def window_features(records: Iterable[KlogRecord], total: int | None = None) -> 
                                                                    int(0.99 * len(latencies)))], 1e-6))
         counts["latency.max_log10"] = math.log10(max(latencies[-1], 1e-6))
         counts["latency.slow"] = float(sum(1 for x in latencies if x >= SLOW_REQUEST_S))
-    return WindowFeatures(counts=counts, templates=templates, sources=sources, template_levels=levels)
+    return WindowFeatures(counts=counts, templates=templates, sources=sources, template_levels=levels,
+                          source_levels=source_levels)
 
 
 @dataclass(frozen=True)
 class Thresholds:
     z: float = 6.0  # a count this many robust deviations above its baseline is anomalous
     min_history: int = 6  # windows of history before counts are judged (novelty is judged from the first)
-    new_template_lines: int = 2  # a new INFO template must repeat this often in the window; W/E/F count at once
+    # A new template or call site at INFO must repeat this often in the window (one info line from a rare code
+    # path is everyday life); at W/E/F it counts at once.
+    new_lines: int = 2
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,7 @@ _TWO_SIDED = ("lines",)  # a log stream going quiet is as suspicious as a flood
 
 def _scale(feature: str, median: float, mad: float) -> float:
     if feature in _LOG_FEATURES:
-        return max(1.4826 * mad, 0.15)  # log10 units: about x1.4
+        return max(1.4826 * mad, 0.25)  # log10 units: x1.8; six of them are a 30-fold latency
     if feature == "error_ratio":
         return max(1.4826 * mad, 0.02)
     return max(1.4826 * mad, math.sqrt(max(median, 0.0)) + 1.0)
@@ -129,12 +136,14 @@ def score_window(current: WindowFeatures, history: Sequence[dict[str, float]],
         new_templates, new_sources = {}, {}  # still learning what is normal: everything is new at first
     for t, n in sorted(new_templates.items()):
         level = current.template_levels.get(t, "I")
-        if n >= thresholds.new_template_lines or level in ("W", "E", "F"):
+        if n >= thresholds.new_lines or level in ("W", "E", "F"):
             evidence.append({"kind": "new_template", "field": "template", "value": t, "lines": n, "level": level,
                              "z": float(thresholds.z)})
     for s, n in sorted(new_sources.items()):
-        evidence.append({"kind": "new_source", "field": "file_line", "value": s, "lines": n,
-                         "z": float(thresholds.z)})
+        level = current.source_levels.get(s, "I")
+        if n >= thresholds.new_lines or level in ("W", "E", "F"):
+            evidence.append({"kind": "new_source", "field": "file_line", "value": s, "lines": n, "level": level,
+                             "z": float(thresholds.z)})
     evidence.sort(key=lambda e: (-abs(float(e["z"])), str(e["field"]), str(e["value"])))
     top = max((abs(float(e["z"])) for e in evidence), default=0.0)
     return Score(score=round(top, 2), anomalous=bool(evidence), evidence=evidence[:20])

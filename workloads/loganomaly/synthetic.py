@@ -6,8 +6,8 @@ flag dumps, cache initialisation) with a Poisson-varying volume, at the real cor
 statements. A seeded share of windows gets one anomaly of four kinds:
 
 - `error_burst`: tens of E lines, drawn from the real error lines of the corpus;
-- `new_template`: a few lines of a statement never seen (at a known call site);
-- `new_source`: a few lines from a file:line never seen (with an ordinary message);
+- `new_template`: a few (2-6) lines of a statement never seen (at a known call site, level I, W or E);
+- `new_source`: a few (2-5) lines from a file:line never seen (with an ordinary message);
 - `latency_outlier`: request-log lines (httplog.go) whose latency is seconds instead of micro/milliseconds.
 
 The ground truth is the set of windows with an injection and its kind."""
@@ -24,6 +24,7 @@ from workloads.loganomaly.klog import HTTPLOG_FILE, KlogParser, KlogRecord, reco
 
 KINDS = ("error_burst", "new_template", "new_source", "latency_outlier")
 STARTUP_S = 10.0  # the first seconds of the capture are the API server's start-up
+SHUTDOWN_MARK = 'name="ShutdownInitiated"'  # genericapiserver.go's first shutdown event
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,16 @@ def render(r: KlogRecord, at: dt.datetime) -> str:
 
 
 def steady_state(records: Sequence[KlogRecord], year: int = 2026) -> list[KlogRecord]:
+    """The records between start-up (its first STARTUP_S) and shutdown (from the API server's own
+    `ShutdownInitiated` event on, when the capture stopped it): both are one-offs, not the normal stream."""
     t0 = record_time(records[0], year)
-    return [r for r in records if (record_time(r, year) - t0).total_seconds() >= STARTUP_S]
+    out = []
+    for r in records:
+        if SHUTDOWN_MARK in r.message:
+            break
+        if (record_time(r, year) - t0).total_seconds() >= STARTUP_S:
+            out.append(r)
+    return out
 
 
 # A new statement is a subject and a predicate never combined before (each injection gets its own), with
@@ -102,7 +111,7 @@ def generate(corpus_lines: Sequence[str], parser: KlogParser, *, seed: int = 14,
                 if f"{src[0]}:{src[1]}" not in known_sources:
                     known_sources.add(f"{src[0]}:{src[1]}")
                     break
-            for _ in range(rng.randint(1, 4)):
+            for _ in range(rng.randint(2, 5)):
                 batch.append((at(w), replace(host, file=src[0], line=src[1])))
         elif kind == "latency_outlier":
             for _ in range(rng.randint(3, 10)):
