@@ -46,8 +46,8 @@ def test_an_error_burst_is_anomalous_with_the_error_fields_as_evidence() -> None
 
 def test_novelty_is_evidence_only_after_the_learning_windows() -> None:
     f = window_features(normal())
-    assert not score_window(f, history(3), {"new thing": 3}, {"n.go:1": 1}).anomalous
-    s = score_window(f, history(), {"new thing": 3}, {"n.go:1": 1})
+    assert not score_window(f, history(3), {"new thing": 3}, {"n.go:1": 2}).anomalous
+    s = score_window(f, history(), {"new thing": 3}, {"n.go:1": 2})
     assert {e["kind"] for e in s.evidence} == {"new_template", "new_source"}
 
 
@@ -110,3 +110,9 @@ def test_the_anomaly_document_carries_the_evidence() -> None:
     doc = detect.anomaly_doc("logstash-klog-*", result)
     assert doc["window_start"] == "2026-12-01T00:00:00Z" and doc["window_end"] == "2026-12-01T00:05:00Z"
     assert "count" in doc["kinds"] and any(e["field"] == "level.E" for e in doc["evidence"])
+
+
+def test_a_single_new_info_call_site_is_not_enough_but_a_new_warning_one_is() -> None:
+    f = window_features(normal() + [rec(file="once.go", line=7), rec("W", "warn.go", 8, "w")])
+    s = score_window(f, history(), {}, {"once.go:7": 1, "warn.go:8": 1})
+    assert [e["value"] for e in s.evidence] == ["warn.go:8"]
