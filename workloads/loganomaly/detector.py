@@ -314,6 +314,7 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
         if args.cmd == "lines":
             return _lines(args.file, args.year, environ)
         settings = Settings.from_env(environ)
+        KlogParser(settings.grok)  # a grok that does not compile or lacks the fields: refused before any call
         rerun = _parse_time(args.rerun_from) if getattr(args, "rerun_from", None) else None
     except (SettingError, ValueError) as e:
         print(f"loganomaly: {e}", file=sys.stderr)
