@@ -68,7 +68,9 @@ _NEW_FILES = ["authenticator.go", "kmsv2_envelope.go", "leaderelection_bad.go", 
 
 def generate(corpus_lines: Sequence[str], parser: KlogParser, *, seed: int = 14, windows: int = 240,
              window_s: float = 300.0, lines_per_window: int = 200, anomaly_share: float = 0.12,
-             warmup_windows: int = 12, start: dt.datetime | None = None) -> Stream:
+             warmup_windows: int = 12, start: dt.datetime | None = None, subtle: bool = False) -> Stream:
+    """`subtle`: smaller injections (a handful of errors, single new lines, sub-second latency), the edge of
+    what the detector is meant to see; the benchmark reports both."""
     rng = random.Random(seed)
     parsed = [r for r in (parser.parse(line) for line in corpus_lines) if r is not None]
     steady = steady_state(parsed)
@@ -94,13 +96,14 @@ def generate(corpus_lines: Sequence[str], parser: KlogParser, *, seed: int = 14,
         batch = [(at(w), rng.choice(steady)) for _ in range(poisson(lines_per_window))]
         kind = labels.get(w)
         if kind == "error_burst":
-            batch += [(at(w), rng.choice(errors)) for _ in range(rng.randint(20, 50))]
+            burst = rng.randint(4, 12) if subtle else rng.randint(20, 50)
+            batch += [(at(w), rng.choice(errors)) for _ in range(burst)]
         elif kind == "new_template":
             host = rng.choice(steady)
             subject, predicate = unused_statements.pop(rng.randrange(len(unused_statements)))
             text = f"\"{subject.capitalize()} error\" detail=none; {subject} {predicate}"
             level = rng.choice(["I", "W", "E"])
-            for _ in range(rng.randint(2, 6)):
+            for _ in range(rng.randint(1, 2) if subtle else rng.randint(2, 6)):
                 msg = text.format(ip=f"10.0.{rng.randint(0, 255)}.{rng.randint(1, 254)}", n=rng.randint(1, 99999),
                                   hex=f"{rng.getrandbits(64):016x}")
                 batch.append((at(w), replace(host, level=level, message=msg)))
@@ -111,12 +114,12 @@ def generate(corpus_lines: Sequence[str], parser: KlogParser, *, seed: int = 14,
                 if f"{src[0]}:{src[1]}" not in known_sources:
                     known_sources.add(f"{src[0]}:{src[1]}")
                     break
-            for _ in range(rng.randint(2, 5)):
+            for _ in range(rng.randint(1, 2) if subtle else rng.randint(2, 5)):
                 batch.append((at(w), replace(host, file=src[0], line=src[1])))
         elif kind == "latency_outlier":
-            for _ in range(rng.randint(3, 10)):
+            for _ in range(rng.randint(1, 3) if subtle else rng.randint(3, 10)):
                 r = rng.choice(requests)
-                slow = f'latency="{rng.uniform(0.8, 5.0):.6f}s"'
+                slow = f'latency="{rng.uniform(0.2, 1.0) if subtle else rng.uniform(0.8, 5.0):.6f}s"'
                 batch.append((at(w), replace(r, message=re.sub(r'latency="[^"]*"', slow, r.message, count=1))))
         out.extend((t, render(r, t)) for t, r in batch)
     out.sort(key=lambda x: x[0])
