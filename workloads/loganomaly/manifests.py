@@ -136,6 +136,11 @@ def _curl(secret_env: str, user: str = "elastic") -> str:
     return f'curl --fail-with-body -sS --cacert {CA_DIR}/ca.crt -u "{user}:${{{secret_env}}}"'
 
 
+def _wait_for(curl: str, url: str, what: str) -> list[str]:
+    """Shell lines that retry `url` every 10 s until it answers (the Job starts before its server is ready)."""
+    return [f'until {curl} -o /dev/null "{url}"; do', f'  echo "waiting for {what}"; sleep 10', "done"]
+
+
 def user_job_script(cfg: LogAnomalyConfig, es: ElkConfig) -> str:
     """Wait for Elasticsearch, then PUT the role and the user (both idempotent). The user's body, credential
     included, is a key of the user's Secret mounted as a file (`user_body`): never in the script, an environment
@@ -144,9 +149,7 @@ def user_job_script(cfg: LogAnomalyConfig, es: ElkConfig) -> str:
     curl = _curl("ELASTIC_PASSWORD")
     return "\n".join([
         "set -eu",
-        f'until {curl} -o /dev/null "{url}/_cluster/health?wait_for_status=yellow&timeout=30s"; do',
-        '  echo "waiting for Elasticsearch"; sleep 10',
-        "done",
+        *_wait_for(curl, f"{url}/_cluster/health?wait_for_status=yellow&timeout=30s", "Elasticsearch"),
         f"{curl} -X PUT -H 'Content-Type: application/json' --data-binary @/job/role.json "
         f'"{url}/_security/role/{ROLE}"',
         f"{curl} -X PUT -H 'Content-Type: application/json' --data-binary @{USER_DIR}/{USER_BODY_KEY} "
@@ -270,9 +273,7 @@ def kibana_job_script(es: ElkConfig) -> str:
     curl = _curl("ELASTIC_PASSWORD")
     return "\n".join([
         "set -eu",
-        f'until {curl} -o /dev/null "{url}/api/status"; do',
-        '  echo "waiting for Kibana"; sleep 10',
-        "done",
+        *_wait_for(curl, f"{url}/api/status", "Kibana"),
         f'{curl} -X POST -H "kbn-xsrf: true" --form file=@/job/objects.ndjson '
         f'"{url}/api/saved_objects/_import?overwrite=true" -o /tmp/import.json',
         "cat /tmp/import.json; echo",

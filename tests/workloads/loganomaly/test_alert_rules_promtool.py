@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from tests.harness.promtool import PROMTOOL, needs_promtool, run_rule_tests
+from tests.harness.promtool import PROMTOOL, expect_firing, expect_silent, needs_promtool, run_rule_tests
 from workloads.loganomaly import manifests as m
 from workloads.loganomaly.config import AlertConfig, LogAnomalyConfig
 
@@ -28,23 +28,12 @@ def rules_file(tmp: Path) -> Path:
     return path
 
 
-def rule(name: str) -> dict[str, Any]:
-    return next(r for g in m.alert_rules(CFG, "logging")["groups"] for r in g["rules"] if r["alert"] == name)
-
-
 def fires(name: str, at: str, **subs: str) -> dict[str, Any]:
-    r = rule(name)
-    annotations = {}
-    for key, text in r["annotations"].items():
-        for var, value in {"$labels.namespace": "logging", **subs}.items():
-            text = text.replace("{{ " + var + " }}", value)
-        annotations[key] = text
-    return {"alertname": name, "eval_time": at,
-            "exp_alerts": [{"exp_labels": {"namespace": "logging", **r["labels"]}, "exp_annotations": annotations}]}
+    return expect_firing(m.alert_rules(CFG, "logging"), name, {"namespace": "logging"}, at,
+                         {"$labels.namespace": "logging", **subs})
 
 
-def silent(name: str, at: str) -> dict[str, Any]:
-    return {"alertname": name, "eval_time": at, "exp_alerts": []}
+silent = expect_silent
 
 
 def test_rules_pass_promtool_check(tmp_path: Path) -> None:
