@@ -86,23 +86,21 @@ class LogAnomalyConfig(ConfigModel):
         return v
 
     @model_validator(mode="after")
-    def _window_vs_schedule(self) -> "LogAnomalyConfig":
+    def _lag_within_baseline(self) -> "LogAnomalyConfig":
         d = self.detector
         if d.lag_seconds >= d.window_seconds * d.history_windows:
-            _fail("workloads.loganomaly.detector.lagSeconds", d.lag_seconds,
+            _fail("detector.lagSeconds", d.lag_seconds,
                   "must be shorter than the baseline (windowSeconds x historyWindows)")
         return self
 
 
 def platform_problems(cfg: LogAnomalyConfig, platform: Any) -> list[str]:
-    """What the workload needs of the platform section: ELK (its klog indices, Elasticsearch and Kibana)."""
+    """What the workload needs of the platform section: ELK (its klog indices, Elasticsearch and Kibana). Without
+    the platform's monitoring it still runs, writing anomalies to its index and the dashboard, unalerted."""
     if not cfg.enabled:
         return []
     problems = []
     if not platform.elk.enabled:
         problems.append(f"{KEY}.enabled=true needs pipeworks:platform.elk.enabled (the klog indices the platform's "
                         "Logstash writes, Elasticsearch and Kibana); enable it or set loganomaly.enabled: false")
-    if not platform.monitoring.enabled:
-        problems.append(f"{KEY}.enabled=true needs pipeworks:platform.monitoring.enabled (its alerts are rules of "
-                        "the platform's Prometheus); enable it or set loganomaly.enabled: false")
     return problems

@@ -90,6 +90,10 @@ class LogAnomaly(pulumi.ComponentResource):
                 f"{name}-rules", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
                 metadata=meta("loganomaly-rules"), spec=m.alert_rules(cfg, ns),
                 opts=after(elk.ns, *ctx.monitoring_dependencies))
+        else:
+            pulumi.log.warn("loganomaly: platform.monitoring is disabled, so the exporter gets no ServiceMonitor and "
+                            "the anomalies raise no alert (they still reach the index and the Kibana dashboard)",
+                            resource=self)
         for pol_name, pol_spec in m.network_policies(ctx.monitoring_namespace).items():
             k8s.networking.v1.NetworkPolicy(f"{name}-{pol_name}", metadata=meta(pol_name), spec=pol_spec,
                                             opts=after(elk.ns))

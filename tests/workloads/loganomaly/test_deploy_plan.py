@@ -209,3 +209,20 @@ def test_plan_refuses_it_without_elk(tmp_path) -> None:
     with pytest.raises(InvalidStack) as info:
         validate(tmp_path, "dev")
     assert "pipeworks:workloads.loganomaly.enabled=true needs pipeworks:platform.elk.enabled" in str(info.value)
+
+
+def test_plan_refuses_a_lag_longer_than_the_baseline(tmp_path) -> None:
+    _stack_with(tmp_path, "prod", "        historyWindows: 288",
+                "        historyWindows: 6\n        windowSeconds: 60\n        lagSeconds: 3000")
+    with pytest.raises(InvalidStack) as info:
+        validate(tmp_path, "prod")
+    assert "Pulumi.prod.yaml: pipeworks:workloads.loganomaly.detector.lagSeconds=3000 must be shorter" \
+        in str(info.value)
+
+
+def test_plan_refuses_a_log_pipeline_index_prefix(tmp_path) -> None:
+    _stack_with(tmp_path, "prod", "      enabled: true\n      detector:", "      enabled: true\n      indexPrefix: "
+                "logstash-x\n      detector:")
+    with pytest.raises(InvalidStack) as info:
+        validate(tmp_path, "prod")
+    assert "pipeworks:workloads.loganomaly.indexPrefix" in str(info.value) and "not logstash*" in str(info.value)
