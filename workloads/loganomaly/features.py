@@ -35,9 +35,6 @@ class WindowFeatures:
     template_levels: dict[str, str] = field(default_factory=dict)  # template -> the most severe level seen
     source_levels: dict[str, str] = field(default_factory=dict)  # file:line -> the most severe level seen
 
-    def to_doc(self) -> dict[str, object]:
-        return {"counts": self.counts}
-
 
 _SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}
 
@@ -81,7 +78,7 @@ def window_features(records: Iterable[KlogRecord], total: int | None = None) -> 
 @dataclass(frozen=True)
 class Thresholds:
     z: float = 6.0  # a count this many robust deviations above its baseline is anomalous
-    min_history: int = 6  # windows of history before counts are judged (novelty is judged from the first)
+    min_history: int = 6  # windows of history before anything is judged (before that, everything is new)
     # A new template or call site at INFO must repeat this often in the window (one info line from a rare code
     # path is everyday life); at W/E/F it counts at once.
     new_lines: int = 2
