@@ -4,7 +4,8 @@
 # when missing; from Maven Central the jars of scripts/artifacts/jars.lock (the Apache Kafka broker of
 # tests/harness/kafka.py, and hadoop-aws, the AWS SDK bundle and the Kafka connector for Spark,
 # tests/harness/spark.py), checked against their SHA-256 and cached in ${PIPEWORKS_JAR_CACHE:-~/.cache/pipeworks/jars}
-# (a no-op when cached).
+# (a no-op when cached); and an OpenSearch server from Maven Central for the log-anomaly tests
+# (scripts/setup-opensearch.sh).
 # Idempotent; without root it reports which Debian packages are missing and goes on (those tests then skip
 # with a reason, or fail under `make test`, which requires Kafka and Spark: PIPEWORKS_REQUIRE_SERVICES=1).
 # A jar that cannot be fetched or does not match its checksum fails this script.
@@ -35,3 +36,4 @@ need mvn maven                      # fetches the jars below
 if command -v mvn >/dev/null 2>&1; then
   (cd "$here/.." && python3 -m tests.harness.artifacts fetch)
 fi
+bash "$here/setup-opensearch.sh"

@@ -20,7 +20,8 @@ _IMAGE_TAIL = re.compile(r"^[a-z0-9._-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha
 # The stock Spark images ship Hadoop's client but neither hadoop-aws nor the AWS SDK bundle: s3a:// fails
 # (ClassNotFoundException S3AFileSystem) in the history server, jobs and notebooks alike.
 _STOCK_SPARK = re.compile(r"^(docker\.io/)?(library/)?(apache/spark|spark)(-py)?[:@]")
-# The project's image: infra/services/spark/image/Dockerfile (apache/spark:4.0.4 + hadoop-aws 3.4.1 + AWS SDK).
+# The project's image: infra/services/spark/image/Dockerfile (apache/spark:4.0.4 + hadoop-aws 3.4.1 + AWS SDK + the
+# Kafka connector, the jars of scripts/artifacts/jars.lock set `spark`).
 SPARK_IMAGE = "ghcr.io/pipeworks/spark:4.0.4-s3a"
 
 

@@ -21,6 +21,7 @@ import argparse
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -131,6 +132,56 @@ def classpath(set_name: str) -> list[Path]:
     return [directory / jar.file_name for jar in locked(set_name)]
 
 
+def required() -> bool:
+    """Under `make test` (PIPEWORKS_REQUIRE_SERVICES=1) or CI a missing service fails its tests instead of skipping."""
+    return os.environ.get("PIPEWORKS_REQUIRE_SERVICES") == "1" or os.environ.get("CI") == "true"
+
+
+def parse_java_major(version_output: str) -> int:
+    """The major version in `java -version` output ("1.8.0_292" is 8, "17.0.15" is 17); 0 when absent."""
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', version_output)
+    if not match:
+        return 0
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+def java_major(java: str) -> int:
+    """The major version of a `java` binary (0 when it cannot be run)."""
+    try:
+        return parse_java_major(subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr)
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+
+
+def find_java() -> tuple[str | None, str]:
+    """A Java 17+ runtime (JAVA_HOME first, then PATH), or None and why not. Kafka 4.x brokers and Spark 4 need 17+."""
+    candidates = []
+    if os.environ.get("JAVA_HOME"):
+        candidates.append(str(Path(os.environ["JAVA_HOME"]) / "bin" / "java"))
+    if shutil.which("java"):
+        candidates.append(str(shutil.which("java")))
+    for java in candidates:
+        if java_major(java) >= 17:
+            return java, ""
+    if not candidates:
+        return None, "no `java` on PATH (Kafka 4.x brokers and Spark 4 need Java 17+: Debian package openjdk-17-jre-headless)"
+    return None, f"{candidates[0]} is older than Java 17 (Kafka 4.x brokers and Spark 4 need 17+)"
+
+
+def require(set_name: str, what: str) -> None:
+    """In a test: skip (outside `make test`) or fail (under it, or CI) with the fix when Java 17 or the set's jars
+    are missing."""
+    import pytest
+
+    java, why = find_java()
+    missing = why if java is None else missing_reason(set_name)
+    if missing:
+        if required():
+            pytest.fail(f"{what} is required here (make test / CI) but {missing}", pytrace=False)
+        pytest.skip(f"{what} unavailable: {missing}")
+
+
 def _pom(jars: tuple[Jar, ...], transitive: bool) -> str:
     """A throwaway POM whose dependencies are the jars (each without its own dependencies unless resolving)."""
     exclude = "" if transitive else "<exclusions><exclusion><groupId>*</groupId><artifactId>*</artifactId></exclusion></exclusions>"
@@ -222,6 +273,20 @@ def resolve(coordinates: list[str], set_name: str) -> str:
         shutil.rmtree(work, ignore_errors=True)
 
 
+DOCKERFILE_BEGIN = "# BEGIN jars of scripts/artifacts/jars.lock set spark (python3 -m tests.harness.artifacts dockerfile)"
+DOCKERFILE_END = "# END jars"
+
+
+def dockerfile_block(set_name: str = "spark") -> str:
+    """The Spark image's ADD lines for a set: each jar from Maven Central with the lock's checksum, which
+    BuildKit verifies (``ADD --checksum``, Dockerfile syntax 1.6+), owned by the image's spark user (185)."""
+    lines = [DOCKERFILE_BEGIN]
+    lines += [f"ADD --checksum=sha256:{j.sha256} --chown=185:185 \\\n    {j.url} /opt/spark/jars/"
+              for j in locked(set_name)]
+    lines.append(DOCKERFILE_END)
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m tests.harness.artifacts", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -230,8 +295,12 @@ def main(argv: list[str] | None = None) -> int:
     p_resolve = sub.add_parser("resolve", help="print lock lines for the runtime closure of G:A:V coordinates")
     p_resolve.add_argument("--set", required=True)
     p_resolve.add_argument("coordinates", nargs="+")
+    sub.add_parser("dockerfile", help="print the Spark image's ADD lines for the spark set")
     args = parser.parse_args(argv)
     try:
+        if args.command == "dockerfile":
+            print(dockerfile_block())
+            return 0
         if args.command == "resolve":
             cache_root().mkdir(parents=True, exist_ok=True)
             print(resolve(args.coordinates, args.set))

@@ -21,19 +21,18 @@ Run ``python -m tests.harness.kafka`` to start a broker once and print how long 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
 import ipaddress
 import logging
 import os
-import re
 import secrets
 import shutil
 import subprocess
 import tempfile
 import time
 import uuid
-import base64
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,43 +56,6 @@ _SCRAM_ITERATIONS = 4096  # Kafka's minimum for SCRAM-SHA-512 (and what Strimzi'
 
 class KafkaStartError(RuntimeError):
     """The broker could not be formatted or started."""
-
-
-def required() -> bool:
-    """Under `make test` (PIPEWORKS_REQUIRE_SERVICES=1) or CI a missing broker fails instead of skipping."""
-    return os.environ.get("PIPEWORKS_REQUIRE_SERVICES") == "1" or os.environ.get("CI") == "true"
-
-
-def parse_java_major(version_output: str) -> int:
-    """The major version in `java -version` output ("1.8.0_292" is 8, "17.0.15" is 17); 0 when absent."""
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', version_output)
-    if not match:
-        return 0
-    major = int(match.group(1))
-    return int(match.group(2) or 0) if major == 1 else major
-
-
-def java_major(java: str) -> int:
-    """The major version of a `java` binary (0 when it cannot be run)."""
-    try:
-        return parse_java_major(subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr)
-    except (OSError, subprocess.TimeoutExpired):
-        return 0
-
-
-def find_java() -> tuple[str | None, str]:
-    """A Java 17+ runtime (JAVA_HOME first, then PATH), or None and why not. Kafka 4.x brokers need 17+."""
-    candidates = []
-    if os.environ.get("JAVA_HOME"):
-        candidates.append(str(Path(os.environ["JAVA_HOME"]) / "bin" / "java"))
-    if shutil.which("java"):
-        candidates.append(str(shutil.which("java")))
-    for java in candidates:
-        if java_major(java) >= 17:
-            return java, ""
-    if not candidates:
-        return None, "no `java` on PATH (Kafka 4.x brokers need Java 17+; Debian package openjdk-17-jre-headless)"
-    return None, f"{candidates[0]} is older than Java 17 (Kafka 4.x brokers need 17+)"
 
 
 def jaas_config(username: str, password: str) -> str:
@@ -367,7 +329,7 @@ _DIR_PREFIX = "pipeworks-kafka-"
 @contextlib.contextmanager
 def running_broker() -> Iterator[KafkaBroker]:
     """Format and start a broker in a fresh temp dir; kill it and delete the directory on exit."""
-    java, why = find_java()
+    java, why = artifacts.find_java()
     if java is None:
         raise FileNotFoundError(why)
     missing = artifacts.missing_reason(JAR_SET)
@@ -446,20 +408,10 @@ def _wait_ready(broker: KafkaBroker, proc: subprocess.Popen[bytes], deadline: fl
         time.sleep(0.2)
 
 
-def skip_or_fail_unless_runnable() -> None:
-    """Skip (outside `make test`) or fail (under it, or CI) with the fix when Java 17 or the jars are missing."""
-    java, why = find_java()
-    missing = why if java is None else artifacts.missing_reason(JAR_SET)
-    if missing:
-        if required():
-            pytest.fail(f"the Kafka broker is required here (make test / CI) but {missing}", pytrace=False)
-        pytest.skip(f"Apache Kafka unavailable: {missing}")
-
-
 @pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[KafkaBroker]:
     """A real Apache Kafka broker (KRaft, SASL_SSL + SCRAM-SHA-512) for the session, killed at its end."""
-    skip_or_fail_unless_runnable()
+    artifacts.require(JAR_SET, "the Kafka broker")
     with running_broker() as broker:
         yield broker
 

@@ -113,7 +113,9 @@ def kubeconfig(server: str, pki: Pki, user: str, context: str = "e2e") -> str:
 class ControlPlane:
     """etcd + kube-apiserver + kube-controller-manager under `workdir`; stop() ends the three processes."""
 
-    def __init__(self, engines: Engines, workdir: Path):
+    def __init__(self, engines: Engines, workdir: Path, apiserver_args: tuple[str, ...] = ()):
+        """`apiserver_args`: extra kube-apiserver flags (e.g. `-v=3` for its request log, which
+        scripts/capture_klog.py records as the log-anomaly workload's corpus)."""
         self.workdir = workdir
         self.pki = Pki(workdir / "pki")
         self.procs: list[tuple[str, subprocess.Popen, Path]] = []
@@ -140,7 +142,7 @@ class ControlPlane:
             "--authorization-mode", "Node,RBAC", "--allow-privileged=true",
             # the default admission chain (NamespaceLifecycle, LimitRanger, ServiceAccount, PodSecurity,
             # DefaultStorageClass, ResourceQuota, the webhooks, ...) plus what kubeadm adds
-            "--enable-admission-plugins", "NodeRestriction",
+            "--enable-admission-plugins", "NodeRestriction", *apiserver_args,
         ])
         self.admin_kubeconfig = kubeconfig(self.server, self.pki, "admin")
         self._ssl = ssl.create_default_context(cafile=str(p("ca.crt")))

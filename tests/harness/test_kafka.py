@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.harness import artifacts
-from tests.harness.kafka import (ADMIN_USER, KafkaCredentials, broker_properties, jaas_config, java_major,
-                                 make_certificates, parse_java_major,
-                                 skip_or_fail_unless_runnable)
+from tests.harness.artifacts import java_major, parse_java_major
+from tests.harness.kafka import ADMIN_USER, KafkaCredentials, broker_properties, jaas_config, make_certificates
 from workloads.common.kafkasettings import KafkaSettings, parse_jaas_config
 
 # -- the lock file ------------------------------------------------------------------------------------------
@@ -225,4 +224,4 @@ def test_without_the_jars_the_fixture_skips_or_under_make_test_fails(tmp_path: P
     monkeypatch.setenv("PIPEWORKS_JAR_CACHE", str(tmp_path / "empty"))
     outcome = pytest.fail.Exception if env else pytest.skip.Exception
     with pytest.raises(outcome, match=r"the kafka jars are not fetched .*setup-services\.sh"):
-        skip_or_fail_unless_runnable()
+        artifacts.require("kafka", "the Kafka broker")

@@ -63,7 +63,7 @@ class Elk(pulumi.ComponentResource):
         ns_name = cfg.namespace
         self.namespace = ns_name
         self.logstash_beats = spec.logstash_beats_host(cfg)
-        self.elasticsearch_url = f"https://{cfg.elasticsearch.name}-es-http.{ns_name}.svc:{spec.ES_HTTP_PORT}"
+        self.elasticsearch_url = spec.es_url(cfg)
         base = pulumi.ResourceOptions(parent=self, provider=args.ctx.provider)
 
         def opts_after(*deps: pulumi.Resource) -> pulumi.ResourceOptions:

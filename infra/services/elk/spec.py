@@ -49,6 +49,31 @@ KLOG_GROK = (r"^%{DATA:level}(?<month>[0-1][0-9])(?<day>[0-3][0-9]) %{TIME:time}
              r"%{DATA:file}:%{NUMBER:line}\] %{GREEDYDATA:klog_message}$")
 
 
+def es_url(cfg: ElkConfig) -> str:
+    """The in-cluster HTTPS URL of ECK's `<name>-es-http` Service."""
+    return f"https://{cfg.elasticsearch.name}-es-http.{cfg.namespace}.svc:{ES_HTTP_PORT}"
+
+
+def es_ca_secret(cfg: ElkConfig) -> str:
+    """ECK's Secret with the CA of the HTTP certificate (key `ca.crt`): what a client verifies the server with."""
+    return f"{cfg.elasticsearch.name}-es-http-certs-public"
+
+
+def elastic_user_secret(cfg: ElkConfig) -> str:
+    """ECK's Secret holding the `elastic` superuser's password (key `elastic`), in the ELK namespace."""
+    return f"{cfg.elasticsearch.name}-es-elastic-user"
+
+
+def kibana_url(cfg: ElkConfig) -> str:
+    """The in-cluster HTTPS URL of ECK's `<kibana>-kb-http` Service."""
+    return f"https://{KIBANA}-kb-http.{cfg.namespace}.svc:{KIBANA_PORT}"
+
+
+def kibana_ca_secret(cfg: ElkConfig) -> str:
+    """ECK's Secret with the CA of Kibana's HTTP certificate (key `ca.crt`)."""
+    return f"{KIBANA}-kb-http-certs-public"
+
+
 def es_labels(cfg: ElkConfig, node_set: str) -> dict[str, str]:
     """The labels ECK puts on one nodeSet's pods (selectors for spread and NetworkPolicies)."""
     name = cfg.elasticsearch.name
@@ -335,7 +360,7 @@ def index_template(cfg: ElkConfig) -> dict[str, Any]:
 
 def ilm_script(cfg: ElkConfig) -> str:
     """The Job's script: wait for the cluster, then PUT the policy and the template (both idempotent)."""
-    es = f"https://{cfg.elasticsearch.name}-es-http.{cfg.namespace}.svc:{ES_HTTP_PORT}"
+    es = es_url(cfg)
     curl = 'curl --fail-with-body -sS --cacert /es-ca/ca.crt -u "elastic:${ELASTIC_PASSWORD}"'
     return "\n".join([
         "set -eu",
@@ -361,7 +386,6 @@ def config_hash(files: dict[str, str]) -> str:
 
 
 def ilm_job_spec(cfg: ElkConfig, configmap: str) -> dict[str, Any]:
-    es = cfg.elasticsearch.name
     files = ilm_files(cfg)
     restricted = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
     return {
@@ -376,14 +400,14 @@ def ilm_job_spec(cfg: ElkConfig, configmap: str) -> dict[str, Any]:
                 "containers": [{
                     "name": "apply", "image": ILM_JOB_IMAGE, "command": ["/bin/sh", "-c", ilm_script(cfg)],
                     "env": [{"name": "ELASTIC_PASSWORD", "valueFrom": {"secretKeyRef": {
-                        "name": f"{es}-es-elastic-user", "key": "elastic"}}}],
+                        "name": elastic_user_secret(cfg), "key": "elastic"}}}],
                     "resources": PodResources(cpu="10m", memory="32Mi").k8s(),
                     "securityContext": restricted,
                     "volumeMounts": [{"name": "ilm", "mountPath": "/ilm", "readOnly": True},
                                      {"name": "es-ca", "mountPath": "/es-ca", "readOnly": True}],
                 }],
                 "volumes": [{"name": "ilm", "configMap": {"name": configmap}},
-                            {"name": "es-ca", "secret": {"secretName": f"{es}-es-http-certs-public"}}],
+                            {"name": "es-ca", "secret": {"secretName": es_ca_secret(cfg)}}],
             },
         },
     }
@@ -391,7 +415,6 @@ def ilm_job_spec(cfg: ElkConfig, configmap: str) -> dict[str, Any]:
 
 def exporter_pod_spec(cfg: ElkConfig) -> dict[str, Any]:
     """elasticsearch-exporter: cluster health as metrics (elasticsearch_cluster_health_status) for the alerts."""
-    es = cfg.elasticsearch.name
     probe = {"httpGet": {"path": "/healthz", "port": EXPORTER_PORT}, "periodSeconds": 20, "timeoutSeconds": 5}
     return {
         **place(Role.GENERAL).pod_spec(),
@@ -399,10 +422,10 @@ def exporter_pod_spec(cfg: ElkConfig) -> dict[str, Any]:
         "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [{
             "name": "exporter", "image": EXPORTER_IMAGE,
-            "args": [f"--es.uri=https://{es}-es-http.{cfg.namespace}.svc:{ES_HTTP_PORT}", "--es.ca=/es-ca/ca.crt",
+            "args": [f"--es.uri={es_url(cfg)}", "--es.ca=/es-ca/ca.crt",
                      f"--web.listen-address=:{EXPORTER_PORT}"],
             "env": [{"name": "ES_USERNAME", "value": "elastic"},
-                    {"name": "ES_PASSWORD", "valueFrom": {"secretKeyRef": {"name": f"{es}-es-elastic-user",
+                    {"name": "ES_PASSWORD", "valueFrom": {"secretKeyRef": {"name": elastic_user_secret(cfg),
                                                                            "key": "elastic"}}}],
             "ports": [{"name": "metrics", "containerPort": EXPORTER_PORT, "protocol": "TCP"}],
             "resources": cfg.exporter_resources.k8s(),
@@ -411,7 +434,7 @@ def exporter_pod_spec(cfg: ElkConfig) -> dict[str, Any]:
                                 "capabilities": {"drop": ["ALL"]}},
             "volumeMounts": [{"name": "es-ca", "mountPath": "/es-ca", "readOnly": True}],
         }],
-        "volumes": [{"name": "es-ca", "secret": {"secretName": f"{es}-es-http-certs-public"}}],
+        "volumes": [{"name": "es-ca", "secret": {"secretName": es_ca_secret(cfg)}}],
     }
 
 

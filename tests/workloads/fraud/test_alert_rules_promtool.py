@@ -12,7 +12,7 @@ import yaml
 
 from workloads.fraud import manifests as m
 from workloads.fraud.config import ApiConfig, FraudConfig
-from tests.harness.promtool import PROMTOOL, needs_promtool, run_rule_tests
+from tests.harness.promtool import PROMTOOL, expect_firing, expect_silent, needs_promtool, run_rule_tests
 
 pytestmark = needs_promtool
 
@@ -33,18 +33,11 @@ def run(tmp: Path, tests: list[dict[str, Any]]) -> subprocess.CompletedProcess:
 
 
 def fires(name: str, labels: dict[str, str], at: str, **subs: str) -> dict[str, Any]:
-    rule = next(r for g in m.alert_rules(CFG)["groups"] for r in g["rules"] if r["alert"] == name)
-    annotations = {}
-    for key, text in rule["annotations"].items():
-        for var, value in {"$labels.namespace": "fraud", **subs}.items():
-            text = text.replace("{{ " + var + " }}", value)
-        annotations[key] = text
-    return {"alertname": name, "eval_time": at,
-            "exp_alerts": [{"exp_labels": {**labels, **rule["labels"]}, "exp_annotations": annotations}]}
+    return expect_firing(m.alert_rules(CFG), name, labels, at, {"$labels.namespace": "fraud", **subs})
 
 
 def silent(name: str, at: str) -> dict[str, Any]:
-    return {"alertname": name, "eval_time": at, "exp_alerts": []}
+    return expect_silent(name, at)
 
 
 def test_rules_pass_promtool_check(tmp_path: Path) -> None:
