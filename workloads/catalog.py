@@ -6,8 +6,10 @@ workload's container."""
 from __future__ import annotations
 
 from infra.workloads.plugin import Registry
+from workloads.edgevision.deploy import WORKLOAD as EDGEVISION
 from workloads.fraud.deploy import WORKLOAD as FRAUD
 
 REGISTRY = Registry(
     FRAUD,
+    EDGEVISION,
 )

@@ -20,6 +20,7 @@ from infra.config.monitoring import MonitoringConfig
 from infra.config.nodepools import CapacityType, NodePoolConfig, Provisioning
 from infra.config.spark import SparkConfig
 from infra.config.storage import StorageConfig
+from infra.config.training import TrainingConfig
 from infra.data import (ADDON_VERSIONS_FILE, OFFERINGS_FILE, addon_versions, offering_regions, pinned_kubernetes_versions,
                         zones_offering)
 from infra.instances import is_gpu_instance_type
@@ -76,6 +77,8 @@ class PlatformConfig(ConfigModel):
     jupyterhub: JupyterHubConfig = Field(default_factory=JupyterHubConfig, description="JupyterHub for notebooks.")
     gateway: GatewayConfig = Field(default_factory=GatewayConfig,
                                    description="Envoy Gateway (Gateway API implementation) and the shared Gateway.")
+    training: TrainingConfig = Field(default_factory=TrainingConfig,
+                                     description="The Kubeflow training-operator (TFJob) for distributed training.")
 
     def pools(self, role: Role) -> list[NodePoolConfig]:
         return [p for p in self.node_pools if p.role is role]
