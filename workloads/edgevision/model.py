@@ -57,9 +57,7 @@ def build(size: int, n_classes: int = len(LABELS)) -> tf.keras.Model:
         tf.keras.layers.Dense(64, activation="relu"),
         tf.keras.layers.Dense(n_classes, activation="softmax"),
     ])
-    model.compile(optimizer=tf.keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    return model
+    return model  # trained by `train`'s loop, not compiled
 
 
 @dataclass(frozen=True)
@@ -73,22 +71,47 @@ class TrainResult:
 def train(images: np.ndarray, labels: np.ndarray, *, epochs: int, batch_per_worker: int = 32, seed: int = 0,
           env: Mapping[str, str] = os.environ) -> TrainResult:
     """Fit the CNN under MultiWorkerMirroredStrategy. Every worker passes the same arrays (same seed); the
-    strategy shards them by element (AutoShardPolicy.DATA), so each worker computes on its share and the
-    gradients are all-reduced every step."""
+    distributed dataset gives each worker its share of every global batch (AutoShardPolicy.DATA), each step
+    all-reduces the gradients. A custom loop rather than `Model.fit`: Keras 3.15's fit reduces the first
+    distributed batch eagerly to build the model (trainer.py `_maybe_symbolic_build`), which fails across
+    workers ("Attempt to convert a value (PerReplica...)"). Whole global batches only (drop_remainder), so
+    every worker takes the same number of steps and no collective waits for a peer that has finished."""
     import time
 
     workers, _, chief = cluster_spec(env)
     tf.keras.utils.set_random_seed(seed)
     strat = strategy()
     global_batch = batch_per_worker * strat.num_replicas_in_sync
+    if len(labels) < global_batch:
+        raise ValueError(f"{len(labels)} training images are fewer than one global batch ({global_batch}); "
+                         "generate more or lower the batch")
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    data = (tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(len(labels), seed=seed)
-            .batch(global_batch).with_options(options))
+    data = (tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(len(labels), seed=seed,
+                                                                        reshuffle_each_iteration=True)
+            .batch(global_batch, drop_remainder=True).with_options(options))
+    dist = strat.experimental_distribute_dataset(data)
     with strat.scope():
         model = build(images.shape[1])
+        optimizer = tf.keras.optimizers.Adam(2e-3)
+        loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(reduction="none")
+
+    def replica_step(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            per_example = loss_fn(y, model(x, training=True))
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    @tf.function
+    def step(batch: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
+        return strat.reduce("SUM", strat.run(replica_step, args=batch), axis=None)
+
     start = time.perf_counter()
-    model.fit(data, epochs=epochs, verbose=0)
+    for _ in range(epochs):
+        for batch in dist:
+            step(batch)
     return TrainResult(model=model, workers=workers, chief=chief, seconds=time.perf_counter() - start)
 
 

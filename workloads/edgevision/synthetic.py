@@ -28,8 +28,8 @@ def _product_mask(size: int, rng: np.random.Generator) -> tuple[np.ndarray, tupl
     return mask, (float(cy), float(cx), float(r))
 
 
-def render(label: int, rng: np.random.Generator, size: int = DEFAULT_SIZE) -> np.ndarray:
-    """One image (size, size, 3) float32 in [0, 1] of class ``label``."""
+def render(label: int, rng: np.random.Generator, size: int = DEFAULT_SIZE, noise: float = 0.03) -> np.ndarray:
+    """One image (size, size, 3) float32 in [0, 1] of class ``label``; ``noise``: sensor noise (std dev)."""
     if not 0 <= label < len(LABELS):
         raise ValueError(f"label {label} is not one of 0..{len(LABELS) - 1} ({', '.join(LABELS)})")
     background = rng.uniform(0.05, 0.3, 3)
@@ -57,7 +57,8 @@ def render(label: int, rng: np.random.Generator, size: int = DEFAULT_SIZE) -> np
         blob = ((yy - by) ** 2 + (xx - bx) ** 2 <= br * br) & mask
         shift = rng.permutation(colour) * rng.uniform(0.4, 0.7)
         img[blob] = shift
-    img += rng.normal(0.0, 0.03, img.shape).astype(np.float32)
+    if noise:
+        img += rng.normal(0.0, noise, img.shape).astype(np.float32)
     return np.clip(img, 0.0, 1.0)
 
 
