@@ -211,9 +211,11 @@ def create_app(settings: ServerSettings, loaded: LoadedModel) -> Flask:
     metrics = Metrics(settings.location)
     loc = settings.location
 
-    def error(message: str, status: int) -> tuple[Response, int]:
+    def error(message: str, status: int, headers: dict[str, str] | None = None) -> tuple[Response, int]:
         metrics.rejected.labels(loc, str(status)).inc()
-        return jsonify(error=message), status
+        response = jsonify(error=message)
+        response.headers.update(headers or {})
+        return response, status
 
     @app.errorhandler(BadImage)
     def _bad(exc: BadImage) -> tuple[Response, int]:
@@ -221,7 +223,9 @@ def create_app(settings: ServerSettings, loaded: LoadedModel) -> Flask:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> tuple[Response, int]:
-        return error(exc.description or exc.name, exc.code or 400)
+        # keep what the exception's own response says (Allow on a 405, as RFC 9110 requires)
+        allow = {k: v for k, v in exc.get_headers() if k == "Allow"}
+        return error(exc.description or exc.name, exc.code or 400, allow)
 
     @app.post("/inspect")
     def inspect() -> Response:
