@@ -171,7 +171,8 @@ class PlatformConfig(ConfigModel):
             if self.cluster.eks.endpoint_public_access:
                 fail("cluster.eks.endpointPublicAccess", True, "must be false in prod (private API endpoint)")
         # Sections that need the rest of the stack (pools, cluster kind, environment) check it themselves.
-        for section in (self.elk, self.gpu, self.monitoring, self.jupyterhub, self.storage, self.kafka, self.spark):
+        for section in (self.elk, self.gpu, self.monitoring, self.jupyterhub, self.storage, self.kafka, self.spark,
+                        self.training):
             problems.extend(section.stack_problems(self))
         if complete:
             problems.extend(self._component_needs())

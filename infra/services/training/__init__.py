@@ -10,7 +10,6 @@ or from a local copy for air-gapped clusters (`training.crdSource`), before anyt
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import pulumi
@@ -45,10 +44,8 @@ class TrainingOperator(pulumi.ComponentResource):
             out = {"name": obj, "labels": {"app.kubernetes.io/part-of": "training-operator"}}
             return {**out, "namespace": ns} if namespaced else out
 
-        source = cfg.crd_source or spec.crd_url(cfg.version)
-        if cfg.crd_source is not None and not os.path.isfile(cfg.crd_source):
-            raise pulumi.RunError(f"pipeworks:platform.training.crdSource: {cfg.crd_source} is not a file; copy "
-                                  f"{spec.CRD_FILE} of kubeflow/trainer {cfg.version} there or unset crdSource")
+        # the loader refused a crdSource that is not a file (TrainingConfig.stack_problems)
+        source = cfg.crd_path() or spec.crd_url(cfg.version)
         # Everything that declares a TFJob waits for this (`ready`).
         self.crd = k8s.yaml.v2.ConfigFile(f"{name}-crd", file=source, opts=base)
         self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": ns, "labels": spec.namespace_labels()},
