@@ -1,8 +1,5 @@
 """Config models every workload section can reuse (declaration side, pydantic only): a pinned container image
-and a pinned model version of the model registry (`workloads/common/modelregistry.py`: version + digest).
-
-The fraud workload predates this module and keeps its own copies (workloads/fraud/config.py); new workloads
-use these."""
+and a pinned model version of the model registry (`workloads/common/modelregistry.py`: version + digest)."""
 
 from __future__ import annotations
 
@@ -27,7 +24,7 @@ _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 class ImageRef(ConfigModel):
     """A container image: repository and a pinned tag (never `latest`: a pod restart must not change code)."""
 
-    repository: str = Field(..., description="Image repository, e.g. ghcr.io/pipeworks/edgevision-inspect (no tag).")
+    repository: str = Field(..., description="Image repository, e.g. ghcr.io/pipeworks/fraud-api (no tag).")
     tag: str = Field(..., description="Pinned image tag (e.g. 0.1.0); `latest` is refused.")
 
     @field_validator("repository")
@@ -35,7 +32,7 @@ class ImageRef(ConfigModel):
     def _repository(cls, v: str) -> str:
         if not _REPOSITORY.match(v):
             raise PydanticCustomError("pipeworks", "is not an image repository; valid: lowercase registry/path "
-                                                   "without tag, e.g. ghcr.io/pipeworks/edgevision-inspect")
+                                                   "without tag, e.g. ghcr.io/pipeworks/fraud-api")
         return v
 
     @field_validator("tag")

@@ -18,16 +18,13 @@ from infra.config.base import ConfigModel, check_dns_label
 from infra.config.base import fail as _fail
 from infra.config.kafka import PodResources
 from infra.config.storage import quantity
+from infra.workloads.config import ImageRef  # noqa: F401 - re-exported: the workload's image references
 
 # The model registry's version names (workloads/fraud/registry.py VERSION_PATTERN; a test keeps the two equal).
 # Copied rather than imported: registry.py needs numpy and joblib, which the Pulumi program does not.
 VERSION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
 DIGEST_PATTERN = r"sha256:[0-9a-f]{64}"  # workloads/common/modelregistry.py DIGEST_PATTERN (a test keeps them equal)
 _HOSTNAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-# registry[:port]/path, lowercase (the Docker reference grammar, without tag or digest: those are `tag`).
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REPOSITORY = re.compile(rf"^{_PATH_COMPONENT}(?::[0-9]+)?(?:/{_PATH_COMPONENT})*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 _KEY_PREFIX = re.compile(r"^[A-Za-z0-9._=-]+(/[A-Za-z0-9._=-]+)*$")
 
@@ -99,32 +96,6 @@ def _cron_part_problem(part: str, low: int, high: int, names: tuple[str, ...]) -
     if len(values) == 2 and values[0] > values[1]:
         return f"range {base!r} runs backwards"
     return None
-
-
-class ImageRef(ConfigModel):
-    """A container image: repository and a pinned tag (never `latest`: a pod restart must not change code)."""
-
-    repository: str = Field(..., description="Image repository, e.g. ghcr.io/pipeworks/fraud-api (no tag).")
-    tag: str = Field(..., description="Pinned image tag (e.g. 0.1.0); `latest` is refused.")
-
-    @field_validator("repository")
-    @classmethod
-    def _repository(cls, v: str) -> str:
-        if not _REPOSITORY.match(v):
-            raise PydanticCustomError("pipeworks", "is not an image repository; valid: lowercase registry/path "
-                                                   "without tag, e.g. ghcr.io/pipeworks/fraud-api")
-        return v
-
-    @field_validator("tag")
-    @classmethod
-    def _tag(cls, v: str) -> str:
-        if not _TAG.match(v) or v == "latest":
-            raise PydanticCustomError("pipeworks", "is not a pinned tag; valid: a version tag such as 0.1.0 "
-                                                   "(letters, digits, '.', '_', '-'; never latest)")
-        return v
-
-    def ref(self) -> str:
-        return f"{self.repository}:{self.tag}"
 
 
 def _image(name: str) -> Any:
