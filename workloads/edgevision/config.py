@@ -22,6 +22,13 @@ from infra.workloads.config import ImageRef, ModelPin, VERSION_PATTERN, pipework
 _LABEL_VALUE = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$"  # a Kubernetes label value (node labels)
 
 
+def _gpu_product(v: str | None) -> str | None:
+    """A GPU product as GPU feature discovery labels nodes (nvidia.com/gpu.product): a label value."""
+    if v is not None and not re.match(_LABEL_VALUE, v):
+        raise PydanticCustomError("pipeworks", "is not a GPU product label value (e.g. Tesla-T4, NVIDIA-A10G)")
+    return v
+
+
 class Accelerator(StrEnum):
     """What an edge location's inference pods run on. `cpu` is the explicit fallback for a location without a
     GPU node; a GPU location never falls back silently (the server refuses to start without a GPU)."""
@@ -67,9 +74,7 @@ class TrainingJobConfig(ConfigModel):
     @field_validator("gpu_model")
     @classmethod
     def _gpu(cls, v: str | None) -> str | None:
-        if v is not None and not re.match(_LABEL_VALUE, v):
-            raise PydanticCustomError("pipeworks", "is not a GPU product label value (e.g. NVIDIA-A10G, Tesla-T4)")
-        return v
+        return _gpu_product(v)
 
 
 class InferenceConfig(ConfigModel):
@@ -114,9 +119,7 @@ class LocationConfig(ConfigModel):
     @field_validator("gpu_model")
     @classmethod
     def _gpu(cls, v: str | None) -> str | None:
-        if v is not None and not re.match(_LABEL_VALUE, v):
-            raise PydanticCustomError("pipeworks", "is not a GPU product label value (e.g. Tesla-T4, NVIDIA-A10G)")
-        return v
+        return _gpu_product(v)
 
     @field_validator("client_networks")
     @classmethod

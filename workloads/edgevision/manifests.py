@@ -145,8 +145,8 @@ def inspect_deployment_spec(cfg: EdgeVisionConfig, loc: LocationConfig, bucket: 
         "name": "inspect", "image": inf.image.ref(), "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "http", "containerPort": INSPECT_PORT, "protocol": "TCP"}],
         "env": env, "envFrom": env_from, "resources": _resources(inf.resources.k8s(), gpus),
-        # gunicorn preloads and verifies the model before it listens: up to 5 minutes (the store reached over the
-        # location's link), then restart.
+        # the gunicorn worker loads and verifies the model before it answers: up to 5 minutes (the store reached
+        # over the location's link), then restart.
         "startupProbe": _probe("/healthz", period=5, failures=60),
         "livenessProbe": _probe("/healthz", period=10, failures=3),
         "readinessProbe": _probe("/readyz", period=5, failures=2),

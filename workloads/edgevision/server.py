@@ -253,7 +253,7 @@ def create_app(settings: ServerSettings, loaded: LoadedModel) -> Flask:
         return jsonify(status="ok")
 
     @app.get("/readyz")
-    def readyz() -> Response:  # the app exists only once the model is loaded (gunicorn preloads it)
+    def readyz() -> Response:  # the app exists only once the model is loaded (the worker loads it first)
         return jsonify(status="ready", version=loaded.version)
 
     @app.get("/metrics")
@@ -268,8 +268,8 @@ def create_app(settings: ServerSettings, loaded: LoadedModel) -> Flask:
 
 
 def gunicorn_app(env: Mapping[str, str] = os.environ) -> Flask:
-    """The WSGI app gunicorn preloads: settings, accelerator check, verified model; a bad setting stops the pod
-    with the variable named (exit at import time), never a half-working server."""
+    """The WSGI app the gunicorn worker builds: settings, accelerator check, verified model; a bad setting stops
+    the pod with the variable named (the worker fails to boot), never a half-working server."""
     settings = ServerSettings.from_env(env)
     check_accelerator(settings.accelerator)
     return create_app(settings, load_model(settings, ObjectStore(S3Settings.from_env(env))))

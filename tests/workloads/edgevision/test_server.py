@@ -153,3 +153,49 @@ def test_png_helper_round_trips() -> None:
     pixels = to_uint8(make_dataset(1, seed=0)[0])[0]
     raw = base64.b64decode(png(pixels))
     assert np.array_equal(tf.io.decode_png(raw).numpy(), pixels) and io.BytesIO(raw).read(4) == b"\x89PNG"
+
+
+def test_gunicorn_with_the_image_config_serves_the_published_model(trained, s3_env, store) -> None:  # noqa: ANN001
+    """The container's command (gunicorn.conf.py, the gunicorn_app factory) against a published model: loads it
+    by digest and answers. Guards the no-preload choice: TensorFlow loaded in the master and forked into the worker
+    hangs on the first prediction."""
+    import http.client
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.harness.ports import free_port
+
+    repo = Path(__file__).resolve().parents[3]
+    digest = publish_model(store, trained.artifact)
+    port = free_port()
+    env = {**os.environ, **s3_env, "EV_MODEL_VERSION": "20261120T040000Z-test", "EV_MODEL_DIGEST": digest,
+           "EV_ACCELERATOR": "cpu", "EV_PORT": str(port), "EV_LOCATION": "store-1", "PYTHONPATH": str(repo),
+           "CUDA_VISIBLE_DEVICES": "-1"}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(repo / "workloads/edgevision/gunicorn.conf.py"),
+                             "--access-logfile", "/dev/null", "workloads.edgevision.server:gunicorn_app()"],
+                            cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 240
+        body = json.dumps({"images": [png(p) for p in to_uint8(make_dataset(2, seed=8)[0])]})
+        while True:
+            assert proc.poll() is None, proc.stdout.read()[-3000:] if proc.stdout else ""
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                conn.request("POST", "/inspect", body=body, headers={"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                break
+            except OSError:
+                assert time.time() < deadline, "gunicorn did not answer in 4 minutes"
+                time.sleep(1)
+        data = json.loads(resp.read())
+        assert resp.status == 200 and data["model"] == "20261120T040000Z-test" and len(data["results"]) == 2
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
