@@ -25,6 +25,7 @@ from infra.services.jupyterhub import JupyterHub, JupyterHubArgs
 from infra.services.kafka import Kafka, KafkaArgs
 from infra.services.monitoring import Monitoring, MonitoringArgs
 from infra.services.spark import Spark, SparkArgs
+from infra.services.training import TrainingOperator, TrainingOperatorArgs
 from infra.storage import RookCeph, RookCephArgs, StorageHandle
 
 
@@ -43,6 +44,7 @@ class Platform:
     jupyterhub: JupyterHub | None = None
     gateway: GatewayHandle | None = None  # the shared Gateway routes attach to, its proxies' namespace and labels
     cassandra: Cassandra | None = None  # roles and keyspaces (user()), the CQL contact point, client labels
+    training: TrainingOperator | None = None  # TFJob CRD and operator; `ready` before any TFJob
 
 
 def build_platform(cfg: StackConfig, cluster: PlatformCluster, *,
@@ -91,6 +93,8 @@ def build_platform(cfg: StackConfig, cluster: PlatformCluster, *,
         platform.gpu = GpuOperator("gpu", GpuOperatorArgs(
             cfg=p.gpu, ctx=ctx,
             distribution=p.cluster.existing.distribution))
+    if p.training.enabled:
+        platform.training = TrainingOperator("training", TrainingOperatorArgs(cfg=p.training, ctx=ctx))
     if p.gateway.enabled:
         platform.gateway = Gateway("gateway", GatewayArgs(cfg=p.gateway, ctx=ctx)).handle
     # JupyterHub last: notebooks use Spark, a Ceph bucket and the GPU pool.

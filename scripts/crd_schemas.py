@@ -68,6 +68,8 @@ SCHEMAS: tuple[tuple[str, str, str], ...] = (
     ("gateway.networking.k8s.io", "GatewayClass", "v1"),
     ("gateway.networking.k8s.io", "Gateway", "v1"),
     ("gateway.networking.k8s.io", "HTTPRoute", "v1"),
+    # Kubeflow training-operator v1.9.4 (infra/services/training): the workloads' TFJobs.
+    ("kubeflow.org", "TFJob", "v1"),
     # EKS AL2023 nodeadm v20260724: the NodeConfig documents in the node pools' user data.
     ("node.eks.aws", "NodeConfig", "v1alpha1"),
 )

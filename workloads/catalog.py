@@ -6,10 +6,12 @@ workload's container."""
 from __future__ import annotations
 
 from infra.workloads.plugin import Registry
+from workloads.edgevision.deploy import WORKLOAD as EDGEVISION
 from workloads.fraud.deploy import WORKLOAD as FRAUD
 from workloads.loganomaly.deploy import WORKLOAD as LOGANOMALY
 
 REGISTRY = Registry(
     FRAUD,
     LOGANOMALY,
+    EDGEVISION,
 )

@@ -21,6 +21,7 @@ from infra.config.monitoring import MonitoringConfig
 from infra.config.nodepools import CapacityType, NodePoolConfig, Provisioning
 from infra.config.spark import SparkConfig
 from infra.config.storage import StorageConfig
+from infra.config.training import TrainingConfig
 from infra.data import (ADDON_VERSIONS_FILE, OFFERINGS_FILE, addon_versions, offering_regions, pinned_kubernetes_versions,
                         zones_offering)
 from infra.instances import is_gpu_instance_type
@@ -79,6 +80,8 @@ class PlatformConfig(ConfigModel):
                                    description="Envoy Gateway (Gateway API implementation) and the shared Gateway.")
     cassandra: CassandraConfig = Field(default_factory=CassandraConfig,
                                        description="K8ssandra cass-operator and one Cassandra datacenter.")
+    training: TrainingConfig = Field(default_factory=TrainingConfig,
+                                     description="The Kubeflow training-operator (TFJob) for distributed training.")
 
     def pools(self, role: Role) -> list[NodePoolConfig]:
         return [p for p in self.node_pools if p.role is role]
@@ -172,7 +175,7 @@ class PlatformConfig(ConfigModel):
                 fail("cluster.eks.endpointPublicAccess", True, "must be false in prod (private API endpoint)")
         # Sections that need the rest of the stack (pools, cluster kind, environment) check it themselves.
         for section in (self.elk, self.gpu, self.monitoring, self.jupyterhub, self.storage, self.kafka, self.spark,
-                        self.cassandra):
+                        self.cassandra, self.training):
             problems.extend(section.stack_problems(self))
         if complete:
             problems.extend(self._component_needs())

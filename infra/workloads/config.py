@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 import zoneinfo
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from infra.config.base import ConfigModel, check_dns_label
+from infra.config.base import fail as _fail
 
 VERSION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
 DIGEST_PATTERN = r"sha256:[0-9a-f]{64}"
@@ -174,9 +175,46 @@ class ImageRef(ConfigModel):
         return f"{self.repository}:{self.tag}"
 
 
+def pipeworks_image(name: str, tag: str = "0.1.0") -> ImageRef:
+    """An image the project builds (`<IMAGE_REGISTRY>/<name>:<tag>`)."""
+    return ImageRef(repository=f"{IMAGE_REGISTRY}/{name}", tag=tag)
+
+
 def default_image(name: str, tag: str = "0.1.0"):  # type: ignore[no-untyped-def]
-    """A `default_factory` for an image the project builds (`<IMAGE_REGISTRY>/<name>:<tag>`)."""
-    return lambda: ImageRef(repository=f"{IMAGE_REGISTRY}/{name}", tag=tag)
+    """A `default_factory` for an image the project builds (`pipeworks_image`)."""
+    return lambda: pipeworks_image(name, tag)
+
+
+class ModelPin(ConfigModel):
+    """An approved model version of the registry and the digest its trainer printed: serving pods load it only
+    if its manifest hashes to the digest, so an object replaced in the bucket after review is refused."""
+
+    version: str | None = Field(None, description="Published model version (the trainer's report names it); "
+                                                  "none: no version approved yet.")
+    digest: str | None = Field(None, description="Its digest (sha256:<64 hex>, \"digest\" in the trainer's report); "
+                                                 "required with version.")
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: str | None) -> str | None:
+        return check_model_version(v)
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, v: str | None) -> str | None:
+        return check_model_digest(v)
+
+    @model_validator(mode="after")
+    def _together(self) -> "ModelPin":
+        if (self.version is None) != (self.digest is None):
+            missing = "digest" if self.digest is None else "version"
+            _fail(missing, None, "is required with model.version/model.digest: pin both (the trainer prints them) "
+                                 "or neither")
+        return self
+
+    @property
+    def pinned(self) -> bool:
+        return self.version is not None
 
 
 class GatewayRef(ConfigModel):

@@ -146,7 +146,20 @@ def _edge_pools(ctx: Context) -> list[Pool]:
     return [p for p in ctx.pools or [] if p.role == "edge" or v.LABEL_EDGE_LOCATION in p.labels]
 
 
+def _at(pools: Iterable[Pool]) -> str:
+    """Edge pools named with their location and GPU product: "edge-store-1 (store-1, Tesla-T4)"."""
+    out = []
+    for p in sorted(pools, key=lambda p: p.name):
+        loc = p.labels.get(v.LABEL_EDGE_LOCATION) or "no location"
+        out.append(f"{p.name} ({loc}, {p.labels.get(v.LABEL_GPU_PRODUCT) or 'no GPU'})")
+    return ", ".join(out) or "none"
+
+
 def edge_placement(ctx: Context) -> Iterable[Finding]:
+    """An edge pod selects a concrete location, tolerates the edge taint, and (requesting a GPU) a GPU product.
+    With the stack's pools known, the location must have a pool, and when the pod requests a GPU, a pool at that
+    location must carry the selected product; every finding names the edge pools, so the stack file's author
+    sees which pool to add or which model to pick."""
     for pt in all_pod_templates(ctx):
         locations = pt.selected_values(v.LABEL_EDGE_LOCATION)
         edge = bool(locations) or "edge" in pt.selected_values(v.LABEL_ROLE) or any(
@@ -165,8 +178,8 @@ def edge_placement(ctx: Context) -> Iterable[Finding]:
             missing = sorted(concrete - known)
             if missing:
                 yield Finding(EDGE_PLACEMENT, urn, f"{pt.label} selects {v.LABEL_EDGE_LOCATION}={','.join(missing)}, "
-                              f"which no pool of the stack provides (edge locations: "
-                              f"{', '.join(sorted(x for x in known if x)) or 'none'})")
+                              f"which no pool of the stack provides (edge pools: {_at(pools)}); declare an edge pool "
+                              f"with edgeLocation: {missing[0]} or move the workload to a declared location")
                 continue
         if not tolerates_key(pt.tolerations, v.TAINT_EDGE):
             yield Finding(EDGE_PLACEMENT, urn, f"{pt.label} selects an edge location but does not tolerate the edge "
@@ -177,12 +190,13 @@ def edge_placement(ctx: Context) -> Iterable[Finding]:
                 yield Finding(EDGE_PLACEMENT, urn, f"{pt.label} requests a GPU at the edge without selecting the GPU "
                               f"model: require {v.LABEL_GPU_PRODUCT}=<model>")
             elif ctx.pools is not None:
-                offered = {p.labels.get(v.LABEL_GPU_PRODUCT) for p in pools
-                           if p.labels.get(v.LABEL_EDGE_LOCATION) in concrete}
+                here = [p for p in pools if p.labels.get(v.LABEL_EDGE_LOCATION) in concrete]
+                offered = {p.labels.get(v.LABEL_GPU_PRODUCT) for p in here}
                 if not products & offered:
-                    yield Finding(EDGE_PLACEMENT, urn, f"{pt.label} selects GPU model {', '.join(sorted(products))} but "
-                                  f"edge location {', '.join(sorted(concrete))} offers "
-                                  f"{', '.join(sorted(x for x in offered if x)) or 'no GPU'}")
+                    yield Finding(EDGE_PLACEMENT, urn, f"{pt.label} selects GPU model {', '.join(sorted(products))} at "
+                                  f"edge location {', '.join(sorted(concrete))}, but no pool there has it (pools at "
+                                  f"the location: {_at(here)}); pick the model its pool declares (gpuModel) or "
+                                  "declare a pool with that GPU there")
 
 
 def spread_keys(pt: PodTemplate) -> set[str]:

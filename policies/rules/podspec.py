@@ -5,7 +5,8 @@ StatefulSet, DaemonSet, ReplicaSet, Job) or `spec.jobTemplate.spec.template.spec
 Operators build pods from their custom resources; for those the walker assembles the pod spec the
 operator will produce from the CR's upstream fields (Strimzi KafkaNodePool `template.pod` and
 `resources`, ECK `nodeSets[].podTemplate`, Spark `driver`/`executor`, Rook `placement` and
-`resources`, cass-operator racks), so placement, schedulability and secrets rules judge CR pods like any other.
+`resources`, cass-operator racks, Kubeflow training jobs `spec.<framework>ReplicaSpecs.<type>.template`), so
+placement, schedulability and secrets rules judge CR pods like any other.
 Every container list is walked: `containers`, `initContainers`, `ephemeralContainers`.
 """
 
@@ -168,6 +169,30 @@ def _native(r: Resource) -> Iterator[PodTemplate]:
         stateful=kind == "StatefulSet", namespace=r.namespace, pod_labels=as_dict(meta.get("labels")),
         storage_class_refs=refs,
     )
+
+
+# --- Kubeflow training jobs ----------------------------------------------------------------------
+
+def _kubeflow_job(r: Resource) -> Iterator[PodTemplate]:
+    """kubeflow.org/v1 jobs of the training-operator (TFJob, PyTorchJob, XGBoostJob, PaddleJob, JAXJob, MPIJob):
+    one pod template per replica type under `spec.<framework>ReplicaSpecs.<Type>.template` (kubeflow/trainer v1.9.4
+    pkg/apis/kubeflow.org/v1 *_types.go, e.g. TFJobSpec.TFReplicaSpecs), `replicas` pods of each. The operator
+    creates the pods with the template's placement and resources unchanged (it adds env and ports only)."""
+    spec = as_dict(r.props.get("spec"))
+    for field_name, replica_specs in spec.items():
+        if not field_name.endswith("ReplicaSpecs"):
+            continue
+        for rtype, rspec in as_dict(replica_specs).items():
+            pod = as_dict(dig(rspec, "template", "spec"))
+            if not pod:
+                continue
+            rep = dig(rspec, "replicas")
+            replicas = 1 if rep is None or is_unknown(rep) else (to_int(rep) if to_int(rep) is not None else 1)
+            yield PodTemplate(
+                resource=r, path=f"spec.{field_name}.{rtype}.template.spec", label=f"{r.kind}/{r.k8s_name} {rtype}",
+                spec=pod, containers=_containers(pod), replicas=replicas, workload=r.kind, role=f"training-{rtype}",
+                native=True, long_running=False, namespace=r.namespace,
+                pod_labels=as_dict(dig(rspec, "template", "metadata", "labels")))
 
 
 # --- Spark operator -------------------------------------------------------------------------------
@@ -491,6 +516,8 @@ def _pod_templates(r: Resource, ctx: Context) -> list[PodTemplate]:
         return list(_native(r))
     if group == "sparkoperator.k8s.io" and r.kind in ("SparkApplication", "ScheduledSparkApplication"):
         return list(_spark(r))
+    if group == "kubeflow.org" and r.kind.endswith("Job"):
+        return list(_kubeflow_job(r))
     if group == "kafka.strimzi.io" and r.kind == "KafkaNodePool":
         return list(_kafka_node_pool(r, ctx))
     if group == "kafka.strimzi.io" and r.kind == "Kafka":

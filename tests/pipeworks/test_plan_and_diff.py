@@ -119,15 +119,17 @@ def test_cli_exit_codes_and_clean_errors(tmp_path):
 def test_diff_reports_changes_per_component_without_secrets(tmp_path):
     base = plan_dir("dev")  # the shipped dev plan, shared by the suite (read-only)
     doc = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())
-    doc["config"]["pipeworks:platform"]["nodePools"][3]["maxSize"] = 5  # gpu pool
+    old = doc["config"]["pipeworks:platform"]["nodePools"][3]["maxSize"]  # gpu pool, whatever dev ships
+    assert old != 5
+    doc["config"]["pipeworks:platform"]["nodePools"][3]["maxSize"] = 5
     write_stack(tmp_path, "dev", doc)
     head = plan_stack("dev", tmp_path / "head", project_dir=tmp_path)
     text = render_diff(base, head)
     assert "<code>cluster:NodePool</code>: 0 to replace, 0 to add, 0 to remove, 1 to change" in text
-    assert "`scalingConfig.maxSize`: `2` → `5`" in text
+    assert f"`scalingConfig.maxSize`: `{old}` → `5`" in text
     # pulumi-kubernetes replaces a ConfigMap whose data changes (diff.go forceNew core/v1 ConfigMap)
     assert "**+- replace** `kubernetes:core/v1:ConfigMap` `pipeworks-dev-declared-pools` (forced by `data`)" in text
-    assert "`data.pools.json(json)[name=gpu].maxSize`: `2` → `5`" in text
+    assert f"`data.pools.json(json)[name=gpu].maxSize`: `{old}` → `5`" in text
     assert text.count("to change") >= 2 and "**pipeworks plan diff: 1 to replace, 0 to add, 0 to remove, 1 to change.**" in text
     same = render_diff(base, base)
     assert "0 to replace, 0 to add, 0 to remove, 0 to change" in same and "No changes." in same

@@ -194,10 +194,12 @@ def test_capacity_sees_every_pod_and_answers_min_max_and_cost(plans, capsys):
                    "gpu-operator operator", "kube-prometheus-stack operator"):
         assert any(wanted in p for p in pods), wanted
     gpu = next(p for p in rep["pools"] if p["pool"] == "gpu")
-    assert gpu["nodesNeeded"] == {"min": 0, "max": 1}  # only the GPU notebook needs a GPU node, 0..1 of it
+    # the edge vision TFJob's 2 workers (one GPU each, counted as running) and the GPU notebook (0..1)
+    assert gpu["nodesNeeded"] == {"min": 2, "max": 3}
     worker = next(p for pool in rep["pools"] for p in pool["pods"] if p["pod"] == "Deployment/spark-worker")
     assert worker["min"] < worker["max"]  # from its HorizontalPodAutoscaler
-    assert gpu["cost"]["monthlyOnDemandMax"] == round(prices.on_demand("g5.xlarge") * prices.HOURS_PER_MONTH, 2)
+    assert gpu["cost"]["monthlyOnDemandMax"] == pytest.approx(
+        3 * prices.on_demand("g5.xlarge") * prices.HOURS_PER_MONTH, abs=0.02)
     assert rep["prices"]["date"] == prices.PRICES_DATE and rep["fits"] is True
     summary = (plans["base"] / "summary.md").read_text()
     totals = json.loads((plans["base"] / "capacity.json").read_text())["totals"]

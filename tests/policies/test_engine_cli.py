@@ -256,8 +256,13 @@ def test_policy_pack_config_shape(tmp_path: Path) -> None:
 
 
 def test_committed_policy_configs_match_the_generator() -> None:
+    """What `pulumi preview --policy-pack-config policies/config/<stack>.json` enforces is what the stack file
+    declares (its environment's levels and its `pipeworks:policy` overrides, as in its plan's stack.json)."""
+    from tests.infra.planned import plan_dir
+
     root = Path(__file__).resolve().parents[2] / "policies" / "config"
     for env in ("dev", "prod"):
         committed = json.loads((root / f"{env}.json").read_text())
-        assert committed == policy_pack_config(Enforcement.for_environment(env)), (
+        stack = json.loads((plan_dir(env) / "stack.json").read_text())
+        assert committed == policy_pack_config(Enforcement.from_stack_json(stack)), (
             f"policies/config/{env}.json is stale: regenerate with `pipeworks policy-config {env}`")

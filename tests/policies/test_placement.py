@@ -251,7 +251,7 @@ def test_edge_pod_selecting_an_unknown_location_is_a_violation() -> None:
     d = workload("Deployment", "shelf", pod(container(), nodeSelector={"edgeLocation": "store-9"},
                                            tolerations=[EDGE_TOL]))
     (msg,) = messages("edge-placement", [d])
-    assert "store-9" in msg and "store-1" in msg
+    assert "store-9" in msg and "edge-store-1 (store-1, Tesla-T4)" in msg  # the edge pools, named
 
 
 def test_edge_toleration_without_location_is_a_violation() -> None:
@@ -269,7 +269,8 @@ def test_edge_gpu_pod_must_select_the_model_of_its_location() -> None:
     wrong = workload("Deployment", "vision", pod(gpu_container(), nodeSelector={
         **base, "nvidia.com/gpu.product": "NVIDIA-A10G"}, tolerations=[EDGE_TOL, GPU_TOL]))
     (msg,) = messages("edge-placement", [wrong])
-    assert "offers Tesla-T4" in msg
+    # names the pool at the location and the model it has, so the fix is obvious
+    assert "no pool there has it" in msg and "edge-store-1 (store-1, Tesla-T4)" in msg
     right = workload("Deployment", "vision", pod(gpu_container(), nodeSelector={
         **base, "nvidia.com/gpu.product": "Tesla-T4"}, tolerations=[EDGE_TOL, GPU_TOL]))
     assert messages("edge-placement", [right]) == []

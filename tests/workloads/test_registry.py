@@ -66,6 +66,7 @@ def program_with_echo(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """program.py re-imported with the fake workload's line added to the catalog; restored afterwards."""
     import program
 
+    # the shipped workloads (the shipped stacks configure them) plus the fake one
     monkeypatch.setattr(catalog, "REGISTRY", Registry(*catalog.REGISTRY.workloads, ECHO))
     try:
         yield importlib.reload(program)
@@ -87,6 +88,7 @@ def dev_values(**echo: Any) -> tuple[dict[str, Any], set[str]]:
 def test_the_catalog_registers_fraud_once_and_the_plan_declares_it() -> None:
     import program
 
+    # other workloads register beside it (edgevision ...); fraud exactly once
     assert catalog.REGISTRY.keys.count("fraud") == 1
     assert set(program.WORKLOADS_MODEL.model_fields) == set(catalog.REGISTRY.keys)
     assert program.WORKLOADS_MODEL.model_fields["fraud"].annotation is FraudConfig

@@ -165,6 +165,8 @@ def test_each_component_can_be_switched_off():
         platform[comp] = {"enabled": False}
     # the log-anomaly workload needs ELK (the loader refuses it without): off with it
     doc["config"]["pipeworks:workloads"]["loganomaly"] = {"enabled": False}
+    # edge vision requests GPUs: without the GPU operator the stack is refused (workloads/edgevision/config.py)
+    doc["config"]["pipeworks:workloads"]["edgevision"] = {"enabled": False}
     recs = plan_in_tmp("dev", doc)
     types = {r["type"] for r in recs}
     assert not types & set(COMPONENTS.values())
