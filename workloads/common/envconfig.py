@@ -16,6 +16,19 @@ import re
 from collections.abc import Mapping
 
 
+# What a reader trims from a value: ASCII blanks only. A value carrying other Unicode space (U+2028, U+00A0...)
+# was not typed in a manifest on purpose, and ``str.strip()`` would silently accept it.
+BLANKS = " \t\r\n\f\v"
+# Integers as a manifest writes them: ASCII digits, an optional sign. ``int()`` alone also takes "1_0" (10) and
+# other scripts' digits ("٣"), which no Deployment means.
+DECIMAL = re.compile(r"[+-]?[0-9]+")
+
+
+def parse_decimal(text: str) -> int | None:
+    """The integer `text` spells in ASCII decimal digits, else None."""
+    return int(text, 10) if DECIMAL.fullmatch(text) else None
+
+
 class SettingError(ValueError):
     """A setting (an environment variable, or a field of a hand-built settings object) is missing or invalid;
     the message names it and what would be valid, never a secret value."""
@@ -24,7 +37,7 @@ class SettingError(ValueError):
 def get_str(env: Mapping[str, str], name: str, default: str | None = None, *, pattern: str | None = None,
             hint: str = "") -> str:
     """A non-empty string; ``default`` when unset/empty (None makes the variable required)."""
-    raw = env.get(name, "").strip()
+    raw = env.get(name, "").strip(BLANKS)
     if not raw:
         if default is None:
             raise SettingError(f"environment variable {name} is required but missing or empty{_hint(hint)}")
@@ -40,7 +53,7 @@ def get_secret(env: Mapping[str, str], name: str, *, file_name: str | None = Non
     Returns None when neither is set. The value is never put into an error message.
     """
     value = env.get(name, "")
-    path = env.get(file_name, "").strip() if file_name else ""
+    path = env.get(file_name, "").strip(BLANKS) if file_name else ""
     if value and path:
         raise SettingError(f"set only one of {name} and {file_name}, not both")
     if path:
@@ -58,13 +71,12 @@ def get_secret(env: Mapping[str, str], name: str, *, file_name: str | None = Non
 def get_int(env: Mapping[str, str], name: str, default: int | None, *, minimum: int | None = None,
             maximum: int | None = None) -> int | None:
     """An integer in [minimum, maximum]; ``default`` when unset/empty."""
-    raw = env.get(name, "").strip()
+    raw = env.get(name, "").strip(BLANKS)
     if not raw:
         return default
-    try:
-        value = int(raw, 10)
-    except ValueError:
-        raise SettingError(f"{name}={raw!r} is not an integer{_range(minimum, maximum)}") from None
+    value = parse_decimal(raw)
+    if value is None:
+        raise SettingError(f"{name}={raw!r} is not an integer{_range(minimum, maximum)}")
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise SettingError(f"{name}={raw!r} is out of range{_range(minimum, maximum)}")
     return value
@@ -73,7 +85,7 @@ def get_int(env: Mapping[str, str], name: str, default: int | None, *, minimum: 
 def get_float(env: Mapping[str, str], name: str, default: float, *, minimum: float | None = None,
               maximum: float | None = None, exclusive: bool = False) -> float:
     """A finite float in [minimum, maximum] (open interval when ``exclusive``); ``default`` when unset."""
-    raw = env.get(name, "").strip()
+    raw = env.get(name, "").strip(BLANKS)
     if not raw:
         return default
     try:
@@ -93,7 +105,7 @@ def get_float(env: Mapping[str, str], name: str, default: float, *, minimum: flo
 
 def get_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     """true/false (also 1/0, yes/no); ``default`` when unset/empty."""
-    raw = env.get(name, "").strip().lower()
+    raw = env.get(name, "").strip(BLANKS).lower()
     if not raw:
         return default
     if raw in ("1", "true", "yes", "on"):
@@ -105,7 +117,7 @@ def get_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 def get_list(env: Mapping[str, str], name: str, *, item_pattern: str, hint: str) -> tuple[str, ...]:
     """A comma-separated list (blank items ignored, duplicates rejected); empty tuple when unset."""
-    items = [part.strip() for part in env.get(name, "").split(",") if part.strip()]
+    items = [part.strip(BLANKS) for part in env.get(name, "").split(",") if part.strip(BLANKS)]
     for item in items:
         if not re.fullmatch(item_pattern, item):
             raise SettingError(f"{name}: item {item!r} is invalid: {hint}")

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from workloads.common.envconfig import SettingError, get_secret, get_str
+from workloads.common.envconfig import BLANKS, SettingError, get_secret, get_str
 
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -84,7 +84,7 @@ class KafkaSettings:
                 if not password:
                     raise SettingError(f"{protocol} needs {prefix}PASSWORD_FILE (the KafkaUser secret's password key) "
                                        f"or {prefix}PASSWORD")
-        ca_file = env.get(f"{prefix}CA_FILE", "").strip() or None
+        ca_file = env.get(f"{prefix}CA_FILE", "").strip(BLANKS) or None
         if ca_file is not None and not os.path.isfile(ca_file):
             raise SettingError(f"{prefix}CA_FILE={ca_file!r} is not a readable file (mount the cluster CA's ca.crt)")
         if ca_file is not None and not protocol.endswith("SSL"):

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from workloads.common.envconfig import SettingError
+from workloads.common.envconfig import BLANKS, SettingError, parse_decimal
 
 __all__ = ["DEFAULT_REGION", "PUT_ACLS", "S3Settings", "check_bucket"]
 
@@ -103,11 +103,8 @@ def _endpoint_from_host_port(host: str, port_text: str) -> str:
     bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     if not (_HOST_RE.fullmatch(bare) or _is_ip(bare)):
         raise SettingError(f"{ENV_HOST}={host!r} is not a valid host name or IP address")
-    try:
-        port = int(port_text, 10)
-    except ValueError:
-        port = -1
-    if not 1 <= port <= 65535:
+    port = parse_decimal(port_text)
+    if port is None or not 1 <= port <= 65535:
         raise SettingError(f"{ENV_PORT}={port_text!r} is not a port number: use an integer from 1 to 65535")
     # Rook's OBC only tells us host and port; it serves TLS on the secure port (443) only.
     scheme = "https" if port == 443 else "http"
@@ -148,11 +145,11 @@ class S3Settings:
 
         def need(name: str, why: str) -> str:
             value = environ.get(name, "")
-            if not value.strip():
+            if not value.strip(BLANKS):
                 raise SettingError(f"environment variable {name} is missing or empty: {why}")
-            return value.strip() if name not in (ENV_ACCESS_KEY, ENV_SECRET_KEY) else value
+            return value.strip(BLANKS) if name not in (ENV_ACCESS_KEY, ENV_SECRET_KEY) else value
 
-        override = environ.get(ENV_ENDPOINT_URL, "").strip()
+        override = environ.get(ENV_ENDPOINT_URL, "").strip(BLANKS)
         if override:
             endpoint = _check_endpoint_url(override, ENV_ENDPOINT_URL)
         else:
@@ -172,9 +169,9 @@ class S3Settings:
         _check_credential(access_key, ENV_ACCESS_KEY)
         _check_credential(secret_key, ENV_SECRET_KEY)
 
-        region = environ.get(ENV_REGION, "").strip() or DEFAULT_REGION
+        region = environ.get(ENV_REGION, "").strip(BLANKS) or DEFAULT_REGION
         _check_region(region, ENV_REGION)
-        acl = environ.get(ENV_PUT_ACL, "").strip() or None
+        acl = environ.get(ENV_PUT_ACL, "").strip(BLANKS) or None
         if acl is not None and acl not in PUT_ACLS:
             raise SettingError(f"{ENV_PUT_ACL}={acl!r} is invalid: use {', '.join(PUT_ACLS)} (a role writing into a "
                                "bucket it does not own) or leave it unset")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workloads.common.envconfig import (SettingError, get_bool, get_float, get_int, get_list, get_secret,
+from workloads.common.envconfig import (BLANKS, SettingError, get_bool, get_float, get_int, get_list, get_secret,
                                         get_str)
 
 
@@ -85,3 +85,28 @@ def test_get_secret_from_the_variable_or_a_mounted_file_never_echoed(tmp_path) -
 def test_setting_error_is_a_value_error() -> None:
     """Callers that guard a parse with ``except ValueError`` keep working (it was one before the move)."""
     assert issubclass(SettingError, ValueError)
+
+
+@pytest.mark.parametrize("raw", ["1_0", "١٠", "\u20288080", "8080\u00a0", "0x10", "1e3", "++1", " "])
+def test_integers_are_ascii_decimal_as_a_manifest_writes_them(raw: str) -> None:
+    """int() alone takes "1_0" as 10 and other scripts' digits; str.strip() drops U+2028 and NBSP: none of those
+    is what a Deployment means, so each is refused (or, blank, means unset)."""
+    env = {"N": raw}
+    if not raw.strip(BLANKS):
+        assert get_int(env, "N", 7) == 7
+        return
+    with pytest.raises(SettingError, match="N=.* is not an integer"):
+        get_int(env, "N", None)
+
+
+@given(st.text(max_size=8))
+def test_get_int_accepts_exactly_ascii_decimal(raw: str) -> None:
+    text = raw.strip(" \t\r\n\f\v")
+    env = {"N": raw}
+    if not text:
+        assert get_int(env, "N", None) is None
+    elif text.isascii() and text.lstrip("+-").isdigit() and len(text) - len(text.lstrip("+-")) <= 1:
+        assert get_int(env, "N", None) == int(text)
+    else:
+        with pytest.raises(SettingError):
+            get_int(env, "N", None)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workloads.common.envconfig import SettingError
+from workloads.common.envconfig import BLANKS, SettingError
 from workloads.common.objectstore import ObjectStore
 from workloads.common.s3settings import S3Settings, check_bucket
 
@@ -68,11 +68,12 @@ def test_missing_or_blank_variable_is_named(missing: str, blank: str | None) -> 
 
 @given(port=st.text(max_size=8))
 def test_invalid_port_is_named_with_the_valid_range(port: str) -> None:
-    valid = port.isascii() and port.strip().isdigit() and 1 <= int(port) <= 65535
+    text = port.strip(BLANKS)  # ASCII blanks only: U+2028, NBSP or U+001F are not trimmed away
+    valid = text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
     env = {**OBC_ENV, "BUCKET_PORT": port}
     if valid:
-        assert S3Settings.from_env(env).endpoint_url.endswith(f":{int(port)}")
-    elif port.strip():
+        assert S3Settings.from_env(env).endpoint_url.endswith(f":{int(text)}")
+    elif text:
         with pytest.raises(SettingError, match="BUCKET_PORT=.*1 to 65535"):
             S3Settings.from_env(env)
     else:
