@@ -114,7 +114,9 @@ def validate(project_dir: Path, stack: str) -> tuple[StackFile, StackConfig]:
     if problems:
         seen: set[str] = set()
         unique = [p for p in problems if not (p.key in seen or seen.add(p.key))]
-        raise InvalidStack(redact("\n".join(p.render(sf.file) for p in unique), sf.credentials))
+        # Each problem's message is redacted, never the file name and key before it: a credential may be any
+        # string ("dev", "pipeworks"), and the reader must still see which file and key every line is about.
+        raise InvalidStack("\n".join(f"{sf.file}: {p.key}{redact(p.message, sf.credentials)}" for p in unique))
     assert cfg is not None
     return sf, cfg
 

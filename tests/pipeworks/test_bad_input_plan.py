@@ -195,6 +195,22 @@ def test_every_problem_in_one_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
                    "Pulumi.prod.yaml: secretsprovider=passphrase must be an AWS KMS key in prod")
 
 
+@pytest.mark.parametrize("credential", ["dev", "Pulumi", "yaml", "pipeworks"])
+def test_a_credential_equal_to_part_of_the_file_name_keeps_every_line_naming_the_file(
+        credential: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Hypothesis found a stack whose plaintext credential was "dev": redacting it everywhere turned
+    "Pulumi.dev.yaml: ..." into "Pulumi.[redacted].yaml: ...". Only each problem's message is redacted."""
+    doc = mutated(DEV, both(top("pipeworks:dbPassword", credential), pool(0, minSize=True)))
+    (tmp_path / F).write_text(yaml.safe_dump(doc, sort_keys=False))
+    use_project(monkeypatch, tmp_path)
+    r = run(["plan", "dev", "--out", str(tmp_path / "out")], capsys)
+    assert_refused(r, f"{F}: pipeworks:dbPassword", f"{F}: pipeworks:platform.nodePools[0].minSize=true")
+    problem_lines = [ln for ln in r.err.splitlines() if ln.startswith(f"{F}: ")]
+    assert len(problem_lines) >= 2
+    # the key stays readable; what follows it never repeats the credential
+    assert all(credential not in ln.split(" ", 2)[-1] for ln in problem_lines), r.err
+
+
 def test_credential_by_value_never_reaches_resources_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
