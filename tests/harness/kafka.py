@@ -134,8 +134,8 @@ def _write_private(path: Path, text: str) -> None:
 
 def broker_properties(*, data_dir: Path, port: int, controller_port: int, keystore: Path, ca_file: Path,
                       admin_password: str) -> str:
-    """server.properties of the combined node, from Kafka's documented broker configs (kafka.apache.org/43/
-    configuration/broker-configs): only what differs from the defaults, each for a reason."""
+    """server.properties of the combined node, from the broker configs of Kafka 4.3's documentation (section
+    "Broker Configs"): only what differs from the defaults or must be named, each for a reason."""
     admin_jaas = jaas_config(ADMIN_USER, admin_password).replace("\\", "\\\\")  # properties-file escaping
     return f"""\
 process.roles=broker,controller

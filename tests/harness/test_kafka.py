@@ -134,6 +134,8 @@ def test_a_user_produces_and_a_consumer_group_reads_over_sasl_ssl(kafka_broker, 
     topic = f"harness-{uuid.uuid4().hex[:6]}"
     kafka_broker.create_topic(topic, partitions=3)
     kafka_broker.create_topic(topic, partitions=3)  # idempotent
+    kafka_broker._topics.discard(topic)
+    kafka_broker.create_topic(topic, partitions=3)  # also when the broker answers TopicAlreadyExists
     user = kafka_broker.user("harness-app")
     assert kafka_broker.user("harness-app") is user  # idempotent: same credentials
     producer = KafkaProducer(acks="all", **kafka_broker.client_kwargs(user))
@@ -210,6 +212,9 @@ def test_the_broker_is_the_pinned_apache_kafka(kafka_broker) -> None:
     assert KafkaConfig().kafka_version == pinned
     log = kafka_broker.log_path.read_text(errors="replace")
     assert f"Kafka version: {pinned}" in log
+    # the broker logs its whole config at start; the admin's SCRAM password (in server.properties) is not in it
+    assert "KafkaConfig values:" in log
+    assert kafka_broker.admin.password not in log
     assert kafka_broker.timings["total"] > 0
 
 
