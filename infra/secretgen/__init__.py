@@ -7,8 +7,11 @@
 
 What happens to the value (docs/ARCHITECTURE.md, "Generated secrets"): generated once by the first run of
 the Job (infra/secretgen/generate.py) and kept for the life of the Secret: `pulumi up` again, `pulumi refresh`
-and a replaced Job never change it (the state does not hold it, so nothing can drift); `pulumi destroy` deletes
-the generator's ServiceAccount, which owns the Secret, and the garbage collector deletes the Secret with it.
+and a replaced Job never change it (the state does not hold it, so nothing can drift); a CronJob runs the same
+pod every 10 minutes, so a deleted Secret comes back (with a new value: that is how to rotate it, and how a stack
+whose program used to hold the Secret recovers after the upgrade's `pulumi up` deletes the old one); `pulumi
+destroy` deletes the generator's ServiceAccount, which owns the Secret, and the garbage collector deletes the
+Secret with it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.secretgen.spec import SCRIPT_KEY, job_spec, names, role_rules
+from infra.secretgen.spec import SCRIPT_KEY, heal_cron_job_spec, job_spec, names, role_rules
 
 __all__ = ["GeneratedSecret", "GeneratedSecretArgs"]
 
@@ -35,7 +38,7 @@ class GeneratedSecretArgs:
 
 
 class GeneratedSecret(pulumi.ComponentResource):
-    """pipeworks:secrets:GeneratedSecret — ServiceAccount, Role, RoleBinding, script ConfigMap and Job."""
+    """pipeworks:secrets:GeneratedSecret — ServiceAccount, Role, RoleBinding, script ConfigMap, Job and CronJob."""
 
     def __init__(self, name: str, args: GeneratedSecretArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("pipeworks:secrets:GeneratedSecret", name, None, opts)
@@ -58,7 +61,8 @@ class GeneratedSecret(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(mine, pulumi.ResourceOptions(depends_on=[role, sa])))
         script = k8s.core.v1.ConfigMap(f"{name}-script", metadata=meta("config_map"),
                                        data={SCRIPT_KEY: (Path(__file__).parent / SCRIPT_KEY).read_text()}, opts=mine)
-        self.ready = k8s.batch.v1.Job(f"{name}-job", metadata=meta("job"), spec=spec,
-                                      opts=pulumi.ResourceOptions.merge(mine, pulumi.ResourceOptions(
-                                          depends_on=[binding, script])))
+        after = pulumi.ResourceOptions.merge(mine, pulumi.ResourceOptions(depends_on=[binding, script]))
+        # The Job makes the Secret before its consumers (they wait for it); the CronJob re-makes it if deleted.
+        self.ready = k8s.batch.v1.Job(f"{name}-job", metadata=meta("job"), spec=spec, opts=after)
+        k8s.batch.v1.CronJob(f"{name}-heal", metadata=meta("cron_job"), spec=heal_cron_job_spec(spec), opts=after)
         self.register_outputs({"secret": args.secret})

@@ -6,18 +6,23 @@ import json
 from typing import Any
 
 from infra.config.resources import PodResources
+from infra.naming import join_dns_label
 from infra.placement import Role, place
 
 IMAGE = "docker.io/library/python:3.12.12-slim"  # the same pinned image as Kafka's ca-sync CronJob
 RESOURCES = PodResources(cpu="10m", memory="64Mi")
 UID = 65534  # nobody: the script needs no file it does not bring in its ConfigMap
 SCRIPT_KEY = "generate.py"
+# The CronJob that re-creates a deleted Secret (a rotation, or an upgrade from a stack whose program held the
+# Secret: `pulumi up` deletes the old Secret after the Job has already found it and kept it).
+HEAL_SCHEDULE = "*/10 * * * *"
 
 
 def names(secret: str) -> dict[str, str]:
-    """The names of the generator's own objects, derived from the Secret's (a DNS label of at most 63)."""
-    base = f"{secret}-gen"[:59].rstrip("-")
-    return {"service_account": base, "role": base, "config_map": base, "job": base}
+    """The names of the generator's own objects, derived from the Secret's (at most 52 characters: a CronJob's
+    name, to which the controller appends an 11-character suffix for its Jobs)."""
+    base = join_dns_label(secret, "gen", max_len=52)
+    return {"service_account": base, "role": base, "config_map": base, "job": base, "cron_job": base}
 
 
 def role_rules(secret: str, service_account: str) -> list[dict[str, Any]]:
@@ -62,3 +67,9 @@ def job_spec(namespace: str, secret: str, generated_keys: tuple[str, ...], liter
     return {"backoffLimit": 6, "activeDeadlineSeconds": 600,
             "template": {"metadata": {"labels": {"app.kubernetes.io/name": "secretgen",
                                                  "app.kubernetes.io/instance": secret}}, "spec": pod}}
+
+
+def heal_cron_job_spec(job: dict[str, Any]) -> dict[str, Any]:
+    """The CronJob that runs the same pod on HEAL_SCHEDULE; its Jobs are the cluster's, so they may expire."""
+    return {"schedule": HEAL_SCHEDULE, "concurrencyPolicy": "Forbid", "successfulJobsHistoryLimit": 1,
+            "failedJobsHistoryLimit": 2, "jobTemplate": {"spec": {**job, "ttlSecondsAfterFinished": 3600}}}

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import pytest
 
 from infra.secretgen import generate
-from infra.secretgen.spec import job_spec, names, role_rules
+from infra.secretgen.spec import HEAL_SCHEDULE, heal_cron_job_spec, job_spec, names, role_rules
 
 SA = {"metadata": {"name": "grafana-admin-gen", "uid": "0b6e-uid"}}
 
@@ -117,3 +117,14 @@ def test_rbac_reads_only_its_secret_and_owner():
     rules = role_rules("grafana-admin", "grafana-admin-gen")
     assert {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": ["grafana-admin"]} in rules
     assert all(r.get("resourceNames") or r["verbs"] == ["create"] for r in rules)
+
+
+def test_the_heal_cron_job_runs_the_same_pod_and_names_fit():
+    """A deleted Secret comes back (rotation; an upgrade whose `pulumi up` deleted a Secret the program used to
+    declare after the Job had kept it): the CronJob runs the Job's pod on a schedule."""
+    job = job_spec("monitoring", "grafana-admin", ("admin-password",), {"admin-user": "admin"}, 32)
+    cron = heal_cron_job_spec(job)
+    assert cron["schedule"] == HEAL_SCHEDULE and cron["concurrencyPolicy"] == "Forbid"
+    assert cron["jobTemplate"]["spec"]["template"] == job["template"]
+    long = names("x" * 70)
+    assert all(len(n) <= 52 for n in long.values()) and len(set(long.values())) == 1
