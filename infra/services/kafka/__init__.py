@@ -40,7 +40,6 @@ from infra.services.kafka.spec import (
     bootstrap_address,
     ca_secret_name,
     check_user_name,
-    jaas_config,
     kafka_spec,
     labels_for,
     node_pool_spec,
