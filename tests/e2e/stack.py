@@ -1,5 +1,5 @@
-"""The `e2e` stack: an existing cluster (the test's own API server) with every component and workload that
-has no cloud dependency and needs no provider the proxy cannot serve (see PLATFORM), its charts from a chart mirror and its readiness waits off (no nodes: nothing ever
+"""The `e2e` stack: an existing cluster (the test's own API server) with every component and every registered
+workload (none needs a cloud), its charts from a chart mirror and its readiness waits off (no nodes: nothing ever
 becomes ready). Shared by tests/e2e and benchmarks/engine.py."""
 
 from __future__ import annotations
@@ -34,15 +34,23 @@ PLATFORM: dict[str, Any] = {
          "maxSize": 1, "capacity": {"cpu": "30", "memory": "120Gi", "gpu": 2}},
     ],
     "storage": {"devicePathFilter": "^/dev/disk/by-id/nvme-e2e_.*"},
-    # Off only because they need the pulumi-random provider, which the Go module proxy does not serve at any
-    # version (github.com/pulumi/pulumi-random/provider/v4), so it cannot be built here: Kafka (its users'
-    # SCRAM passwords), monitoring (the Grafana admin password), JupyterHub (its generated secrets). The
-    # fraud workload needs Kafka. tests/e2e/environment.py refuses a stack that still declares one.
-    "kafka": {"enabled": False},
-    "monitoring": {"enabled": False},
-    "jupyterhub": {"enabled": False},
+    # Every other component keeps the dev profile's default (all on): Kafka, monitoring and JupyterHub included,
+    # now that their generated passwords come from the cluster (infra/secretgen, Strimzi's User Operator) and no
+    # longer from pulumi-random, which the Go module proxy cannot serve.
 }
-WORKLOADS: dict[str, Any] = {"fraud": {"enabled": False}}
+
+
+def workloads_config() -> dict[str, Any]:
+    """Every registered workload, on: its section from the shipped dev stack (a workload names there what only a
+    stack knows, e.g. the fraud API's model versions), or just `enabled: true` when dev has none. Generic over the
+    registry (workloads/catalog.py), so a workload added there is deployed by the e2e too."""
+    from workloads.catalog import REGISTRY
+
+    dev = (yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"].get("pipeworks:workloads") or {})
+    return {key: {**copy.deepcopy(dev.get(key) or {}), "enabled": True} for key in REGISTRY.keys}
+
+
+WORKLOADS: dict[str, Any] = workloads_config()
 # Everything the program links into the project directory (Pulumi.yaml's `main` and what it imports).
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "program.py", "infra", "workloads", ".venv")
 

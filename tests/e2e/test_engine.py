@@ -25,10 +25,13 @@ from policies.packs import PACK_NAMES
 from tests.e2e.environment import E2E, new_stack, plan
 from tests.e2e.stack import STACK, platform_config
 from tests.harness.engines import REPO
+from workloads.catalog import REGISTRY
 
 pytestmark = pytest.mark.e2e
 
 PACKS = ("guardrails", "placement", "secrets")
+# infra/services/*: the platform's services, none of which needs a cloud
+SERVICES = ("Elk", "Gateway", "GpuOperator", "JupyterHub", "Kafka", "Monitoring", "Spark")
 K8S_SKIP = ("kubernetes:helm.sh/", "pulumi:providers:")
 
 
@@ -124,6 +127,12 @@ def test_up_creates_every_object_in_the_api_server(e2e: E2E):
     resources = state(e2e)
     objects = k8s_objects(resources)
     assert len(objects) >= 40, f"only {len(objects)} Kubernetes objects in the state"
+    # every component without a cloud dependency and every registered workload is part of the e2e stack
+    components = {r["type"] for r in resources if not r.get("custom")}
+    assert components >= {f"pipeworks:services:{c}" for c in SERVICES} | {"pipeworks:storage:RookCeph"}
+    workloads = {urn_name(r["urn"]) for r in resources if r["type"].startswith("pipeworks:workloads:")}
+    assert workloads == set(REGISTRY.keys)
+    assert not [r["urn"] for r in resources if r["type"].startswith("random:")]
     pruned: dict[str, list[str]] = {}
     for r in objects:
         out = r["outputs"]
@@ -144,6 +153,68 @@ def test_up_creates_every_object_in_the_api_server(e2e: E2E):
         status = r["outputs"]["status"]
         marker = f"/api/v1/namespaces/{status['namespace']}/configmaps/pipeworks-standin-{status['name']}"
         assert e2e.cluster.get(marker) is not None, f"{r['urn']}: no stand-in marker {marker}"
+
+
+# Secrets the cluster made during the tests (not the stack): destroy must take them too.
+CLUSTER_MADE: list[str] = []
+
+
+def pod_env(obj: dict) -> dict[str, str]:
+    """The first container's plain env of a Job or CronJob."""
+    spec = obj["spec"].get("jobTemplate", {}).get("spec", obj["spec"])
+    return {e["name"]: e["value"] for e in spec["template"]["spec"]["containers"][0].get("env", [])}
+
+
+def test_generated_and_copied_secrets_work_under_their_own_rbac(e2e: E2E):
+    """What the stack's secret pods do, run as their own ServiceAccounts against the real API server (no kubelet
+    runs a pod here), so the Roles the stack declares are checked by the RBAC authorizer: every generator Job
+    (infra/secretgen/generate.py) creates its Secret, owned by its ServiceAccount, and a second run keeps the
+    value; every Kafka copy CronJob (infra/services/kafka/ca_sync.py) copies the Secret Strimzi's operators
+    write (written here by the admin in their place: no operator runs) into the client namespace, only the keys
+    it names plus the user name."""
+    from infra.secretgen import generate
+    from infra.services.kafka import ca_sync
+
+    cluster, ctx = e2e.cluster, e2e.cluster.token_ssl()
+    objects = [r["outputs"] for r in k8s_objects(state(e2e))]
+    generators = [o for o in objects if o["kind"] == "Job" and o["spec"]["template"]["metadata"].get(
+        "labels", {}).get("app.kubernetes.io/name") == "secretgen"]
+    assert {pod_env(g)["SECRET_NAME"] for g in generators} >= {"grafana-admin", "jupyterhub-admin"}
+    for job in generators:
+        env, ns = pod_env(job), job["metadata"]["namespace"]
+        account = job["spec"]["template"]["spec"]["serviceAccountName"]
+        args = (cluster.server, cluster.service_account_token(ns, account), ctx, ns, env["SECRET_NAME"],
+                env["GENERATED_KEYS"].split(","), json.loads(env["LITERAL_DATA"]), env["OWNER_SERVICE_ACCOUNT"],
+                int(env["LENGTH"]))
+        assert generate.ensure(*args) == 0
+        path = f"/api/v1/namespaces/{ns}/secrets/{env['SECRET_NAME']}"
+        CLUSTER_MADE.append(path)
+        first = cluster.get(path)
+        assert set(first["data"]) == {*env["GENERATED_KEYS"].split(","), *json.loads(env["LITERAL_DATA"])}
+        assert [o["name"] for o in first["metadata"]["ownerReferences"]] == [account]
+        assert generate.ensure(*args) == 0
+        assert cluster.get(path)["data"] == first["data"], "a second run changed the generated value"
+
+    copies = [o for o in objects if o["kind"] == "CronJob" and o["spec"]["jobTemplate"]["spec"]["template"][
+        "metadata"].get("labels", {}).get("app.kubernetes.io/name") == "kafka-ca-sync"]
+    assert any("LITERAL_DATA" in pod_env(c) for c in copies), "no KafkaUser credentials are copied anywhere"
+    for job in copies:
+        env, ns = pod_env(job), job["metadata"]["namespace"]
+        keys = tuple(env.get("KEYS", "ca.crt").split(","))
+        literal = json.loads(env.get("LITERAL_DATA") or "{}")
+        source = f"/api/v1/namespaces/{env['SOURCE_NAMESPACE']}/secrets/{env['SOURCE_SECRET']}"
+        if cluster.get(source) is None:  # what the operator writes (with a key the copy must leave behind)
+            data = {k: base64.b64encode(f"e2e {k}".encode()).decode() for k in (*keys, "not-copied")}
+            cluster.send("POST", source.rsplit("/", 1)[0], {"apiVersion": "v1", "kind": "Secret", "metadata": {
+                "name": env["SOURCE_SECRET"], "namespace": env["SOURCE_NAMESPACE"]}, "data": data})
+        account = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["serviceAccountName"]
+        assert ca_sync.sync(cluster.server, cluster.service_account_token(ns, account), ctx, env["SOURCE_NAMESPACE"],
+                            env["SOURCE_SECRET"], env["TARGET_NAMESPACE"], env["TARGET_SECRET"], keys, literal) == 0
+        target = f"/api/v1/namespaces/{env['TARGET_NAMESPACE']}/secrets/{env['TARGET_SECRET']}"
+        CLUSTER_MADE.append(target)
+        copied = cluster.get(target)["data"]
+        assert copied == {**{k: base64.b64encode(v.encode()).decode() for k, v in literal.items()},
+                          **{k: cluster.get(source)["data"][k] for k in keys}}
 
 
 def test_second_preview_has_no_changes(e2e: E2E):
@@ -339,7 +410,8 @@ def test_destroy_leaves_no_object_of_ours(e2e: E2E):
     # removes it (readiness waits are off for this stack), so give it a bounded time.
     deadline = time.monotonic() + 180
     while True:
-        left = sorted(urn for urn, path in paths.items() if e2e.cluster.get(path) is not None)
+        left = sorted(urn for urn, path in [*paths.items(), *((p, p) for p in CLUSTER_MADE)]
+                      if e2e.cluster.get(path) is not None)
         if not left or time.monotonic() > deadline:
             break
         time.sleep(2)

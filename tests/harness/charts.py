@@ -3,9 +3,11 @@
 The real charts cannot be fetched here (no chart repository or OCI registry is reachable), so for every
 release the e2e stack declares the test writes a chart of the same name and version, as `helm pull` would
 name it (`<chart>-<version>.tgz`), holding:
-- the CRDs the real chart installs (the upstream CRDs with their structural schemas), so custom resources the
-  program declares after the release are validated by the API server exactly as on a real cluster, and only
-  if the program orders them after their operator's release;
+- the CRDs the real chart installs, built from the repository's structural copy (tests/schemas/crds/, made by
+  scripts/crd_schemas.py: each kind's group, names, scope, subresources and the schema of the version the
+  program writes, without prose or defaults), so custom resources the program declares after the release are
+  validated by the API server by their upstream structural schemas, and only if the program orders them after
+  their operator's release; a fresh clone needs nothing beside it;
 - one marker ConfigMap naming the chart and version, to prove the release came from the mirror.
 The CRDs are templates (not the chart's crds/ directory) so `helm uninstall` removes them and `pulumi
 destroy` can be checked to leave nothing behind.
@@ -14,6 +16,7 @@ destroy` can be checked to leave nothing behind.
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 from pathlib import Path
 
@@ -44,16 +47,36 @@ CHART_CRD_GROUPS: dict[str, tuple[str, ...]] = {
 CLUSTER_CRD_GROUPS: tuple[str, ...] = ()
 
 
-def crd_documents(group: str) -> list[tuple[str, str]]:
-    """(file name, YAML text) of the upstream CRDs of one API group.
+CRDS = REPO / "tests" / "schemas" / "crds"
 
-    Read from the shared reference copy (../shared/crds/<group>/<Kind>.yaml) until the repository carries its
-    own structural copy of the schemas; this is the one function to switch when it does."""
-    directory = REPO.parent / "shared" / "crds" / group
-    files = sorted(directory.glob("*.yaml"))
+
+def crd_object(group: str, meta_file: Path) -> dict:
+    """One CustomResourceDefinition from the copy: `<Kind>.crd.json` and the `<Kind>_<version>.json` schema of each
+    version the copy holds (the program's; scripts/crd_schemas.py keeps only storage versions). The other upstream
+    versions are left out: a CRD must give every version a schema, and the program uses none of them."""
+    meta = json.loads(meta_file.read_text())
+    kind = meta["names"]["kind"]
+    versions = []
+    for ver in meta["versions"]:
+        schema_file = meta_file.parent / f"{kind}_{ver['name']}.json"
+        if schema_file.exists():
+            schema = {k: v for k, v in json.loads(schema_file.read_text()).items() if k != "$comment"}
+            versions.append({**ver, "served": True, "schema": {"openAPIV3Schema": schema}})
+    if [v["storage"] for v in versions] != [True]:
+        raise ValueError(f"{meta_file}: the copy must hold exactly one version of {kind}, its storage version; it "
+                         f"holds {[v['name'] for v in versions]} (scripts/crd_schemas.py SCHEMAS)")
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{meta['names']['plural']}.{group}", "annotations": meta.get("annotations", {})},
+            "spec": {"group": group, "names": meta["names"], "scope": meta["scope"], "versions": versions}}
+
+
+def crd_documents(group: str) -> list[tuple[str, str]]:
+    """(file name, JSON text, which is YAML too) of the CRDs of one API group, from the in-repo structural copy."""
+    files = sorted((CRDS / group).glob("*.crd.json"))
     if not files:
-        raise FileNotFoundError(f"no CRDs for API group {group} in {directory}")
-    return [(f"{group}-{f.name}", f.read_text()) for f in files]
+        raise FileNotFoundError(f"no CRDs for API group {group} in {CRDS / group}: add its kinds to SCHEMAS in "
+                                "scripts/crd_schemas.py and run it")
+    return [(f"{group}-{f.name}", json.dumps(crd_object(group, f), indent=1, sort_keys=True) + "\n") for f in files]
 
 
 def chart_name(chart: str) -> str:
@@ -74,7 +97,7 @@ def write_stand_in_chart(mirror: Path, chart: str, version: str) -> Path:
             f"data:\n  chart: {name}\n  version: {version!r}\n"),
     }
     crds = [doc for group in CHART_CRD_GROUPS.get(name, ()) for doc in crd_documents(group)]
-    # .Files.Get copies each CRD verbatim: their descriptions may contain `{{`, which a template would parse.
+    # .Files.Get copies each CRD verbatim: a pattern or CEL rule may contain `{{`, which a template would parse.
     for fname, text in crds:
         files[f"files/{fname}"] = text
     if crds:

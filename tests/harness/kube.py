@@ -201,6 +201,24 @@ class ControlPlane:
             raise
         return body if raw else json.loads(body)
 
+    def send(self, method: str, path: str, body: dict) -> dict:
+        """POST/PUT/PATCH (JSON) with the admin's client cert."""
+        req = urllib.request.Request(self.server + path, data=json.dumps(body).encode(), method=method,
+                                     headers={"Accept": "application/json", "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, context=self._ssl, timeout=30) as r:
+            return json.loads(r.read() or b"{}")
+
+    def service_account_token(self, namespace: str, name: str) -> str:
+        """A short-lived token of a ServiceAccount (TokenRequest), to act exactly as that account's pods would."""
+        out = self.send("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
+                        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                         "spec": {"expirationSeconds": 600}})
+        return out["status"]["token"]
+
+    def token_ssl(self) -> ssl.SSLContext:
+        """TLS to the API server without the admin's client certificate (requests then carry a bearer token)."""
+        return ssl.create_default_context(cafile=str(self.pki.path("ca.crt")))
+
     def object_path(self, api_version: str, kind: str, name: str, namespace: str | None) -> str:
         """The REST path of one object, found through discovery (kind -> resource, namespaced or not)."""
         base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"

@@ -83,7 +83,9 @@ def test_the_staleness_check_sees_an_edit_a_missing_and_an_extra_file(tmp_path):
     if not (SHARED / "crds").is_dir():
         pytest.skip(f"{SHARED / 'crds'} is absent (the shared/ folder beside the repo): nothing to derive from")
     target = tmp_path / "crds"
-    assert crd_schemas.write(SHARED / "crds", target) == len(crd_schemas.SCHEMAS)
+    kinds = {(g, k) for g, k, _ in crd_schemas.SCHEMAS}
+    assert crd_schemas.write(SHARED / "crds", target) == len(crd_schemas.SCHEMAS) + len(kinds)
+    assert all((target / g / f"{k}.crd.json").is_file() for g, k in kinds)
     assert crd_schemas.problems(SHARED / "crds", target) == []
     route = target / "gateway.networking.k8s.io" / "HTTPRoute_v1.json"
     route.write_text(route.read_text().replace('"maxItems": 16', '"maxItems": 17', 1))
@@ -94,14 +96,16 @@ def test_the_staleness_check_sees_an_edit_a_missing_and_an_extra_file(tmp_path):
     assert [f.rsplit(": ", 1)[1].split(" ")[0] for f in found] == ["missing", "stale", "not"], found
 
 
-def test_the_structural_copy_keeps_field_names_called_like_keywords_and_drops_prose():
+def test_the_structural_copy_keeps_field_names_called_like_keywords_and_defaults_and_drops_prose():
+    """`default` is kept: the API server defaults before validating and refuses a CRD whose list-map key has no
+    default (ECK 3.5.0 `ports[].protocol`, found by the e2e)."""
     schema = {"type": "object", "description": "prose", "default": {}, "required": ["description"],
               "properties": {"description": {"type": "string", "description": "a field named description",
                                              "example": "x"},
                              "default": {"type": "integer", "minimum": 0}},
               "x-kubernetes-validations": [{"rule": "self.default >= 0", "message": "m", "description": "d"}]}
     assert crd_schemas.structural(schema) == {
-        "type": "object", "required": ["description"],
+        "type": "object", "default": {}, "required": ["description"],
         "properties": {"description": {"type": "string"}, "default": {"type": "integer", "minimum": 0}},
         "x-kubernetes-validations": [{"rule": "self.default >= 0", "message": "m"}]}
 
@@ -133,3 +137,29 @@ def test_the_script_refuses_bad_input_with_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no upstream schema for ceph.rook.io/CephCluster_v1.json" in err
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_the_crd_copy_is_what_an_api_server_needs_and_no_prose(tmp_path):
+    """Each `<Kind>.crd.json` keeps group, names, scope, versions (served/storage/subresources) and only the
+    `api-approved.kubernetes.io` annotation (required for *.k8s.io groups); the e2e's stand-in charts build the
+    CRD from it and the program's version's schema (tests/harness/charts.py:crd_object)."""
+    from tests.harness.charts import crd_object
+
+    spark = json.loads((CRDS / "sparkoperator.k8s.io" / "SparkApplication.crd.json").read_text())
+    assert set(spark) == {"$comment", "annotations", "group", "names", "scope", "versions"}
+    assert set(spark["annotations"]) == {"api-approved.kubernetes.io"}
+    assert spark["versions"] == [{"name": "v1beta2", "served": True, "storage": True, "subresources": {"status": {}}}]
+    crd = crd_object("sparkoperator.k8s.io", CRDS / "sparkoperator.k8s.io" / "SparkApplication.crd.json")
+    assert crd["metadata"]["name"] == "sparkapplications.sparkoperator.k8s.io"
+    (version,) = crd["spec"]["versions"]
+    assert "$comment" not in version["schema"]["openAPIV3Schema"] and "description" not in json.dumps(crd["spec"]["names"])
+    # Elasticsearch serves v1beta1 upstream too: only the program's (storage) version gets into the CRD
+    es = crd_object("elasticsearch.k8s.elastic.co", CRDS / "elasticsearch.k8s.elastic.co" / "Elasticsearch.crd.json")
+    assert [v["name"] for v in es["spec"]["versions"]] == ["v1"]
+    # a copy without its storage version's schema is refused, naming the file
+    bad = tmp_path / "x.example.com"
+    bad.mkdir()
+    (bad / "Thing.crd.json").write_text(json.dumps({"group": "x.example.com", "scope": "Namespaced", "names": {
+        "kind": "Thing", "plural": "things"}, "versions": [{"name": "v1", "served": True, "storage": True}]}))
+    with pytest.raises(ValueError, match="Thing.crd.json: the copy must hold exactly one version of Thing"):
+        crd_object("x.example.com", bad / "Thing.crd.json")

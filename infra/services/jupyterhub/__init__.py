@@ -11,12 +11,12 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from infra.config.jupyterhub import JupyterHubConfig, NotebookProfile
 from infra.context import PlatformContext
 from infra.placement import Role, gpu_limits, place
 from infra.podsecurity import pod_security_labels
+from infra.secretgen import GeneratedSecret, GeneratedSecretArgs
 from infra.storage import StorageHandle
 from infra.storage.specs import OBC_CONFIGMAP_KEYS, OBC_SECRET_KEYS
 
@@ -233,13 +233,10 @@ class JupyterHub(pulumi.ComponentResource):
                 f"{name}-spark-defaults", metadata={"name": SPARK_DEFAULTS_CM, "namespace": ns},
                 data={"spark-defaults.conf": spark_defaults(conf)}, opts=after_ns))
             spark_conf_mounted = True
-        # Default providers are disabled for the whole project (Pulumi.yaml): pulumi-random needs its own.
-        random_provider = random.Provider(f"{name}-random", opts=pulumi.ResourceOptions(parent=self))
-        admin_password = random.RandomPassword(f"{name}-admin-password", length=24, special=False,
-                                               opts=pulumi.ResourceOptions(parent=self, provider=random_provider))
-        deps.append(k8s.core.v1.Secret(
-            f"{name}-admin", metadata={"name": ADMIN_SECRET, "namespace": ns},
-            string_data={"password": pulumi.Output.secret(admin_password.result)}, opts=after_ns))
+        # Generated in the cluster, never held by the program or its state (infra/secretgen).
+        deps.append(GeneratedSecret(f"{name}-admin", GeneratedSecretArgs(
+            provider=args.ctx.provider, namespace=ns, secret=ADMIN_SECRET, generated_keys=("password",), length=24),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ns])).ready)
         values = hub_values(cfg, gpu_profile=args.gpu_profile, block_class=args.block_class,
                             env=notebook_env(bucket=self.bucket, spark_master=spark_master),
                             extra_labels=extra_labels, egress_namespaces=egress, ingress_namespaces=ingress,

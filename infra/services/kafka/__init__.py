@@ -8,27 +8,27 @@ Workloads use the handle (`platform.kafka`):
     # user.secret_name (keys username, password, sasl.jaas.config) and user.ca_secret (key ca.crt) live in
     # the workload's namespace; kafka.bootstrap is the TLS bootstrap address; pods need kafka.client_labels.
 
-Cross-namespace credentials: Strimzi's User Operator only watches (and writes Secrets into) the Kafka
-namespace. Rather than widening it, the program generates each user's SCRAM password (Strimzi's
-`authentication.password.valueFrom`), so it can write the same credentials into the workload's namespace
-itself; the cluster CA certificate, which only the operator knows, is copied there by a small CronJob
-(ca_sync.py), as Strimzi's maintainers advise (strimzi-kafka-operator#3304).
+Cross-namespace credentials: Strimzi's User Operator generates each user's SCRAM password and writes it only
+into the Kafka namespace (Secret `<user>`), so the platform never holds it (not in the program, the state or a
+plan). A small CronJob (ca_sync.py) copies that Secret, and the cluster CA certificate, which only the operator
+knows, into the workload's namespace, as Strimzi's maintainers advise (strimzi-kafka-operator#3304).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from infra.config.kafka import KafkaConfig, UserQuotas
 from infra.config.resources import PodResources
 from infra.context import PlatformContext
 from infra.helmvalues import null_values_yaml
+from infra.naming import join_dns_label
 from infra.placement import NvmeMode, Role, place
 from infra.podsecurity import pod_security_labels
 from infra.services.kafka.spec import (
@@ -40,7 +40,6 @@ from infra.services.kafka.spec import (
     bootstrap_address,
     ca_secret_name,
     check_user_name,
-    jaas_config,
     kafka_spec,
     labels_for,
     node_pool_spec,
@@ -58,6 +57,9 @@ CHART = "oci://quay.io/strimzi-helm/strimzi-kafka-operator"
 API_VERSION = "kafka.strimzi.io/v1"
 CA_SYNC_IMAGE = "docker.io/library/python:3.12.12-slim"
 CA_SYNC_SCHEDULE = "*/10 * * * *"  # Strimzi renews its CA 30 days before expiry; minutes are plenty
+# A new user's client pods cannot start before their Secret is copied: copy soon after the operator writes it.
+USER_SYNC_SCHEDULE = "*/2 * * * *"
+USER_SECRET_KEYS = ("password", "sasl.jaas.config")  # what the User Operator writes for a SCRAM-SHA-512 user
 CA_SYNC_RESOURCES = PodResources(cpu="10m", memory="64Mi")
 METRICS_PORTS = (8080, 8081, 9404)  # operator / topic operator http, user operator, Kafka + Cruise Control
 
@@ -127,12 +129,11 @@ class Kafka(pulumi.ComponentResource):
         self.ca_secret = ca_secret_name(cfg)
         self.client_labels = {CLIENT_LABEL: cfg.cluster_name}
         self._k8s = pulumi.ResourceOptions(parent=self, provider=args.ctx.provider)
-        # Default providers are disabled for the whole project (Pulumi.yaml): user passwords need an explicit one.
-        self._random = random.Provider(f"{name}-random", opts=pulumi.ResourceOptions(parent=self))
         self._ca_synced: dict[str, k8s.batch.v1.CronJob] = {}
         self._topics: dict[str, str] = {}  # KafkaTopic name -> Kafka topic name
         self._users: set[str] = set()
         self._ca_sync_base: tuple[k8s.core.v1.ServiceAccount, k8s.core.v1.ConfigMap] | None = None
+        self._sync_readers: dict[str, k8s.rbac.v1.RoleBinding] = {}  # tag -> binding of its reader Role
 
         self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": cfg.namespace, "labels": pod_security_labels(
             # baseline: the operator chart sets no restricted securityContext; operands get restricted ones
@@ -217,76 +218,79 @@ class Kafka(pulumi.ComponentResource):
         acls = list(acls)
         owner = parent or self
         opts = pulumi.ResourceOptions(parent=owner, provider=self._args.ctx.provider)
-        password = random.RandomPassword(f"{self._name}-user-{name}-password", length=32, special=False,
-                                         opts=pulumi.ResourceOptions(parent=owner, provider=self._random))
-        secret_pw = pulumi.Output.secret(password.result)
-        pw_secret = f"{name}-scram-password"
-        pw = k8s.core.v1.Secret(f"{self._name}-user-{name}-scram", metadata={
-            "name": pw_secret, "namespace": self.namespace, "labels": labels_for(self.cfg)},
-            string_data={"password": secret_pw}, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-                depends_on=[self.ns])))
-        k8s.apiextensions.CustomResource(
+        # No password: the User Operator generates it into Secret <name> (keys password, sasl.jaas.config).
+        user = k8s.apiextensions.CustomResource(
             f"{self._name}-user-{name}", api_version=API_VERSION, kind="KafkaUser",
             metadata={"name": name, "namespace": self.namespace, "labels": labels_for(self.cfg)},
-            spec=user_spec(pw_secret, acls, quotas or self.cfg.user_quotas),
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[self.operator, self.kafka, pw])))
+            spec=user_spec(acls, quotas or self.cfg.user_quotas),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[self.operator, self.kafka])))
         if namespace != self.namespace:
-            # The User Operator already writes Secret <name> (same keys) in the Kafka namespace itself.
-            k8s.core.v1.Secret(f"{self._name}-user-{name}-client", metadata={"name": name, "namespace": namespace},
-                               string_data={"username": pulumi.Output.secret(name), "password": secret_pw,
-                                            "sasl.jaas.config": secret_pw.apply(lambda p: jaas_config(name, p))},
-                               opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-                                   depends_on=list(depends_on))))
             self._sync_ca_to(namespace, depends_on)
+            self._copy_secret(f"user-{name}", name, namespace, name, USER_SECRET_KEYS, {"username": name},
+                              USER_SYNC_SCHEDULE, list(depends_on), user)
         return KafkaUserHandle(username=name, namespace=namespace, secret_name=name, ca_secret=self.ca_secret,
                                bootstrap=self.bootstrap, client_labels=dict(self.client_labels),
                                kafka_namespace=self.namespace)
+
+    def _sync_base(self) -> tuple[k8s.core.v1.ServiceAccount, k8s.core.v1.ConfigMap]:
+        """The copy jobs' ServiceAccount and script, once."""
+        if self._ca_sync_base is None:
+            name, cfg = self._name, self.cfg
+            after_ns = pulumi.ResourceOptions.merge(self._k8s, pulumi.ResourceOptions(depends_on=[self.ns]))
+            sa = k8s.core.v1.ServiceAccount(f"{name}-ca-sync-sa", metadata={"name": "ca-sync",
+                                                                            "namespace": cfg.namespace},
+                                            automount_service_account_token=True, opts=after_ns)
+            script = k8s.core.v1.ConfigMap(f"{name}-ca-sync-script", metadata={"name": "ca-sync",
+                                                                               "namespace": cfg.namespace},
+                                           data={"ca_sync.py": (Path(__file__).parent / "ca_sync.py").read_text()},
+                                           opts=after_ns)
+            self._ca_sync_base = (sa, script)
+        return self._ca_sync_base
 
     def _sync_ca_to(self, namespace: str, depends_on: Sequence[pulumi.Resource]) -> None:
         """A CronJob in the Kafka namespace that keeps `<cluster>-cluster-ca-cert` copied into `namespace`."""
         if namespace in self._ca_synced:
             return
+        self._ca_synced[namespace] = self._copy_secret("ca", self.ca_secret, namespace, self.ca_secret, ("ca.crt",),
+                                                       {}, CA_SYNC_SCHEDULE, list(depends_on), self.kafka)
+
+    def _copy_secret(self, tag: str, source: str, namespace: str, target: str, keys: tuple[str, ...],
+                     literal: dict[str, str], schedule: str, depends_on: list[pulumi.Resource],
+                     writer_of_source: pulumi.Resource) -> k8s.batch.v1.CronJob:
+        """A CronJob in the Kafka namespace that keeps `keys` of Secret `source` copied into `namespace` as
+        `target` (ca_sync.py). Its RBAC reads only `source` and writes only `target` in the client namespace
+        (plus `create`, which RBAC cannot narrow). `writer_of_source`: what makes the operator write the source."""
         name, cfg = self._name, self.cfg
-        if self._ca_sync_base is None:
-            sa = k8s.core.v1.ServiceAccount(f"{name}-ca-sync-sa", metadata={"name": "ca-sync",
-                                                                            "namespace": cfg.namespace},
-                                            automount_service_account_token=True,
-                                            opts=pulumi.ResourceOptions.merge(self._k8s, pulumi.ResourceOptions(
-                                                depends_on=[self.ns])))
-            script = k8s.core.v1.ConfigMap(f"{name}-ca-sync-script", metadata={"name": "ca-sync",
-                                                                               "namespace": cfg.namespace},
-                                           data={"ca_sync.py": (Path(__file__).parent / "ca_sync.py").read_text()},
-                                           opts=pulumi.ResourceOptions.merge(self._k8s, pulumi.ResourceOptions(
-                                               depends_on=[self.ns])))
-            reader = k8s.rbac.v1.Role(f"{name}-ca-sync-read", metadata={"name": "ca-sync-read",
-                                                                        "namespace": cfg.namespace},
+        sa, script = self._sync_base()
+        if tag not in self._sync_readers:
+            read_name = join_dns_label(tag, "sync-read")
+            reader = k8s.rbac.v1.Role(f"{name}-{tag}-sync-read", metadata={"name": read_name,
+                                                                           "namespace": cfg.namespace},
                                       rules=[{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"],
-                                              "resourceNames": [self.ca_secret]}], opts=self._k8s)
-            k8s.rbac.v1.RoleBinding(f"{name}-ca-sync-read", metadata={"name": "ca-sync-read",
-                                                                      "namespace": cfg.namespace},
-                                    role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                                              "name": "ca-sync-read"},
-                                    subjects=[{"kind": "ServiceAccount", "name": "ca-sync",
-                                               "namespace": cfg.namespace}],
-                                    opts=pulumi.ResourceOptions.merge(self._k8s, pulumi.ResourceOptions(
-                                        depends_on=[reader, sa])))
-            self._ca_sync_base = (sa, script)
-        sa, script = self._ca_sync_base
-        in_client = pulumi.ResourceOptions.merge(self._k8s, pulumi.ResourceOptions(depends_on=list(depends_on)))
-        writer = k8s.rbac.v1.Role(f"{name}-ca-sync-write-{namespace}", metadata={
-            "name": f"{cfg.cluster_name}-kafka-ca-sync", "namespace": namespace}, rules=[
-            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "patch"],
-             "resourceNames": [self.ca_secret]},
+                                              "resourceNames": [source]}], opts=self._k8s)
+            self._sync_readers[tag] = k8s.rbac.v1.RoleBinding(
+                f"{name}-{tag}-sync-read", metadata={"name": read_name, "namespace": cfg.namespace},
+                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": read_name},
+                subjects=[{"kind": "ServiceAccount", "name": "ca-sync", "namespace": cfg.namespace}],
+                opts=pulumi.ResourceOptions.merge(self._k8s, pulumi.ResourceOptions(depends_on=[reader, sa])))
+        in_client = pulumi.ResourceOptions.merge(self._k8s, pulumi.ResourceOptions(depends_on=depends_on))
+        write_name = join_dns_label(cfg.cluster_name, "kafka", tag, "sync")
+        writer = k8s.rbac.v1.Role(f"{name}-{tag}-sync-write-{namespace}", metadata={
+            "name": write_name, "namespace": namespace}, rules=[
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "patch"], "resourceNames": [target]},
             # Server-side apply creates the Secret on the first run; create cannot be narrowed by name.
             {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}], opts=in_client)
-        binding = k8s.rbac.v1.RoleBinding(f"{name}-ca-sync-write-{namespace}", metadata={
-            "name": f"{cfg.cluster_name}-kafka-ca-sync", "namespace": namespace},
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                      "name": f"{cfg.cluster_name}-kafka-ca-sync"},
+        binding = k8s.rbac.v1.RoleBinding(f"{name}-{tag}-sync-write-{namespace}", metadata={
+            "name": write_name, "namespace": namespace},
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": write_name},
             subjects=[{"kind": "ServiceAccount", "name": "ca-sync", "namespace": cfg.namespace}],
             opts=pulumi.ResourceOptions.merge(in_client, pulumi.ResourceOptions(depends_on=[writer, sa])))
-        env = {"SOURCE_NAMESPACE": cfg.namespace, "SOURCE_SECRET": self.ca_secret,
-               "TARGET_NAMESPACE": namespace, "TARGET_SECRET": self.ca_secret}
+        env = {"SOURCE_NAMESPACE": cfg.namespace, "SOURCE_SECRET": source,
+               "TARGET_NAMESPACE": namespace, "TARGET_SECRET": target}
+        if keys != ("ca.crt",):
+            env["KEYS"] = ",".join(keys)
+        if literal:
+            env["LITERAL_DATA"] = json.dumps(literal, sort_keys=True)
         pod_spec = {
             **place(Role.GENERAL).pod_spec(),
             "serviceAccountName": "ca-sync",
@@ -299,13 +303,14 @@ class Kafka(pulumi.ComponentResource):
                 "volumeMounts": [{"name": "script", "mountPath": "/opt/ca-sync", "readOnly": True}]}],
             "volumes": [{"name": "script", "configMap": {"name": "ca-sync"}}],
         }
-        self._ca_synced[namespace] = k8s.batch.v1.CronJob(
-            f"{name}-ca-sync-{namespace}",
-            metadata={"name": f"ca-sync-{namespace}"[:52], "namespace": cfg.namespace},
-            spec={"schedule": CA_SYNC_SCHEDULE, "concurrencyPolicy": "Forbid", "successfulJobsHistoryLimit": 1,
+        # CronJob names are at most 52 characters (the controller appends an 11-character suffix to Job names).
+        return k8s.batch.v1.CronJob(
+            f"{name}-{tag}-sync-{namespace}",
+            metadata={"name": join_dns_label(tag, "sync", namespace, max_len=52), "namespace": cfg.namespace},
+            spec={"schedule": schedule, "concurrencyPolicy": "Forbid", "successfulJobsHistoryLimit": 1,
                   "failedJobsHistoryLimit": 2, "jobTemplate": {"spec": {
                       "backoffLimit": 2, "activeDeadlineSeconds": 120, "ttlSecondsAfterFinished": 3600,
                       "template": {"metadata": {"labels": {"app.kubernetes.io/name": "kafka-ca-sync"}},
                                    "spec": pod_spec}}}},
             opts=pulumi.ResourceOptions.merge(self._k8s, pulumi.ResourceOptions(
-                depends_on=[script, binding, self.kafka])))
+                depends_on=[script, binding, self._sync_readers[tag], writer_of_source])))

@@ -256,15 +256,15 @@ class Acl:
         return {"type": "allow", "resource": resource, "operations": list(self.operations), "host": "*"}
 
 
-def user_spec(password_secret: str, acls: Iterable[Acl], quotas: UserQuotas) -> dict[str, Any]:
-    """A KafkaUser spec with SCRAM-SHA-512 and a password the program generated (so the same password can be
-    written to the workload's own namespace), simple-authorization ACLs and client quotas."""
+def user_spec(acls: Iterable[Acl], quotas: UserQuotas) -> dict[str, Any]:
+    """A KafkaUser spec with SCRAM-SHA-512, simple-authorization ACLs and client quotas. No password: the User
+    Operator generates one into Secret <user> (Strimzi 1.2.0 KafkaUser CRD: `authentication.password` is
+    optional), so the platform never holds it."""
     rules = [a.k8s() for a in acls]
     if not rules:
         raise ValueError("kafka.user: acls is empty; a user without ACLs can do nothing under simple authorization")
     return {
-        "authentication": {"type": "scram-sha-512",
-                           "password": {"valueFrom": {"secretKeyRef": {"name": password_secret, "key": "password"}}}},
+        "authentication": {"type": "scram-sha-512"},
         "authorization": {"type": "simple", "acls": rules},
         "quotas": quotas.k8s(),
     }

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 import yaml
 
 from infra.config.monitoring import MonitoringConfig
 from infra.context import PlatformContext
 from infra.podsecurity import pod_security_labels
+from infra.secretgen import GeneratedSecret, GeneratedSecretArgs
 from infra.services.monitoring import spec
 
 __all__ = ["Monitoring", "MonitoringArgs"]
@@ -45,16 +45,12 @@ class Monitoring(pulumi.ComponentResource):
         self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": ns, "labels": pod_security_labels(
             # privileged: node-exporter needs the host network, PID namespace and root filesystem.
             "privileged", "baseline")}, opts=base)
-        # Default providers are disabled for the whole project (Pulumi.yaml): pulumi-random needs its own.
-        random_provider = random.Provider(f"{name}-random", opts=pulumi.ResourceOptions(parent=self))
-        password = random.RandomPassword(f"{name}-grafana-admin", length=32, special=False,
-                                         opts=pulumi.ResourceOptions(parent=self, provider=random_provider))
-        admin = k8s.core.v1.Secret(
-            f"{name}-grafana-admin", metadata={"name": spec.GRAFANA_ADMIN_SECRET, "namespace": ns},
-            string_data={"admin-user": pulumi.Output.secret("admin"),
-                         "admin-password": pulumi.Output.secret(password.result)},
-            opts=after(self.ns))
-        before_release: list[pulumi.Resource] = [self.ns, admin]
+        # Generated in the cluster, never held by the program or its state (infra/secretgen).
+        admin = GeneratedSecret(f"{name}-grafana-admin", GeneratedSecretArgs(
+            provider=args.ctx.provider, namespace=ns, secret=spec.GRAFANA_ADMIN_SECRET,
+            generated_keys=("admin-password",), literal={"admin-user": "admin"}), opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.ns]))
+        before_release: list[pulumi.Resource] = [self.ns, admin.ready]
         if cfg.alert_receiver.value != "none":
             if args.alert_webhook_url is None:
                 raise pulumi.RunError("pipeworks:alertWebhookUrl is required for "

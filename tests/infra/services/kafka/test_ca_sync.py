@@ -18,6 +18,7 @@ SOURCE = {"data": {"ca.crt": "Q0VSVA==", "ca.p12": "UDEy", "ca.password": "c2Vjc
 class FakeApi(BaseHTTPRequestHandler):
     requests: list[dict[str, Any]] = []
     status = 200
+    source: dict[str, Any] = SOURCE
 
     def log_message(self, *args: Any) -> None:  # keep test output quiet
         pass
@@ -29,7 +30,7 @@ class FakeApi(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         self._record()
-        payload = json.dumps(SOURCE if self.status == 200 else {"message": f"forbidden {SOURCE}"}).encode()
+        payload = json.dumps(self.source if self.status == 200 else {"message": f"forbidden {self.source}"}).encode()
         self.send_response(self.status)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
@@ -46,6 +47,7 @@ class FakeApi(BaseHTTPRequestHandler):
 def api() -> Iterator[str]:
     FakeApi.requests = []
     FakeApi.status = 200
+    FakeApi.source = SOURCE
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeApi)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -80,3 +82,26 @@ def test_refusal_is_reported_without_the_response_body(api, capsys):
 def test_unreachable_api_fails_cleanly(capsys):
     assert ca_sync.sync("http://127.0.0.1:9", "tok", None, "kafka", "a", "fraud", "a") == 1
     assert "failed" in capsys.readouterr().err
+
+
+USER_SOURCE = {"data": {"password": "cHcxMjM=", "sasl.jaas.config": "amFhcw==", "user.p12": "UDEy"}}
+
+
+def test_copies_a_users_credentials_with_the_username(api):
+    """A KafkaUser's Secret (Strimzi's User Operator writes password and sasl.jaas.config) lands in the client
+    namespace with exactly those keys plus `username`."""
+    FakeApi.source = USER_SOURCE
+    assert ca_sync.sync(api, "tok", None, "kafka", "fraud-scorer", "fraud", "fraud-scorer",
+                        ("password", "sasl.jaas.config"), {"username": "fraud-scorer"}) == 0
+    patch = FakeApi.requests[-1]
+    assert patch["method"] == "PATCH" and patch["path"].startswith("/api/v1/namespaces/fraud/secrets/fraud-scorer?")
+    assert patch["body"]["data"] == {"password": "cHcxMjM=", "sasl.jaas.config": "amFhcw==",
+                                     "username": "ZnJhdWQtc2NvcmVy"}
+
+
+def test_a_user_secret_not_written_yet_is_reported_without_data(api, capsys):
+    FakeApi.source = {"data": {"sasl.jaas.config": "amFhcw=="}}
+    assert ca_sync.sync(api, "tok", None, "kafka", "u", "fraud", "u", ("password", "sasl.jaas.config"), {}) == 1
+    err = capsys.readouterr().err
+    assert "kafka/u has no password yet" in err and "amFhcw" not in err
+    assert [r["method"] for r in FakeApi.requests] == ["GET"]

@@ -8,7 +8,6 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
-from pulumi.runtime import rpc
 
 from infra.config.cluster import ClusterKind
 from infra.config.kafka import KafkaConfig
@@ -71,36 +70,39 @@ def test_topic_and_users_are_valid_custom_resources(declared):
         assert not errors(crd_validator(obj["apiVersion"], obj["kind"]), obj)
 
 
-def test_credentials_are_secret_outputs_in_both_namespaces(declared):
-    secrets = [r for r in declared["regs"] if r.custom and r.inputs.get("kind") == "Secret"]
-    by_place = {(s.inputs["metadata"]["namespace"], s.inputs["metadata"]["name"]): s for s in secrets}
-    assert set(by_place) == {("kafka", "fraud-scorer-scram-password"), ("kafka", "fraud-api-scram-password"),
-                             ("kafka", "ops-scram-password"), ("fraud", "fraud-scorer"), ("fraud", "fraud-api")}
-    for s in secrets:
-        assert rpc.is_rpc_secret(s.inputs["stringData"]), f"{s.name}: stringData is not a secret output"
-    client = rpc.unwrap_rpc_secret(by_place[("fraud", "fraud-scorer")].inputs["stringData"])
-    assert set(client) == {"username", "password", "sasl.jaas.config"}
-    assert f'password="{client["password"]}"' in client["sasl.jaas.config"]
-    for s in secrets:
-        plain = {**scrub({k: v for k, v in s.inputs.items() if k != "stringData"}),
-                 "stringData": rpc.unwrap_rpc_secret(s.inputs["stringData"])}
-        assert not errors(core_validator("Secret", "v1"), plain)
+def test_the_program_holds_no_kafka_credential(declared):
+    """The User Operator generates every SCRAM password: the program declares no Secret at all (nothing of a
+    password can reach the state), and the KafkaUsers carry no password reference."""
+    assert [r.name for r in declared["regs"] if r.custom and r.inputs.get("kind") == "Secret"] == []
+    for user in _objs(declared, "KafkaUser"):
+        assert user["spec"]["authentication"] == {"type": "scram-sha-512"}
 
 
-def test_one_ca_copy_per_client_namespace_with_narrow_rbac(declared):
-    jobs = _objs(declared, "CronJob")
-    assert [j["metadata"]["name"] for j in jobs] == ["ca-sync-fraud"]  # two users in fraud, one copy; none for kafka
-    (job,) = jobs
-    assert job["metadata"]["namespace"] == "kafka"
+def _env(job: dict) -> dict[str, str]:
     pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
-    assert env == {"SOURCE_NAMESPACE": "kafka", "SOURCE_SECRET": "events-cluster-ca-cert",
-                   "TARGET_NAMESPACE": "fraud", "TARGET_SECRET": "events-cluster-ca-cert"}
+    return {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+
+
+def test_one_ca_copy_per_client_namespace_and_one_copy_per_user_with_narrow_rbac(declared):
+    jobs = {j["metadata"]["name"]: j for j in _objs(declared, "CronJob")}
+    # two users in fraud: one CA copy and one credentials copy each; none for ops (a user of the Kafka namespace)
+    assert sorted(jobs) == ["ca-sync-fraud", "user-fraud-api-sync-fraud", "user-fraud-scorer-sync-fraud"]
+    assert all(j["metadata"]["namespace"] == "kafka" for j in jobs.values())
+    assert _env(jobs["ca-sync-fraud"]) == {"SOURCE_NAMESPACE": "kafka", "SOURCE_SECRET": "events-cluster-ca-cert",
+                                           "TARGET_NAMESPACE": "fraud", "TARGET_SECRET": "events-cluster-ca-cert"}
+    assert _env(jobs["user-fraud-scorer-sync-fraud"]) == {
+        "SOURCE_NAMESPACE": "kafka", "SOURCE_SECRET": "fraud-scorer", "TARGET_NAMESPACE": "fraud",
+        "TARGET_SECRET": "fraud-scorer", "KEYS": "password,sasl.jaas.config",
+        "LITERAL_DATA": '{"username": "fraud-scorer"}'}
+    pod = jobs["ca-sync-fraud"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["containers"][0]["resources"]["limits"]["memory"]
     roles = {(r["metadata"]["namespace"], r["metadata"]["name"]): r["rules"] for r in _objs(declared, "Role")}
     assert roles[("kafka", "ca-sync-read")] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"],
                                                  "resourceNames": ["events-cluster-ca-cert"]}]
+    assert roles[("kafka", "user-fraud-scorer-sync-read")] == [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": ["fraud-scorer"]}]
     assert ("fraud", "events-kafka-ca-sync") in roles
+    assert roles[("fraud", "events-kafka-user-fraud-scorer-sync")][0]["resourceNames"] == ["fraud-scorer"]
     script = next(c for c in _objs(declared, "ConfigMap") if c["metadata"]["name"] == "ca-sync")
     assert "def main()" in script["data"]["ca_sync.py"]
     for kind in ("CronJob", "Role", "RoleBinding", "ServiceAccount", "ConfigMap", "NetworkPolicy", "Namespace"):

@@ -125,11 +125,12 @@ def test_topic_rejects_impossible_sizes(partitions, replicas, msg):
 # --- users and ACLs -----------------------------------------------------------------------------------
 
 
-def test_user_spec_uses_the_program_password_and_acls():
-    spec = user_spec("scorer-scram-password", [*Acl.consume("payments", "scorer"), *Acl.produce("scores")],
-                     UserQuotas())
-    assert spec["authentication"] == {"type": "scram-sha-512", "password": {"valueFrom": {"secretKeyRef": {
-        "name": "scorer-scram-password", "key": "password"}}}}
+def test_user_spec_lets_the_operator_generate_the_password_and_has_the_acls():
+    """No `authentication.password`: Strimzi's User Operator generates the SCRAM password into Secret <user>
+    (strimzi-kafka-operator 1.2.0 packaging/install/cluster-operator/044-Crd-kafkauser.yaml: `password` is
+    optional; the User Operator writes keys password and sasl.jaas.config)."""
+    spec = user_spec([*Acl.consume("payments", "scorer"), *Acl.produce("scores")], UserQuotas())
+    assert spec["authentication"] == {"type": "scram-sha-512"}
     acls = spec["authorization"]["acls"]
     assert {"type": "allow", "resource": {"type": "group", "name": "scorer", "patternType": "literal"},
             "operations": ["Read"], "host": "*"} in acls
@@ -139,7 +140,7 @@ def test_user_spec_uses_the_program_password_and_acls():
 def test_user_quotas_throttle_each_user_per_broker():
     """Strimzi 1.2.0 KafkaUser spec.quotas (KafkaUser CRD): byte rates per broker, request-thread share and the
     partition mutation rate; without them one client can saturate every broker for all others."""
-    spec = user_spec("s", Acl.produce("t"), UserQuotas(producer_byte_rate=4096))
+    spec = user_spec(Acl.produce("t"), UserQuotas(producer_byte_rate=4096))
     assert spec["quotas"] == {"producerByteRate": 4096, "consumerByteRate": 20 * 2**20, "requestPercentage": 200,
                               "controllerMutationRate": 10.0}
     with pytest.raises(ValueError, match="greater than or equal to 1024"):
@@ -164,7 +165,7 @@ def test_bad_acls_name_the_field(kwargs, msg):
 
 def test_user_without_acls_or_with_a_bad_name_is_refused():
     with pytest.raises(ValueError, match="acls is empty"):
-        user_spec("s", [], UserQuotas())
+        user_spec([], UserQuotas())
     with pytest.raises(ValueError, match=r"kafka.user\('Bad_User'\)"):
         check_user_name("Bad_User")
 
