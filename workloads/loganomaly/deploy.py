@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from infra.platform import Platform
+from infra.secretgen import GeneratedSecret, GeneratedSecretArgs
 from infra.workloads.plugin import Workload
 from workloads.loganomaly import manifests as m
 from workloads.loganomaly.config import LogAnomalyConfig, platform_problems
@@ -49,18 +49,11 @@ class LogAnomaly(pulumi.ComponentResource):
             return {"name": obj_name, "namespace": ns,
                     "labels": m.labels(component) if component else {"app.kubernetes.io/part-of": m.PART_OF}}
 
-        # Default providers are disabled: the password generator gets its own explicit provider.
-        rnd = random.Provider(f"{name}-random", opts=pulumi.ResourceOptions(parent=self))
-        # alphanumeric: no escaping anywhere (JSON body, HTTP basic auth)
-        password = random.RandomPassword(f"{name}-es-password", length=32, special=False,
-                                         opts=pulumi.ResourceOptions(parent=self, provider=rnd))
-        secret = k8s.core.v1.Secret(f"{name}-es-user", metadata=meta(m.USER_SECRET, "detector"),
-                                    type="kubernetes.io/basic-auth",
-                                    string_data={"username": m.ES_USER, "password": password.result,
-                                                 # the user Job's request body, mounted as a file
-                                                 m.USER_BODY_KEY: pulumi.Output.secret(
-                                                     password.result.apply(m.user_body))},
-                                    opts=after(elk.ns))
+        # The detector's Elasticsearch password is generated in the cluster (infra/secretgen), never held by the
+        # program or its state; letters and digits, so no escaping anywhere (JSON body, HTTP basic auth).
+        secret = GeneratedSecret(f"{name}-es-user", GeneratedSecretArgs(
+            provider=ctx.provider, namespace=ns, secret=m.USER_SECRET, generated_keys=(m.USER_PASSWORD_KEY,),
+            literal={"username": m.ES_USER}), opts=pulumi.ResourceOptions(parent=self, depends_on=[elk.ns])).ready
         names = m.names(cfg, es)
         user_files = k8s.core.v1.ConfigMap(f"{name}-es-user-files", metadata=meta(f"{m.USER_JOB}-files", "es-user"),
                                            data=m.user_job_files(cfg), opts=after(elk.ns))

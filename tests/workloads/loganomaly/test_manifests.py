@@ -62,10 +62,29 @@ def test_the_role_reads_the_logs_and_owns_only_its_indices() -> None:
 
 
 def test_the_user_body_is_json_with_the_role() -> None:
-    body = json.loads(m.user_body("abc123"))
+    template = m.user_job_files(CFG)[m.USER_BODY_TEMPLATE]
+    assert template.endswith('"password": "')  # the credential's value is the Secret's, appended in the Job
+    body = json.loads(m.user_body("abc123", template))
     assert body == {"password": "abc123", "roles": [m.ROLE], "full_name": "log-anomaly detector"}
     script = m.user_job_script(CFG, ES)
-    assert f"@{m.USER_DIR}/{m.USER_BODY_KEY}" in script and "abc123" not in script
+    assert f"{m.USER_DIR}/{m.USER_CREDENTIAL_FILE}" in script and "abc123" not in script
+
+
+def test_the_user_jobs_shell_makes_the_same_body(tmp_path) -> None:
+    """Run the script's body-making lines in a real sh: the file it writes is `user_body`'s document."""
+    import shutil
+    import subprocess
+    sh = shutil.which("sh")
+    template = m.user_job_files(CFG)[m.USER_BODY_TEMPLATE]
+    (tmp_path / "job").mkdir()
+    (tmp_path / "job" / m.USER_BODY_TEMPLATE).write_text(template)
+    (tmp_path / "es-user").mkdir()
+    (tmp_path / "es-user" / m.USER_CREDENTIAL_FILE).write_text("Zx81abc")
+    lines = [ln for ln in m.user_job_script(CFG, ES).splitlines() if ln.startswith(("umask", "{ cat"))]
+    script = "\n".join(lines).replace(m.USER_DIR, str(tmp_path / "es-user")).replace("/job/", f"{tmp_path}/job/") \
+        .replace("/tmp/user.json", str(tmp_path / "user.json"))
+    subprocess.run([sh, "-eu", "-c", script], check=True, timeout=30)
+    assert json.loads((tmp_path / "user.json").read_text()) == json.loads(m.user_body("Zx81abc", template))
 
 
 def test_the_container_reads_the_settings_the_manifest_sets() -> None:
