@@ -32,8 +32,14 @@ PLATFORM: dict[str, Any] = {
          "maxSize": 1, "capacity": {"cpu": "3500m", "memory": "28Gi"}},
         {"name": "gpu", "role": "gpu", "provisioning": "declared", "gpuModel": "NVIDIA-L4", "minSize": 1,
          "maxSize": 1, "capacity": {"cpu": "30", "memory": "120Gi", "gpu": 2}},
+        # the edge location the shipped dev stack's edge-vision servers are pinned to (location and GPU model)
+        {"name": "edge-store-1", "role": "edge", "provisioning": "declared", "edgeLocation": "store-1",
+         "gpuModel": "Tesla-T4", "minSize": 1, "maxSize": 1, "capacity": {"cpu": "7500m", "memory": "28Gi", "gpu": 1}},
     ],
     "storage": {"devicePathFilter": "^/dev/disk/by-id/nvme-e2e_.*"},
+    # Off by default in the models, on here: the TFJob operator (edge vision trains with it). Cassandra stays
+    # off: its workload roles' passwords still come from pulumi-random, which cannot be built here.
+    "training": {"enabled": True},
     # Every other component keeps the dev profile's default (all on): Kafka, monitoring and JupyterHub included,
     # now that their generated passwords come from the cluster (infra/secretgen, Strimzi's User Operator) and no
     # longer from pulumi-random, which the Go module proxy cannot serve.
