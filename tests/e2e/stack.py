@@ -65,6 +65,16 @@ def platform_config(chart_mirror: Path | None, **overrides: Any) -> dict[str, An
     cfg = copy.deepcopy(PLATFORM)
     if chart_mirror is not None:
         cfg["chartMirror"] = str(chart_mirror)
+        # The TFJob CRD is a manifest, not a chart: air-gapped, the training component loads it from a local
+        # file (training.crdSource), here the CRD made from the structural copy, beside the stand-in charts.
+        import json
+
+        from tests.harness.charts import CRDS, crd_object
+
+        crd_file = chart_mirror / "crds" / "kubeflow.org_tfjobs.yaml"
+        crd_file.parent.mkdir(parents=True, exist_ok=True)
+        crd_file.write_text(json.dumps(crd_object("kubeflow.org", CRDS / "kubeflow.org" / "TFJob.crd.json")))
+        cfg["training"] = {**cfg.get("training", {}), "crdSource": str(crd_file)}
     cfg.update(overrides)
     return cfg
 
