@@ -8,7 +8,6 @@ the application modules of this package must not import it, nor pulumi or infra.
 from __future__ import annotations
 
 import re
-import zoneinfo
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
@@ -18,30 +17,16 @@ from infra.config.base import ConfigModel, check_dns_label
 from infra.config.base import fail as _fail
 from infra.config.kafka import PodResources
 from infra.config.storage import quantity
+from infra.workloads.configkit import ImageRef, cron_problem, known_zone
+from infra.workloads.configkit import default_image as _image
 
 # The model registry's version names (workloads/fraud/registry.py VERSION_PATTERN; a test keeps the two equal).
 # Copied rather than imported: registry.py needs numpy and joblib, which the Pulumi program does not.
 VERSION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
 DIGEST_PATTERN = r"sha256:[0-9a-f]{64}"  # workloads/common/modelregistry.py DIGEST_PATTERN (a test keeps them equal)
 _HOSTNAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-# registry[:port]/path, lowercase (the Docker reference grammar, without tag or digest: those are `tag`).
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REPOSITORY = re.compile(rf"^{_PATH_COMPONENT}(?::[0-9]+)?(?:/{_PATH_COMPONENT})*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 _KEY_PREFIX = re.compile(r"^[A-Za-z0-9._=-]+(/[A-Za-z0-9._=-]+)*$")
-
-# Cron fields of a Kubernetes CronJob schedule: (name, lowest, highest, names allowed instead of numbers).
-_CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
-    ("minute", 0, 59, ()),
-    ("hour", 0, 23, ()),
-    ("day of month", 1, 31, ()),
-    ("month", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")),
-    ("day of week", 0, 7, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")),
-)
-_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
-
-
 
 
 # What one gunicorn process (master or worker) of the API needs besides the model: Python, numpy, scikit-learn,
@@ -58,77 +43,6 @@ def model_memory_budget(memory_limit: str, workers: int) -> int:
     trainer refuses a model above it (FF_MODEL_MEMORY_BUDGET_BYTES)."""
     limit = int(quantity(memory_limit))
     return (limit - (workers + 1) * API_PROCESS_OVERHEAD) // 2
-
-
-def cron_problem(expr: str) -> str | None:
-    """Why `expr` is not a schedule a CronJob accepts (five fields or a macro), or None when it is."""
-    text = expr.strip()
-    if text.lower() in _CRON_MACROS:
-        return None
-    if text.upper().startswith(("TZ=", "CRON_TZ=")):
-        return "must not carry a time zone; set trainer.timeZone instead"
-    fields = text.split()
-    if len(fields) != 5:
-        return (f"has {len(fields)} field(s); use five (minute hour day-of-month month day-of-week, e.g. "
-                f"'0 3 * * *') or one of {', '.join(_CRON_MACROS)}")
-    for raw, (name, low, high, names) in zip(fields, _CRON_FIELDS):
-        for part in raw.split(","):
-            problem = _cron_part_problem(part.lower(), low, high, names)
-            if problem:
-                return f"has an invalid {name} field {raw!r}: {problem}"
-    return None
-
-
-def _cron_part_problem(part: str, low: int, high: int, names: tuple[str, ...]) -> str | None:
-    base, _, step = part.partition("/")
-    if step and (not step.isdigit() or int(step) == 0):
-        return f"step {step!r} must be a positive integer"
-    if base in ("*", "?"):
-        return None
-    bounds = base.split("-")
-    if len(bounds) > 2 or not all(bounds):
-        return f"{part!r} is not a value, a range a-b, * or a step"
-    values = []
-    for b in bounds:
-        if b in names:
-            values.append(names.index(b) + low)
-        elif b.isdigit() and low <= int(b) <= high:
-            values.append(int(b))
-        else:
-            return f"{b!r} is outside {low}-{high}" + (f" (or {names[0]}..{names[-1]})" if names else "")
-    if len(values) == 2 and values[0] > values[1]:
-        return f"range {base!r} runs backwards"
-    return None
-
-
-class ImageRef(ConfigModel):
-    """A container image: repository and a pinned tag (never `latest`: a pod restart must not change code)."""
-
-    repository: str = Field(..., description="Image repository, e.g. ghcr.io/pipeworks/fraud-api (no tag).")
-    tag: str = Field(..., description="Pinned image tag (e.g. 0.1.0); `latest` is refused.")
-
-    @field_validator("repository")
-    @classmethod
-    def _repository(cls, v: str) -> str:
-        if not _REPOSITORY.match(v):
-            raise PydanticCustomError("pipeworks", "is not an image repository; valid: lowercase registry/path "
-                                                   "without tag, e.g. ghcr.io/pipeworks/fraud-api")
-        return v
-
-    @field_validator("tag")
-    @classmethod
-    def _tag(cls, v: str) -> str:
-        if not _TAG.match(v) or v == "latest":
-            raise PydanticCustomError("pipeworks", "is not a pinned tag; valid: a version tag such as 0.1.0 "
-                                                   "(letters, digits, '.', '_', '-'; never latest)")
-        return v
-
-    def ref(self) -> str:
-        return f"{self.repository}:{self.tag}"
-
-
-def _image(name: str) -> Any:
-    return lambda: ImageRef(repository=f"ghcr.io/pipeworks/{name}", tag="0.1.0")
 
 
 class TrainerConfig(ConfigModel):
@@ -166,7 +80,7 @@ class TrainerConfig(ConfigModel):
     @field_validator("time_zone")
     @classmethod
     def _tz(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*", v) or not _known_zone(v):
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*", v) or not known_zone(v):
             raise PydanticCustomError("pipeworks", "is not an IANA time zone name; valid: e.g. Etc/UTC, Europe/Paris")
         return v
 
@@ -343,15 +257,6 @@ class FraudConfig(ConfigModel):
             _fail("gateway.namespace", self.gateway.namespace, "is the workload's own namespace; name the "
                                                                "namespace of the shared Gateway")
         return self
-
-
-def _known_zone(name: str) -> bool:
-    """In the IANA database (the Kubernetes CronJob controller loads the same names)."""
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
 
 
 def platform_problems(fraud: FraudConfig, platform: Any) -> list[str]:
