@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from infra.workloads.plugin import Registry
 from workloads.fraud.deploy import WORKLOAD as FRAUD
+from workloads.recommendations.deploy import WORKLOAD as RECOMMENDATIONS
 
 REGISTRY = Registry(
     FRAUD,
+    RECOMMENDATIONS,
 )
