@@ -1,0 +1,84 @@
+"""Fixtures of the recommendations tests: ONE local SparkSession for the whole pytest session (a JVM start costs
+~7 s on this machine, and more under load), a fresh moto bucket per test for the registry, and small synthetic
+ratings with a known structure.
+
+The session comes from the shared Spark harness (tests/harness/spark.py, `spark_session`: the fetched hadoop-aws,
+AWS SDK and spark-sql-kafka jars on its classpath) when the project has it, else a plain local[2] session (local
+files only)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+from workloads.common.objectstore import ObjectStore  # noqa: E402
+from workloads.common.s3settings import S3Settings  # noqa: E402
+from workloads.recommendations import ratings, synthetic  # noqa: E402
+
+LOCAL_CONF = {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2", "spark.driver.memory": "1g",
+              "spark.default.parallelism": "2", "spark.sql.adaptive.enabled": "false"}
+
+
+def local_session(app: str, tmp_dir: Path) -> Any:
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master("local[2]").appName(app)
+    for k, v in {**LOCAL_CONF, "spark.local.dir": str(tmp_dir)}.items():
+        builder = builder.config(k, v)
+    return builder.getOrCreate()
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    pytest.importorskip("pyspark", reason="pyspark is in the workloads extra (make test-unit installs it)")
+    tmp = tmp_path_factory.mktemp("spark")
+    try:
+        from tests.harness.spark import spark_session  # the shared harness, once merged
+    except ImportError:
+        session = local_session("recommendations-tests", tmp)
+    else:
+        session = spark_session(app="recommendations-tests", tmp_dir=tmp)
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    # the harness may share it with other packages' tests; a local one ends with the interpreter
+
+
+@pytest.fixture
+def s3_env(moto_endpoint: str) -> dict[str, str]:
+    env = {"S3_ENDPOINT_URL": moto_endpoint, "BUCKET_NAME": f"recs-{uuid.uuid4().hex[:12]}",
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    ObjectStore(S3Settings.from_env(env)).ensure_bucket()
+    return env
+
+
+@pytest.fixture
+def store(s3_env: dict[str, str]) -> ObjectStore:
+    return ObjectStore(S3Settings.from_env(s3_env))
+
+
+SMALL = dict(users=120, items=120, groups=3, per_user=20, seed=5)  # 40 products a group: room for a top-10
+
+
+@pytest.fixture(scope="session")
+def small_ratings(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, synthetic.Structure, list[Any]]:
+    """2,400 ratings with 3 latent groups, in two files (the job reads a directory)."""
+    data, structure = synthetic.ratings(**SMALL)
+    d = tmp_path_factory.mktemp("ratings")
+    half = len(data) // 2
+    (d / "part-0.dat").write_text(ratings.to_text(data[:half]))
+    (d / "part-1.dat").write_text(ratings.to_text(data[half:]))
+    return d, structure, data
+
+
+def pyspark_python() -> dict[str, str]:
+    """Environment for a child process running a Spark job with this interpreter."""
+    import sys
+    return {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
