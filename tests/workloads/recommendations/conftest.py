@@ -82,3 +82,41 @@ def pyspark_python() -> dict[str, str]:
     """Environment for a child process running a Spark job with this interpreter."""
     import sys
     return {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+
+
+class MemoryStore:
+    """An in-process stand-in of workloads.common.objectstore.ObjectStore (the calls recsstore and modelregistry
+    make), for the API's fuzzing and benchmarks where a server per example would dominate."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def get_bytes(self, key: str) -> bytes:
+        from workloads.common.objectstore import ObjectNotFound
+        if key not in self.objects:
+            raise ObjectNotFound(f"{key} not found")
+        return self.objects[key]
+
+    def exists(self, key: str) -> bool:
+        return key in self.objects
+
+    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        self.objects[key] = data
+
+    def put_if_absent(self, key: str, data: bytes, content_type: str | None = None) -> bool:
+        if key in self.objects:
+            return False
+        self.objects[key] = data
+        return True
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        return iter(sorted(k for k in self.objects if k.startswith(prefix)))
+
+
+def publish_recs(store: Any, version: str, recs: dict[int, list[tuple[int, float]]],
+                 prefix: str = "models/recommendations") -> str:
+    """Publish `recs` as the batch job does (immutable version, NEWEST.json); returns the digest."""
+    from workloads.recommendations import recsstore
+    return recsstore.publish(store, prefix, version, recsstore.encode(sorted(recs.items())),
+                             {"createdAt": "2026-12-01T02:00:00+00:00", "params": {"rank": 10},
+                              "quality": {"publishable": True}})
