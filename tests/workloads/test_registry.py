@@ -66,7 +66,7 @@ def program_with_echo(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """program.py re-imported with the fake workload's line added to the catalog; restored afterwards."""
     import program
 
-    monkeypatch.setattr(catalog, "REGISTRY", Registry(FRAUD, ECHO))
+    monkeypatch.setattr(catalog, "REGISTRY", Registry(*catalog.REGISTRY.workloads, ECHO))
     try:
         yield importlib.reload(program)
     finally:
