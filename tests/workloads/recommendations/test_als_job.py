@@ -18,7 +18,7 @@ from workloads.recommendations import als_job, recsstore
 from workloads.recommendations.als_job import AlsSettings, DataError
 from workloads.recommendations.ratings import SPARK_PATTERN, InvalidRecord, Rating, parse_rating, to_text
 
-FAST = dict(rank=6, max_iter=8, reg_param=0.1, top_n=10, min_ratings=50)
+FAST = dict(rank=6, max_iter=6, reg_param=0.1, top_n=10, min_ratings=50)
 
 
 def test_a_model_on_structured_data_beats_the_baselines_and_is_published(spark, store: ObjectStore, small_ratings,
