@@ -23,15 +23,17 @@ plan-all: $(STAMP)
 	$(VENV)/bin/pipeworks plan prod --out $(OUT) >/dev/null
 
 ## The whole test suite, integration tests against real local services and the real-engine e2e included
-## (PIPEWORKS_REQUIRE_ENGINES=1: a missing engine fails the e2e tests instead of skipping them)
+## (PIPEWORKS_REQUIRE_ENGINES=1 / PIPEWORKS_REQUIRE_SERVICES=1: a missing engine, Kafka broker or Spark jar fails
+## the tests that need it instead of skipping them)
 test: $(STAMP) services engines
-	PIPEWORKS_REQUIRE_ENGINES=1 $(VENV)/bin/python -m pytest
+	PIPEWORKS_REQUIRE_ENGINES=1 PIPEWORKS_REQUIRE_SERVICES=1 $(VENV)/bin/python -m pytest
 
 ## Only the tests that need no local services (fast feedback)
 test-unit: $(STAMP)
 	$(VENV)/bin/python -m pytest -m "not integration and not e2e"
 
-## Debian packages the tests run: Ceph mon/mgr/osd/radosgw (RGW harness), promtool (alert-rule tests)
+## What the tests run besides Python: Ceph mon/mgr/osd/radosgw (RGW harness) and promtool from Debian, the Kafka
+## broker and Spark's s3a/Kafka jars from Maven Central (scripts/artifacts/jars.lock, cached in ~/.cache/pipeworks)
 services:
 	bash scripts/setup-services.sh
 

@@ -31,7 +31,7 @@ class Platform:
     """Handles the workloads' declarations use (storage buckets, Kafka topics and users, ...)."""
 
     cluster: PlatformCluster
-    context: PlatformContext  # provider, across_zones, monitoring namespace and CRD owners, storage readiness
+    context: PlatformContext  # provider, cluster kind, pools, across_zones, monitoring namespace and CRD owners, storage readiness
     storage: StorageHandle | None = None  # classes, s3_endpoint, bucket(), object_user(), spark_scratch(); None: off
     kafka: Kafka | None = None  # topics, users, bootstrap address, CA Secret
     spark: Spark | None = None  # master_url, sparkconf_s3a(), executor scratch and placement
@@ -48,12 +48,12 @@ def build_platform(cfg: StackConfig, cluster: PlatformCluster, *,
     p = cfg.platform
     # One context, completed as the components it names exist: storage readiness after storage, the monitoring
     # CRD owners after monitoring. Every component and workload gets it instead of the same arguments each.
-    ctx = PlatformContext(provider=cluster.provider, across_zones=p.environment is Environment.PROD,
+    ctx = PlatformContext(provider=cluster.provider, cluster_kind=p.cluster.kind, pools=tuple(cluster.pools),
+                          across_zones=p.environment is Environment.PROD,
                           monitoring_namespace=p.monitoring.namespace)
     platform = Platform(cluster=cluster, context=ctx)
     if p.storage.enabled:
-        platform.storage = RookCeph("storage", RookCephArgs(
-            config=p.storage, pools=list(p.node_pools), ctx=ctx, on_eks=p.cluster.kind is ClusterKind.EKS)).handle
+        platform.storage = RookCeph("storage", RookCephArgs(cfg=p.storage, ctx=ctx)).handle
     storage: Any = getattr(platform, "storage", None)
     eks = p.cluster.kind is ClusterKind.EKS
     # Without Rook, stateful services fall back to the EKS gp3 class (or the existing cluster's default).
@@ -62,10 +62,10 @@ def build_platform(cfg: StackConfig, cluster: PlatformCluster, *,
     # Monitoring comes second, before the services: their ServiceMonitors/PodMonitors need its CRDs.
     if p.monitoring.enabled:
         platform.monitoring = Monitoring("monitoring", MonitoringArgs(
-            cfg=p.monitoring, ctx=ctx, eks=eks, storage_class=block_class, alert_webhook_url=alert_webhook_url))
+            cfg=p.monitoring, ctx=ctx, storage_class=block_class, alert_webhook_url=alert_webhook_url))
         ctx = replace(ctx, monitoring_dependencies=tuple(platform.monitoring.dependencies), monitoring_enabled=True)
     platform.context = ctx
-    nvme_modes = frozenset(pool.nvme_mode for pool in p.node_pools if pool.nvme_mode is not None)
+    nvme_modes = frozenset(pool.nvme_mode for pool in ctx.pools if pool.nvme_mode is not None)
     if p.kafka.enabled:
         platform.kafka = Kafka("kafka", KafkaArgs(
             cfg=p.kafka, ctx=ctx, nvme_modes=nvme_modes,
@@ -75,13 +75,13 @@ def build_platform(cfg: StackConfig, cluster: PlatformCluster, *,
         platform.spark = Spark("spark", SparkArgs(cfg=p.spark, ctx=ctx, storage=storage, nvme_modes=nvme_modes))
     if p.elk.enabled:
         platform.elk = Elk("elk", ElkArgs(
-            cfg=p.elk, ctx=ctx, pools=list(cluster.pools),
+            cfg=p.elk, ctx=ctx,
             hot_data_class=storage.hot_data_class if storage is not None else block_class,
             block_class=block_class, cluster_name=cluster.name,
             region=p.cluster.eks.region if eks else None, irsa_role=cluster.irsa_role if eks else None))
     if p.gpu.enabled:
         platform.gpu = GpuOperator("gpu", GpuOperatorArgs(
-            cfg=p.gpu, ctx=ctx, cluster_kind=p.cluster.kind, pools=list(cluster.pools),
+            cfg=p.gpu, ctx=ctx,
             distribution=p.cluster.existing.distribution))
     if p.gateway.enabled:
         platform.gateway = Gateway("gateway", GatewayArgs(cfg=p.gateway, ctx=ctx)).handle

@@ -284,15 +284,20 @@ def sarif_uri(path: Path) -> tuple[str, str | None]:
     return p.as_uri(), None
 
 
-def stack_key_line(path: Path, key: str) -> int:
-    """1-based line of a key path (`pipeworks:platform.elk.password`, `a.b[2].c`, `secretsprovider`) in
-    a stack file; the deepest part of the path that exists, else 1."""
+def compose_stack_file(path: Path) -> yaml.Node | None:
+    """The stack file's YAML node tree (with line marks), or None when it cannot be read; the same bounded,
+    strict read as every stack file (nesting was checked when the plan was loaded)."""
+    try:
+        return yaml.compose(read_text(path, max_bytes=STACK_FILE_BYTES), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (InputError, yaml.YAMLError, RecursionError):
+        return None
+
+
+def key_line(node: yaml.Node | None, key: str) -> int:
+    """1-based line of a key path (`pipeworks:platform.elk.password`, `a.b[2].c`, `secretsprovider`) in a
+    composed stack file; the deepest part of the path that exists, else 1."""
     import re
 
-    try:  # the same bounded, strict read as every stack file; nesting was checked when the plan was loaded
-        node = yaml.compose(read_text(path, max_bytes=STACK_FILE_BYTES), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (InputError, yaml.YAMLError, RecursionError):
-        return 1
     parts = re.findall(r"\[(\d+)\]|([^.\[\]]+)", key)
     line = 1
     if isinstance(node, yaml.MappingNode) and parts and parts[0][1] != "secretsprovider":
@@ -311,6 +316,11 @@ def stack_key_line(path: Path, key: str) -> int:
     return line
 
 
+def stack_key_line(path: Path, key: str) -> int:
+    """`key_line` of a stack file read now (one lookup; `locator` reads the file once for all its findings)."""
+    return key_line(compose_stack_file(path), key)
+
+
 def locator(target: Target, report: Report):  # type: ignore[no-untyped-def]
     """(resource label, message) -> (uri, line, uriBaseId) for SARIF: where the program declared the
     resource (recorded in the plan), the manifest document, or the stack-file key a finding names."""
@@ -320,6 +330,7 @@ def locator(target: Target, report: Report):  # type: ignore[no-untyped-def]
     # the label is the path load_plan found (relative to the working directory) or a checked stackFile name
     stack_file = _find_stack_file(target.stack_file, Path.cwd()) if target.stack_file else None
     fallback = stack_file or Path(target.stack_file or "Pulumi.yaml")
+    composed: list[yaml.Node | None] = []  # the stack file, read and composed at the first finding that needs it
 
     def locate(resource: str, message: str = "") -> tuple[str, int, str | None]:
         r = by_urn.get(resource)
@@ -331,7 +342,9 @@ def locator(target: Target, report: Report):  # type: ignore[no-untyped-def]
             # stack-file findings read "<file>: <key path> is a credential ..." or name the secrets provider
             m = re.match(re.escape(resource) + r": (\S+) is ", message)
             key = m.group(1) if m else ("secretsprovider" if "secrets with" in message else "")
-            line = stack_key_line(stack_file, key) if key else 1
+            if key and not composed:
+                composed.append(compose_stack_file(stack_file))
+            line = key_line(composed[0], key) if key else 1
         uri, base = sarif_uri(fallback)
         return uri, line, base
     return locate

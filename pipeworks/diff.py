@@ -23,6 +23,7 @@ from typing import Any
 from pipeworks import prices
 from pipeworks.plan import SECRET
 from pipeworks.replacements import forced_fields
+from policies.saferead import InputError, read_json
 from pipeworks.summary import component_of
 from policies.rules import vocabulary
 
@@ -43,16 +44,21 @@ class DiffInputError(Exception):
     pass
 
 
-def _load(path: Path) -> list[dict[str, Any]]:
+def load_plan_records(path: Path) -> list[dict[str, Any]]:
+    """A plan's resources.json, read once through the safe reader (size, depth, encoding, duplicate keys) and
+    checked for the shape the diff relies on; DiffInputError names the file and what is valid."""
     f = path / "resources.json" if path.is_dir() else path
     if not f.is_file():
         raise DiffInputError(f"{path}: no resources.json (expected a plan directory written by `pipeworks plan`)")
     try:
-        data = json.loads(f.read_text())
-    except json.JSONDecodeError as e:
-        raise DiffInputError(f"{f}: not valid JSON: {e}") from None
-    if not isinstance(data, list) or not all(isinstance(r, dict) and isinstance(r.get("urn"), str) for r in data):
-        raise DiffInputError(f"{f}: expected a list of resources, each with a string `urn`")
+        data = read_json(f)
+    except InputError as e:
+        raise DiffInputError(str(e)) from None
+    if not isinstance(data, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("urn"), str) and isinstance(r.get("type"), str)
+            and isinstance(r.get("inputs", {}), dict) for r in data):
+        raise DiffInputError(f"{f}: not a plan's resources (valid: a JSON list of objects with string urn and type "
+                             "and an inputs object)")
     return data
 
 
@@ -260,9 +266,10 @@ def cost_line(base_dir: Path, head_dir: Path) -> str | None:
     def totals(d: Path) -> dict[str, float] | None:
         f = d / "capacity.json"
         try:
-            t = json.loads(f.read_text()).get("totals") if f.is_file() else None
-        except (OSError, json.JSONDecodeError):
-            return None
+            data = read_json(f) if f.is_file() else None
+        except InputError:
+            return None  # the cost line is a courtesy: an unreadable capacity.json drops it, never the diff
+        t = data.get("totals") if isinstance(data, dict) else None
         return t if isinstance(t, dict) else None
 
     a, b = totals(base_dir), totals(head_dir)
@@ -320,8 +327,8 @@ def _component_blocks(entries: list[Entry], by_urn: dict[str, dict[str, Any]], o
 
 def render_stack_diff(stack: str, base_dir: Path, head_dir: Path) -> tuple[list[str], list[Block], dict[str, int]]:
     """(header lines, component blocks, counts) of one stack."""
-    base = _load(base_dir) if base_dir.exists() else []
-    head = _load(head_dir) if head_dir.exists() else []
+    base = load_plan_records(base_dir) if base_dir.exists() else []
+    head = load_plan_records(head_dir) if head_dir.exists() else []
     by_urn = {**{r["urn"]: r for r in base}, **{r["urn"]: r for r in head}}
     entries = diff_resources(base, head)
     counts = _counts(entries)

@@ -41,7 +41,7 @@ class PlatformCluster(pulumi.ComponentResource):
         self.name = make_cluster_name(project, stack)
         self.eks = None
         self.zones: list[str] = []
-        self.node_pools: list[NodePool] = []
+        self.managed_node_groups: list[NodePool] = []  # EKS managed node groups (declared pools excluded)
         self.ready: list[pulumi.Resource] = []  # EKS: nodes and core add-ons the platform waits for
         if platform.cluster.kind is ClusterKind.EKS:
             self._build_eks(name, platform, project, stack)
@@ -85,7 +85,7 @@ class PlatformCluster(pulumi.ComponentResource):
             if pool.provisioning is not Provisioning.MANAGED:
                 continue  # declared (edge/hybrid) nodes join on their own
             zones = pool.zones or self.zones
-            self.node_pools.append(NodePool(
+            self.managed_node_groups.append(NodePool(
                 f"{name}-pool-{pool.name}",
                 NodePoolArgs(pool=pool, cluster_name=self.eks.cluster.name, cluster_name_plain=self.name,
                              node_role_arn=self.eks.node_role.arn, subnet_ids=[subnet_by_zone[z] for z in zones],
@@ -93,7 +93,7 @@ class PlatformCluster(pulumi.ComponentResource):
                              prod=platform.environment is Environment.PROD,
                              depends_on=[*self.eks.node_role_policies, *addons.before_nodes]),
                 opts=pulumi.ResourceOptions(parent=self, providers={"aws": aws_provider})))
-        node_groups = [p.node_group for p in self.node_pools]
+        node_groups = [p.node_group for p in self.managed_node_groups]
         addons.finish(node_groups)
         if eks_cfg.remote_node_networks:
             # Edge (hybrid) nodes need their own CNI; the platform waits for it like for the cloud nodes.

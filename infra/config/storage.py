@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from infra.config.base import ConfigModel
+from infra.config.cluster import ClusterKind
 # parse_quantity is also read as `quantity` by workloads/fraud/config.py
 from infra.config.resources import Quantity, Size
 from infra.config.resources import parse_quantity as quantity
@@ -254,11 +255,11 @@ class StorageConfig(ConfigModel):
                              "false; Rook would refuse to start the mons"))
         return problems
 
-    def osd_device_filter(self, on_eks: bool) -> str:
+    def osd_device_filter(self, cluster_kind: ClusterKind) -> str:
         """The devicePathFilter OSDs use: the config's, else the EKS instance-store default."""
         if self.device_path_filter:
             return self.device_path_filter
-        if on_eks:
+        if cluster_kind is ClusterKind.EKS:
             return EKS_INSTANCE_STORE_FILTER
         raise ValueError("platform.storage.devicePathFilter is required on an existing cluster: a regex on "
                          "/dev/disk/by-id paths naming the raw OSD disks, e.g. ^/dev/disk/by-id/nvme-Samsung_.*")

@@ -33,8 +33,8 @@ from infra.workloads.kit import egress_to, tcp_ports
 class BucketHandle:
     """A bucket of the object store, claimed in `namespace`.
 
-    Rook writes a Secret (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) and a ConfigMap (BUCKET_HOST,
-    BUCKET_PORT, BUCKET_NAME), both named after the claim, into the claim's namespace.
+    Rook writes a Secret (specs.OBC_SECRET_KEYS) and a ConfigMap (specs.OBC_CONFIGMAP_KEYS), both named after
+    the claim, into the claim's namespace.
     """
 
     name: str
@@ -44,13 +44,8 @@ class BucketHandle:
     endpoint: str
     claim: pulumi.Resource
 
-    def env_from(self) -> list[dict[str, Any]]:
-        """`envFrom` entries giving a container BUCKET_* and AWS_* (what workloads.common.objectstore reads)."""
-        return [{"configMapRef": {"name": self.configmap_name}}, {"secretRef": {"name": self.secret_name}}]
-
-    def env(self) -> list[dict[str, str]]:
-        """Extra `env`: the full endpoint URL, so clients need not assemble it from BUCKET_HOST/PORT."""
-        return [{"name": "S3_ENDPOINT_URL", "value": self.endpoint}]
+    # A container's environment from a claim is the declaration kit's (infra/workloads/kit.py `bucket_env`):
+    # keys by secretKeyRef, so a manifest names exactly which credentials a pod gets.
 
 
 @dataclass(frozen=True)

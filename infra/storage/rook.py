@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.config.nodepools import NodePoolConfig
+from infra.config.cluster import ClusterKind
 from infra.config.storage import EKS_DEFAULT_CLASS, StorageConfig
 from infra.context import PlatformContext
 from infra.naming import join_dns_label
@@ -28,13 +28,11 @@ CSI_RELEASE = "ceph-csi-drivers"
 
 @dataclass
 class RookCephArgs:
-    config: StorageConfig
+    cfg: StorageConfig
     """The stack's `platform.storage` section."""
-    pools: list[NodePoolConfig]
-    """Every node pool of the stack: CSI node plugins tolerate all their taints."""
-    ctx: PlatformContext  # provider, across_zones, monitoring namespace and CRD owners, storage readiness
-    on_eks: bool
-    """EKS knows its instance-store disk names; an existing cluster must configure devicePathFilter."""
+    ctx: PlatformContext  # provider, cluster kind, pools, across_zones, monitoring namespace and CRD owners, storage readiness
+    # ctx.pools: CSI node plugins tolerate every pool's taints; ctx.cluster_kind: EKS knows its instance-store
+    # disk names, an existing cluster must configure devicePathFilter.
 
 
 class RookCeph(pulumi.ComponentResource):
@@ -44,13 +42,13 @@ class RookCeph(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RookCephArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("pipeworks:storage:RookCeph", name, None, opts)
-        cfg = args.config
+        cfg = args.cfg
         ns = cfg.namespace
-        if not any(p.role is Role.NVME and p.nvme_mode is NvmeMode.RAW for p in args.pools):
+        if not any(p.role is Role.NVME and p.nvme_mode is NvmeMode.RAW for p in args.ctx.pools):
             raise pulumi.RunError("pipeworks:platform.storage.enabled=true needs an nvme node pool with nvmeMode: raw "
                                   "(its disks become the Ceph OSDs); declare one or set storage.enabled: false")
         try:
-            device_filter = cfg.osd_device_filter(args.on_eks)
+            device_filter = cfg.osd_device_filter(args.ctx.cluster_kind)
         except ValueError as e:
             raise pulumi.RunError(str(e)) from None
         k8s_opts = dict(parent=self, provider=args.ctx.provider)
@@ -86,7 +84,7 @@ class RookCeph(pulumi.ComponentResource):
             version=cfg.csi_drivers_chart_version,
             namespace=ns,
             repository_opts={"repo": specs.CSI_CHART_REPO},
-            values=specs.csi_drivers_values(cfg, specs.csi_node_tolerations(args.pools),
+            values=specs.csi_drivers_values(cfg, specs.csi_node_tolerations(args.ctx.pools),
                                             controller_replicas=2 if args.ctx.across_zones else 1),
             opts=pulumi.ResourceOptions(**k8s_opts, depends_on=[operator]))
 
@@ -99,7 +97,7 @@ class RookCeph(pulumi.ComponentResource):
 
         # Mon stores on PVCs where the cluster has a class for them (Rook: "recommended on cloud clusters"): a
         # mon on a node's hostPath dies with the node, and dev's single mon runs on a spot node.
-        mon_class = cfg.mon_storage_class or (EKS_DEFAULT_CLASS if args.on_eks else None)
+        mon_class = cfg.mon_storage_class or (EKS_DEFAULT_CLASS if args.ctx.cluster_kind is ClusterKind.EKS else None)
         cluster_spec = specs.ceph_cluster_spec(cfg, device_path_filter=device_filter,
                                                across_zones=args.ctx.across_zones, mon_storage_class=mon_class)
         cluster = custom("cluster", "CephCluster", ns, cluster_spec, [operator, csi])

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.podsecurity import pod_security_labels
+from infra.storage.specs import OBC_SECRET_KEYS, USER_SECRET_ACCESS_KEY, USER_SECRET_SECRET_KEY
 
 DNS_SELECTOR = {"namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}}  # CoreDNS on EKS and kubeadm
 TMP_SIZE = "256Mi"
@@ -57,8 +58,8 @@ class UserRefs:
     """An object-store user's Secret (Rook's CephObjectStoreUser Secret keys AccessKey / SecretKey)."""
 
     secret: str
-    access_key_key: str = "AccessKey"
-    secret_key_key: str = "SecretKey"
+    access_key_key: str = USER_SECRET_ACCESS_KEY
+    secret_key_key: str = USER_SECRET_SECRET_KEY
 
 
 def bucket_env(bucket: BucketRefs, user: UserRefs | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -66,7 +67,7 @@ def bucket_env(bucket: BucketRefs, user: UserRefs | None = None) -> tuple[list[d
     manifest names exactly which credentials a pod gets) from the claim's Secret (the bucket owner) or from a
     role's user Secret, the endpoint URL as a value."""
     if user is None:
-        refs = [(key, bucket.secret, key) for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")]
+        refs = [(key, bucket.secret, key) for key in OBC_SECRET_KEYS]
     else:
         refs = [("AWS_ACCESS_KEY_ID", user.secret, user.access_key_key),
                 ("AWS_SECRET_ACCESS_KEY", user.secret, user.secret_key_key)]

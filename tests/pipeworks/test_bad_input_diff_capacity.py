@@ -48,6 +48,8 @@ DIFF: list[DiffCase] = [
      ("resources.json", "not UTF-8")),
     ("resources-deep", lambda t, p: ["diff", str(_plan_copy(p, t / "b", b"[" * 5000 + b"]" * 5000)), str(p / "dev")],
      ("resources.json", "nested deeper")),
+    ("resources-duplicate-key", lambda t, p: ["diff", str(_plan_copy(p, t / "b", b'[{"urn": "a", "urn": "b"}]')),
+                                               str(p / "dev")], ("resources.json", "urn")),
     ("mixed-forms", lambda t, p: ["diff", str(p), str(p / "dev")], ("one is a single plan",)),
     ("unknown-flag", lambda t, p: ["diff", str(p), str(p), "--bogus"], ("unrecognized arguments",)),
     ("one-argument", lambda t, p: ["diff", str(p)], ("required: head",)),
@@ -60,6 +62,24 @@ def test_diff_refuses(name: str, build: Callable[[Path, Path], list[str]], expec
     r = run(build(tmp_path, plans), capsys)
     assert_refused(r, *expect)
     assert r.out == ""
+
+
+def test_diff_reads_each_plan_once_through_the_safe_reader(tmp_path: Path, plans: Path,
+                                                           capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import pipeworks.diff as diff
+
+    reads: list[str] = []
+    real = diff.read_json
+
+    def counting(path: Path, *a: object, **kw: object) -> object:
+        reads.append(Path(path).name)
+        return real(path, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(diff, "read_json", counting)
+    r = run(["diff", str(plans / "dev"), str(_plan_copy(plans, tmp_path / "head"))], capsys)
+    assert r.code == 0
+    assert reads.count("resources.json") == 2  # base and head, once each (it was four: a check and a load)
 
 
 def test_diff_of_two_stacks_warns(tmp_path: Path, plans: Path, capsys: pytest.CaptureFixture[str]) -> None:

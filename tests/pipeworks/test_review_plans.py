@@ -280,3 +280,28 @@ def test_sarif_stack_file_finding_lands_on_its_key_line(plans, tmp_path, monkeyp
     loc = hit["locations"][0]["physicalLocation"]
     assert loc["artifactLocation"] == {"uri": "plan/Pulumi.lint.yaml", "uriBaseId": "%SRCROOT%"}
     assert loc["region"]["startLine"] == 5
+
+
+def test_sarif_reads_the_stack_file_once_for_all_its_findings(plans, tmp_path, monkeypatch):
+    """Three stack-file findings land on three key lines; the stack file is composed once, not per finding."""
+    import shutil
+
+    import pipeworks.check as check
+    plan = tmp_path / "plan"
+    shutil.copytree(plans["base"], plan)
+    (plan / "Pulumi.lint.yaml").write_text(
+        "config:\n  pipeworks:platform:\n    environment: dev\n  pipeworks:apiToken: abc123\n"
+        "  pipeworks:dbPassword: hunter22\n  pipeworks:slackToken: xoxb-1\n")
+    info = json.loads((plan / "stack.json").read_text())
+    info["stackFile"] = "Pulumi.lint.yaml"
+    (plan / "stack.json").write_text(json.dumps(info))
+    monkeypatch.chdir(tmp_path)
+    composed = []
+    real = check.compose_stack_file
+    monkeypatch.setattr(check, "compose_stack_file", lambda p: composed.append(p) or real(p))
+    check.main(["plan", "--format", "sarif", "--output", "out.sarif"])
+    results = json.loads((tmp_path / "out.sarif").read_text())["runs"][0]["results"]
+    lines = sorted(r["locations"][0]["physicalLocation"]["region"]["startLine"]
+                   for r in results if r["ruleId"] == "stack-file-secrets")
+    assert lines == [4, 5, 6]
+    assert len(composed) == 1

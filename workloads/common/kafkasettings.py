@@ -2,9 +2,11 @@
 
 On the platform a workload's KafkaUser authenticates with SCRAM-SHA-512 over TLS (SASL_SSL): Strimzi writes
 the user's Secret with ``password`` and ``sasl.jaas.config`` keys and the cluster CA Secret with ``ca.crt``;
-the Deployment mounts them as files and names them in the environment. Tests use PLAINTEXT. Every workload
+the Deployment mounts them as files and names them in the environment. Every workload
 reads the same variables under its own prefix (the fraud scorer: ``FF_KAFKA_``), so two workloads in one
 namespace never read each other's settings. Errors are ``SettingError`` and never contain the password.
+The integration tests run the same path against a real Apache Kafka broker with a SASL_SSL SCRAM-SHA-512
+listener (tests/harness/kafka.py), so nothing here is PLAINTEXT-only in practice.
 
 Application code: never imports pulumi or infra (nor kafka-python: ``client_kwargs`` is plain keywords).
 """
@@ -24,6 +26,12 @@ PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _JAAS_FIELD = r'{}\s*=\s*"((?:[^"\\]|\\.)*)"'
 _PREFIX = re.compile(r"[A-Z][A-Z0-9_]*_")
 _BOOTSTRAP = r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}(,[A-Za-z0-9.\-\[\]:]+:\d{1,5})*"
+# The consumer-group session timeouts a broker accepts: Kafka's defaults of group.min.session.timeout.ms and
+# group.max.session.timeout.ms (GroupCoordinatorConfig, unchanged by the platform's Strimzi Kafka). A consumer
+# asking for less is refused every JoinGroup (InvalidSessionTimeoutError) and never consumes, so a workload's
+# setting is validated against these when it is read, not discovered in a crash loop.
+SESSION_TIMEOUT_MIN_MS = 6_000
+SESSION_TIMEOUT_MAX_MS = 1_800_000
 
 
 def parse_jaas_config(text: str) -> tuple[str, str]:

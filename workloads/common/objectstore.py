@@ -207,7 +207,7 @@ class ObjectStore:
         Immutable publishing (model versions, run outputs): an existing object is never replaced.
         The write carries ``If-None-Match: *`` so the store itself refuses an overwrite (HTTP 412),
         which also settles a race between two writers: RGW (verified against Ceph 16.2 in
-        tests/integration/test_ceph_objectstore.py) and AWS S3 evaluate it atomically with the
+        tests/workloads/common/test_objectstore_ceph.py) and AWS S3 evaluate it atomically with the
         write. The HEAD first only saves uploading the bytes when the key plainly exists.
         """
         kwargs = self._put_kwargs(key, data, content_type, None)

@@ -7,27 +7,28 @@ the application modules of this package must not import it, nor pulumi or infra.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
 from infra.config.base import ConfigModel, check_dns_label
 from infra.config.base import fail as _fail
-from infra.config.kafka import PodResources
+from infra.config.resources import PodResources
 from infra.config.storage import quantity
-from infra.workloads.configkit import ImageRef, cron_problem, known_zone
-from infra.workloads.configkit import default_image as _image
+from infra.workloads.config import (
+    GatewayRef,
+    ImageRef,
+    check_kafka_name,
+    check_key_prefix,
+    check_model_digest,
+    check_model_version,
+    check_schedule,
+    check_time_zone,
+    default_image,
+)
 
-# The model registry's version names (workloads/fraud/registry.py VERSION_PATTERN; a test keeps the two equal).
-# Copied rather than imported: registry.py needs numpy and joblib, which the Pulumi program does not.
-VERSION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
-DIGEST_PATTERN = r"sha256:[0-9a-f]{64}"  # workloads/common/modelregistry.py DIGEST_PATTERN (a test keeps them equal)
-_HOSTNAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
-_KEY_PREFIX = re.compile(r"^[A-Za-z0-9._=-]+(/[A-Za-z0-9._=-]+)*$")
-
+__all__ = ["FraudConfig", "ApiConfig", "TrainerConfig", "ScorerConfig", "GatewayRef", "ImageRef",
+           "model_memory_budget", "platform_problems"]
 
 # What one gunicorn process (master or worker) of the API needs besides the model: Python, numpy, scikit-learn,
 # Flask, boto3 and prometheus_client loaded, measured at about 70 MiB RSS; rounded up for request buffers.
@@ -49,7 +50,7 @@ class TrainerConfig(ConfigModel):
     """The trainer CronJob: trains on the data, judges the candidate against api.stableVersion on rows neither has
     seen, publishes it when it passes (a refusal is a successful run whose report says why)."""
 
-    image: ImageRef = Field(default_factory=_image("fraud-trainer"),
+    image: ImageRef = Field(default_factory=default_image("fraud-trainer"),
                             description="Trainer image (workloads/fraud/Dockerfile.trainer).")
     schedule: str = Field("0 3 * * *", description="Cron schedule of the training run (five fields or @daily etc.).")
     time_zone: str = Field("Etc/UTC", description="IANA time zone the schedule is read in (CronJob timeZone).")
@@ -72,33 +73,24 @@ class TrainerConfig(ConfigModel):
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, v: str) -> str:
-        problem = cron_problem(v)
-        if problem:
-            raise PydanticCustomError("pipeworks", "{problem}", {"problem": problem})
-        return v.strip()
+        return check_schedule(v, time_zone_key="trainer.timeZone")
 
     @field_validator("time_zone")
     @classmethod
     def _tz(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*", v) or not known_zone(v):
-            raise PydanticCustomError("pipeworks", "is not an IANA time zone name; valid: e.g. Etc/UTC, Europe/Paris")
-        return v
+        return check_time_zone(v)
 
     @field_validator("data_prefix")
     @classmethod
     def _prefix(cls, v: str) -> str:
-        cleaned = v.strip("/")
-        if not _KEY_PREFIX.match(cleaned):
-            raise PydanticCustomError("pipeworks", "is not an object key prefix; valid: path segments like "
-                                                   "training/transactions")
-        return cleaned
+        return check_key_prefix(v, "training/transactions")
 
 
 class ApiConfig(ConfigModel):
     """The classification API: a stable and an optional candidate model version, each its own Deployment,
     with a weighted split between them at the Gateway."""
 
-    image: ImageRef = Field(default_factory=_image("fraud-api"), description="API image (Dockerfile.api).")
+    image: ImageRef = Field(default_factory=default_image("fraud-api"), description="API image (Dockerfile.api).")
     stable_version: str | None = Field(
         None, description="Model version the stable Deployment serves (FF_CLF_VERSION); required when the workload "
                           "is enabled. Rollback = set it (and stableDigest) back to the previous version. The trainer "
@@ -132,19 +124,12 @@ class ApiConfig(ConfigModel):
     @field_validator("stable_digest", "candidate_digest")
     @classmethod
     def _digest(cls, v: str | None) -> str | None:
-        if v is not None and not re.fullmatch(DIGEST_PATTERN, v):
-            raise PydanticCustomError("pipeworks", "is not a model digest; valid: sha256: and 64 lowercase hex digits, "
-                                                   "as the trainer prints it (\"digest\" in its output)")
-        return v
+        return check_model_digest(v)
 
     @field_validator("stable_version", "candidate_version")
     @classmethod
     def _version(cls, v: str | None) -> str | None:
-        if v is not None and not re.fullmatch(VERSION_PATTERN, v):
-            raise PydanticCustomError("pipeworks", "is not a model version; valid: 1-100 letters, digits, '.', '_' "
-                                                   "or '-', starting with a letter or digit (e.g. "
-                                                   "20261101T030000Z-5e1f2a3b)")
-        return v
+        return check_model_version(v)
 
     @model_validator(mode="after")
     def _rules(self) -> "ApiConfig":
@@ -171,38 +156,10 @@ class ApiConfig(ConfigModel):
         return self
 
 
-class GatewayRef(ConfigModel):
-    """The Gateway API Gateway the API's HTTPRoute attaches to (operated outside this workload; it must allow
-    routes from the workload's namespace)."""
-
-    name: str = Field("platform", description="Name of the Gateway.")
-    namespace: str = Field("gateway", description="Namespace of the Gateway; its pods may reach the API.")
-    section_name: str | None = Field(None, description="Listener of the Gateway to attach to; none: every listener "
-                                                       "that admits the route.")
-    hostnames: list[str] = Field(default_factory=list,
-                                 description="Host names the route answers for; empty: those of the listener.")
-
-    @field_validator("name", "namespace", "section_name")
-    @classmethod
-    def _label(cls, v: str | None) -> str | None:
-        return None if v is None else check_dns_label(v, 63)
-
-    @field_validator("hostnames")
-    @classmethod
-    def _hosts(cls, v: list[str]) -> list[str]:
-        bad = [h for h in v if not _HOSTNAME.match(h) or len(h) > 253]
-        if bad:
-            raise PydanticCustomError("pipeworks", "has invalid host names {bad}; valid: lowercase DNS names, "
-                                                   "optionally *.example.com", {"bad": bad})
-        if len(set(v)) != len(v):
-            raise PydanticCustomError("pipeworks", "lists a host name twice")
-        return v
-
-
 class ScorerConfig(ConfigModel):
     """The Kafka stream scorer: reads transactions, asks the stable API, writes scores to the bucket."""
 
-    image: ImageRef = Field(default_factory=_image("fraud-scorer"), description="Scorer image (Dockerfile.scorer).")
+    image: ImageRef = Field(default_factory=default_image("fraud-scorer"), description="Scorer image (Dockerfile.scorer).")
     replicas: int = Field(1, ge=1, le=100,
                           description="Scorer pods (consumers of one group); at most the topic's partitions.")
     topic: str = Field("transactions", description="Kafka topic of incoming transactions (a KafkaTopic the "
@@ -219,9 +176,7 @@ class ScorerConfig(ConfigModel):
     @field_validator("topic", "group")
     @classmethod
     def _kafka_name(cls, v: str) -> str:
-        if not _TOPIC.match(v) or v in (".", ".."):
-            raise PydanticCustomError("pipeworks", "is not a Kafka name; valid: 1-249 letters, digits, '.', '_', '-'")
-        return v
+        return check_kafka_name(v)
 
     @model_validator(mode="after")
     def _rules(self) -> "ScorerConfig":

@@ -50,7 +50,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from workloads.common.envconfig import SettingError, get_int, get_str
 from workloads.common.healthserver import serve_metrics_and_health
-from workloads.common.kafkasettings import KafkaSettings
+from workloads.common.kafkasettings import SESSION_TIMEOUT_MAX_MS, SESSION_TIMEOUT_MIN_MS, KafkaSettings
 from workloads.common.objectstore import ObjectStore, ObjectStoreError
 from workloads.common.s3settings import S3Settings
 
@@ -91,7 +91,8 @@ class ScorerConfig:
     metrics_port: int = 9100
     """FF_METRICS_PORT: Prometheus endpoint port; 0 disables it."""
     session_timeout_ms: int = 10000
-    """FF_KAFKA_SESSION_TIMEOUT_MS: how soon the group notices a dead scorer and reassigns its partitions."""
+    """FF_KAFKA_SESSION_TIMEOUT_MS: how soon the group notices a dead scorer and reassigns its partitions; at least
+    the broker's group.min.session.timeout.ms (6 s by default), which refuses shorter ones."""
     max_backoff_seconds: float = 30.0
     """FF_MAX_BACKOFF_SECONDS: longest wait between retries of a failing batch."""
     api_attempts: int = 4
@@ -120,7 +121,8 @@ class ScorerConfig:
             write_concurrency=int(get_int(env, "FF_WRITE_CONCURRENCY", 8, minimum=1, maximum=128) or 8),
             api_timeout_seconds=float(get_int(env, "FF_API_TIMEOUT_SECONDS", 10, minimum=1, maximum=600) or 10),
             metrics_port=int(get_int(env, "FF_METRICS_PORT", 9100, minimum=0, maximum=65535) or 0),
-            session_timeout_ms=int(get_int(env, "FF_KAFKA_SESSION_TIMEOUT_MS", 10000, minimum=1000, maximum=300_000) or 10000),
+            session_timeout_ms=int(get_int(env, "FF_KAFKA_SESSION_TIMEOUT_MS", 10000, minimum=SESSION_TIMEOUT_MIN_MS,
+                                           maximum=min(300_000, SESSION_TIMEOUT_MAX_MS)) or 10000),
             max_backoff_seconds=float(get_int(env, "FF_MAX_BACKOFF_SECONDS", 30, minimum=1, maximum=3600) or 30),
             api_attempts=int(get_int(env, "FF_API_ATTEMPTS", 4, minimum=1, maximum=20) or 4),
             liveness_seconds=float(get_int(env, "FF_LIVENESS_SECONDS", 180, minimum=10, maximum=86400) or 180),

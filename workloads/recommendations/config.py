@@ -16,10 +16,10 @@ from pydantic_core import PydanticCustomError
 from infra.config.base import ConfigModel, check_dns_label
 from infra.config.base import fail as _fail
 from infra.config.resources import PodResources
-from infra.workloads.configkit import ImageRef, cron_problem, default_image, kafka_name_problem, time_zone_problem
+from infra.workloads.config import (ImageRef, check_kafka_name, check_key_prefix, check_schedule, check_time_zone,
+                                    default_image)
 
 _SPARK_MEMORY = re.compile(r"^[1-9][0-9]{0,5}[mg]$")  # what spark.{driver,executor}.memory take: 512m, 4g
-_KEY_PREFIX = re.compile(r"^[A-Za-z0-9._=-]+(/[A-Za-z0-9._=-]+)*$")
 
 
 class SparkRole(ConfigModel):
@@ -69,26 +69,17 @@ class BatchConfig(ConfigModel):
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, v: str) -> str:
-        problem = cron_problem(v)
-        if problem:
-            raise PydanticCustomError("pipeworks", "{problem}", {"problem": problem})
-        return v.strip()
+        return check_schedule(v, time_zone_key="batch.timeZone")
 
     @field_validator("time_zone")
     @classmethod
     def _tz(cls, v: str) -> str:
-        problem = time_zone_problem(v)
-        if problem:
-            raise PydanticCustomError("pipeworks", "{problem}", {"problem": problem})
-        return v
+        return check_time_zone(v)
 
     @field_validator("ratings_prefix")
     @classmethod
     def _prefix(cls, v: str) -> str:
-        cleaned = v.strip("/")
-        if not _KEY_PREFIX.match(cleaned):
-            raise PydanticCustomError("pipeworks", "is not an object key prefix; valid: path segments like ratings")
-        return cleaned
+        return check_key_prefix(v, "ratings")
 
 
 class StreamConfig(ConfigModel):
@@ -109,10 +100,7 @@ class StreamConfig(ConfigModel):
     @field_validator("topic")
     @classmethod
     def _topic(cls, v: str) -> str:
-        problem = kafka_name_problem(v)
-        if problem:
-            raise PydanticCustomError("pipeworks", "{problem}", {"problem": problem})
-        return v
+        return check_kafka_name(v)
 
 
 class ApiConfig(ConfigModel):

@@ -31,8 +31,7 @@ _OptsAfter = Callable[..., pulumi.ResourceOptions]  # resource options with depe
 @dataclass(frozen=True)
 class ElkArgs:
     cfg: ElkConfig
-    ctx: PlatformContext  # provider, across_zones, monitoring namespace and CRD owners, storage readiness
-    pools: Sequence[NodePoolConfig]  # every tainted pool gets a Filebeat toleration
+    ctx: PlatformContext  # provider, cluster kind, pools, across_zones, monitoring namespace and CRD owners, storage readiness
     hot_data_class: str | None  # storage class of the hot nodeSet (storage.hot_data_class); None: default class
     block_class: str | None  # storage class of master and warm nodes (storage.block_class)
     cluster_name: str
@@ -55,7 +54,7 @@ class Elk(pulumi.ComponentResource):
     def __init__(self, name: str, args: ElkArgs, opts: pulumi.ResourceOptions | None = None):
         cfg = args.cfg
         mode = cfg.elasticsearch.hot.nvme_mode
-        if not any(p.role is Role.NVME and p.nvme_mode is mode for p in args.pools):
+        if not any(p.role is Role.NVME and p.nvme_mode is mode for p in args.ctx.pools):
             raise ValueError(f"pipeworks:platform.elk.elasticsearch.hot.nvmeMode={mode.value}: no nvme node pool has "
                              f"nvmeMode {mode.value}; the hot nodeSet runs on NVMe pools (declare one, or set "
                              "elk.enabled: false)")
@@ -126,7 +125,7 @@ class Elk(pulumi.ComponentResource):
             role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": f"{ns}-filebeat"},
             subjects=[{"kind": "ServiceAccount", "name": spec.FILEBEAT, "namespace": ns}], opts=opts_after(cluster_role))
         self.filebeat = custom("filebeat", "beat.k8s.elastic.co/v1beta1", "Beat", spec.FILEBEAT,
-                               spec.filebeat_daemonset_spec(cfg, filebeat_tolerations(args.pools)),
+                               spec.filebeat_daemonset_spec(cfg, filebeat_tolerations(args.ctx.pools)),
                                deps=[self.logstash, sa, binding])
         self.filebeat_cloudwatch = None
         if not (cfg.filebeat.cloudwatch and args.irsa_role is not None and args.region):

@@ -33,7 +33,7 @@ class GatewayHandle:
 @dataclass
 class GatewayArgs:
     cfg: GatewayConfig
-    ctx: PlatformContext  # provider, across_zones, monitoring namespace and CRD owners, storage readiness
+    ctx: PlatformContext  # provider, cluster kind, pools, across_zones, monitoring namespace and CRD owners, storage readiness
 
 
 class Gateway(pulumi.ComponentResource):

@@ -144,9 +144,7 @@ def network_policies(monitoring_ns: str) -> dict[str, dict[str, Any]]:
 @dataclass(frozen=True)
 class GpuOperatorArgs:
     cfg: GpuConfig
-    ctx: PlatformContext  # provider, across_zones, monitoring namespace and CRD owners, storage readiness
-    cluster_kind: ClusterKind
-    pools: Sequence[NodePoolConfig]
+    ctx: PlatformContext  # provider, cluster kind, pools, across_zones, monitoring namespace and CRD owners, storage readiness
     distribution: str = "kubernetes"  # cluster.existing.distribution (existing clusters)
 
 
@@ -157,7 +155,7 @@ class GpuOperator(pulumi.ComponentResource):
         super().__init__("pipeworks:services:GpuOperator", name, None, opts)
         cfg = args.cfg
         self.namespace = cfg.namespace
-        self.driver_enabled, self.toolkit_enabled = driver_and_toolkit(cfg, args.cluster_kind)
+        self.driver_enabled, self.toolkit_enabled = driver_and_toolkit(cfg, args.ctx.cluster_kind)
         base = pulumi.ResourceOptions(parent=self, provider=args.ctx.provider)
         self.ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": cfg.namespace, "labels": pod_security_labels(
             # privileged: the driver, toolkit, device plugin and DCGM need host devices, paths and privileges.
@@ -167,7 +165,7 @@ class GpuOperator(pulumi.ComponentResource):
         self.release = k8s.helm.v3.Release(
             f"{name}-operator", name=RELEASE, chart=CHART, version=cfg.chart_version, namespace=cfg.namespace,
             repository_opts={"repo": CHART_REPO},
-            values=gpu_operator_values(cfg, args.cluster_kind, args.pools, args.distribution,
+            values=gpu_operator_values(cfg, args.ctx.cluster_kind, args.ctx.pools, args.distribution,
                                        service_monitor=args.ctx.monitoring_enabled),
             value_yaml_files=[pulumi.StringAsset(null_values_yaml(CHART_DEFAULTS_REMOVED))],
             opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(

@@ -18,6 +18,7 @@ from infra.context import PlatformContext
 from infra.placement import Role, gpu_limits, place
 from infra.podsecurity import pod_security_labels
 from infra.storage import StorageHandle
+from infra.storage.specs import OBC_CONFIGMAP_KEYS, OBC_SECRET_KEYS
 
 __all__ = ["JupyterHub", "JupyterHubArgs", "hub_values", "spark_defaults"]
 
@@ -173,9 +174,9 @@ def notebook_env(*, bucket: Any | None, spark_master: str | None) -> dict[str, A
     inlined), the Spark master, and the pod IP Spark executors must call back to (client mode)."""
     env: dict[str, Any] = {}
     if bucket is not None:
-        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        for key in OBC_SECRET_KEYS:
             env[key] = {"name": key, "valueFrom": {"secretKeyRef": {"name": bucket.secret_name, "key": key}}}
-        for key in ("BUCKET_HOST", "BUCKET_PORT", "BUCKET_NAME"):
+        for key in OBC_CONFIGMAP_KEYS:
             env[key] = {"name": key, "valueFrom": {"configMapKeyRef": {"name": bucket.configmap_name, "key": key}}}
         env["S3_ENDPOINT_URL"] = bucket.endpoint
     if spark_master:
@@ -192,7 +193,7 @@ def notebook_env(*, bucket: Any | None, spark_master: str | None) -> dict[str, A
 @dataclass(frozen=True)
 class JupyterHubArgs:
     cfg: JupyterHubConfig
-    ctx: PlatformContext  # provider, across_zones, monitoring namespace and CRD owners, storage readiness
+    ctx: PlatformContext  # provider, cluster kind, pools, across_zones, monitoring namespace and CRD owners, storage readiness
     storage: StorageHandle | None  # bucket(), s3_endpoint, namespace; None when storage is off
     spark: Any | None  # Spark: master_url, sparkconf_s3a(), client_labels, namespace; None when Spark is off
     block_class: str | None

@@ -67,7 +67,7 @@ class KafkaArgs:
     """What the Kafka component needs from the rest of the platform."""
 
     cfg: KafkaConfig
-    ctx: PlatformContext  # provider, across_zones, monitoring namespace and CRD owners, storage readiness
+    ctx: PlatformContext  # provider, cluster kind, pools, across_zones, monitoring namespace and CRD owners, storage readiness
     storage_class: str | None  # the hot-data StorageClass of the storage component (NVMe-backed)
     nvme_modes: frozenset[NvmeMode]  # modes of the stack's NVMe pools; Kafka's must be among them
 

@@ -25,8 +25,7 @@ __all__ = ["Monitoring", "MonitoringArgs"]
 @dataclass(frozen=True)
 class MonitoringArgs:
     cfg: MonitoringConfig
-    ctx: PlatformContext  # provider, across_zones, monitoring namespace and CRD owners, storage readiness
-    eks: bool  # the control plane is AWS's: no scheduler/controller-manager/etcd targets
+    ctx: PlatformContext  # provider, cluster kind, pools, across_zones, monitoring namespace and CRD owners, storage readiness
     storage_class: str | None  # Prometheus/Alertmanager volumes; None: the cluster's default class
     alert_webhook_url: pulumi.Output[str] | None = None  # secret; required when cfg.alert_receiver is not none
 
@@ -68,7 +67,7 @@ class Monitoring(pulumi.ComponentResource):
         self.release = k8s.helm.v3.Release(
             f"{name}-stack", name=spec.RELEASE, chart=spec.RELEASE, version=cfg.chart_version, namespace=ns,
             repository_opts={"repo": spec.CHART_REPO},
-            values=spec.prometheus_values(cfg, storage_class=args.storage_class, eks=args.eks,
+            values=spec.prometheus_values(cfg, storage_class=args.storage_class, cluster_kind=args.ctx.cluster_kind,
                                           across_zones=args.ctx.across_zones),
             opts=after(*before_release, *args.ctx.storage_ready))
         self.dependencies: list[pulumi.Resource] = [self.release]

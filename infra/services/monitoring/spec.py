@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from infra.config.cluster import ClusterKind
 from infra.config.monitoring import AlertReceiver, MonitoringConfig
 from infra.placement import Role, place, spread
 
@@ -49,7 +50,7 @@ def alertmanager_config(cfg: MonitoringConfig, url: str) -> dict[str, Any]:
     }
 
 
-def prometheus_values(cfg: MonitoringConfig, *, storage_class: str | None, eks: bool,
+def prometheus_values(cfg: MonitoringConfig, *, storage_class: str | None, cluster_kind: ClusterKind,
                       across_zones: bool) -> dict[str, Any]:
     """kube-prometheus-stack values. The *SelectorNilUsesHelmValues switches are false so Prometheus selects
     every ServiceMonitor, PodMonitor, Probe, ScrapeConfig and PrometheusRule in every namespace, with no
@@ -124,7 +125,7 @@ def prometheus_values(cfg: MonitoringConfig, *, storage_class: str | None, eks: 
         "prometheus-node-exporter": {"resources": {"requests": {"cpu": "20m", "memory": "32Mi"},
                                                    "limits": {"memory": "128Mi"}}},
     }
-    if eks:
+    if cluster_kind is ClusterKind.EKS:  # the control plane is AWS's: no scheduler/controller-manager/etcd targets
         # EKS runs the control plane out of reach: these scrape targets would only ever be down.
         for component in ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"):
             values[component] = {"enabled": False}

@@ -58,7 +58,7 @@ class ObjectStorage(Protocol):
 @dataclass(frozen=True)
 class SparkArgs:
     cfg: SparkConfig
-    ctx: PlatformContext  # provider, across_zones, monitoring namespace and CRD owners, storage readiness
+    ctx: PlatformContext  # provider, cluster kind, pools, across_zones, monitoring namespace and CRD owners, storage readiness
     storage: ObjectStorage | None  # None: no object store in this stack, so no history server
     nvme_modes: frozenset[NvmeMode]  # modes of the stack's NVMe pools; executors need raid0 scratch
 

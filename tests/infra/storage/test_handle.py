@@ -63,7 +63,6 @@ def test_bucket_and_object_user_register_what_the_handles_name():
     user: ObjectUserHandle = out["user"]
     assert (bucket.secret_name, bucket.configmap_name, bucket.namespace) == ("models", "models", "fraud")
     assert bucket.endpoint == "http://rook-ceph-rgw-datalake.rook-ceph.svc:80"
-    assert bucket.env_from() == [{"configMapRef": {"name": "models"}}, {"secretRef": {"name": "models"}}]
     assert user.secret_name == "rook-ceph-object-user-datalake-es-snapshots"
     assert (user.access_key_key, user.secret_key_key) == ("AccessKey", "SecretKey")
 

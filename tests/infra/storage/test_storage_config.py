@@ -80,10 +80,10 @@ def test_existing_cluster_needs_a_device_filter():
     with_filter = existing.model_copy(update={"storage": StorageConfig(
         device_path_filter="^/dev/disk/by-id/nvme-Samsung_.*", mon_count=1, replica_size=1, failure_domain="host")})
     assert with_filter.storage.stack_problems(with_filter) == []
-    assert with_filter.storage.osd_device_filter(on_eks=False) == "^/dev/disk/by-id/nvme-Samsung_.*"
-    assert StorageConfig().osd_device_filter(on_eks=True) == EKS_INSTANCE_STORE_FILTER
+    assert with_filter.storage.osd_device_filter(ClusterKind.EXISTING) == "^/dev/disk/by-id/nvme-Samsung_.*"
+    assert StorageConfig().osd_device_filter(ClusterKind.EKS) == EKS_INSTANCE_STORE_FILTER
     with pytest.raises(ValueError, match="devicePathFilter is required on an existing cluster"):
-        StorageConfig().osd_device_filter(on_eks=False)
+        StorageConfig().osd_device_filter(ClusterKind.EXISTING)
     assert dev.storage.stack_problems(dev) == []  # EKS: the instance-store default applies
 
 

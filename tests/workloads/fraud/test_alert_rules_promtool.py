@@ -1,5 +1,5 @@
 """The fraud workload's PrometheusRule (manifests.alert_rules) checked and unit-tested by Prometheus's own
-`promtool`, like the platform's rules (tests/infra/monitoring/test_rules_promtool.py): each alert fires on its
+`promtool`, like the platform's rules (tests/infra/services/monitoring/test_rules_promtool.py): each alert fires on its
 failure and stays silent on a healthy workload."""
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""The stream scorer against a real Kafka-protocol broker (Tansu) and a real Ceph RGW, including a crash mid-batch.
+"""The stream scorer against a real Apache Kafka broker and a real Ceph RGW, including a crash mid-batch.
+
+Every client here reaches the broker as the platform's do: SASL_SSL with SCRAM-SHA-512 against the cluster CA
+(tests/harness/kafka.py). The scorer reads its settings through ``KafkaSettings.from_env`` from the variables
+its Deployment sets (``FF_KAFKA_SASL_JAAS_CONFIG_FILE``: the KafkaUser Secret's ``sasl.jaas.config``, mounted;
+``FF_KAFKA_CA_FILE``: the cluster CA's ``ca.crt``), and the test's producer and probe use the same settings.
 
 The fault test: the scorer runs as a subprocess that SIGKILLs itself after N object writes (in the middle
 of a batch, after earlier batches were committed), is restarted, and must end with every produced message
@@ -22,6 +27,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 
+from workloads.common.kafkasettings import KafkaSettings
 from workloads.common.objectstore import ObjectStore
 from workloads.common.s3settings import S3Settings
 from workloads.fraud import scorer, synthetic
@@ -40,9 +46,9 @@ BATCH = 40
 KILL_AFTER = 100
 
 
-def produce(bootstrap: str, topic: str) -> dict[tuple[int, int], bytes]:
+def produce(client: dict[str, object], topic: str) -> dict[tuple[int, int], bytes]:
     """Every message sent, by (partition, offset)."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = KafkaProducer(acks="all", **client)
     futures = []
     rows = synthetic.generate(GOOD, seed=21)
     values = [synthetic.to_message(r) for r in rows]
@@ -83,14 +89,17 @@ def test_scorer_survives_sigkill_mid_batch_exactly_once_by_key(kafka_broker, cep
     s3 = rgw_env(ceph_rgw, f"fraud-stream-{uuid.uuid4().hex[:8]}")
     store = ObjectStore(S3Settings.from_env(s3))
     store.ensure_bucket()
-    sent = produce(kafka_broker.bootstrap, topic)
+    kafka_env = kafka_broker.env("FF_KAFKA_", kafka_broker.user("fraud-scorer"), tmp_path)
+    client = KafkaSettings.from_env(kafka_env, prefix="FF_KAFKA_").client_kwargs()
+    assert client["security_protocol"] == "SASL_SSL" and client["sasl_mechanism"] == "SCRAM-SHA-512"
+    sent = produce(client, topic)
     assert len(sent) == GOOD + len(BAD_VALUES)
 
     metrics_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FF_")}
-    env.update(s3, FF_KAFKA_BOOTSTRAP=kafka_broker.bootstrap, FF_KAFKA_TOPIC=topic, FF_KAFKA_GROUP=f"scorer-{topic}",
+    env.update(s3, **kafka_env, FF_KAFKA_TOPIC=topic, FF_KAFKA_GROUP=f"scorer-{topic}",
                FF_API_URL=api_url, FF_BATCH_SIZE=str(BATCH), FF_POLL_TIMEOUT_MS="200",
-               FF_KAFKA_SESSION_TIMEOUT_MS="2000", FF_METRICS_PORT=str(metrics_port), FF_MAX_BACKOFF_SECONDS="2")
+               FF_KAFKA_SESSION_TIMEOUT_MS="6000", FF_METRICS_PORT=str(metrics_port), FF_MAX_BACKOFF_SECONDS="2")
     log = tmp_path / "scorer.log"
 
     # Run 1: dies by SIGKILL on its 100th object write, inside its third batch.
@@ -107,10 +116,11 @@ def test_scorer_survives_sigkill_mid_batch_exactly_once_by_key(kafka_broker, cep
 
     # Run 2: picks up from the committed offsets, replays the half-written batch, finishes.
     second = start_scorer(env, log)
-    probe = KafkaConsumer(bootstrap_servers=kafka_broker.bootstrap, group_id=f"scorer-{topic}", enable_auto_commit=False)
+    probe = KafkaConsumer(group_id=f"scorer-{topic}", enable_auto_commit=False, **client)
     partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-    # From the producer's acknowledgements: Tansu 0.6's ListOffsets answers the batch count, not the offset.
     ends = {tp: max(o for (p, o) in sent if p == tp.partition) + 1 for tp in partitions}
+    # The broker's own end offsets agree with the producer's acknowledgements (a real ListOffsets).
+    assert probe.end_offsets(partitions) == ends
     try:
         def all_written() -> bool:
             return len(list(store.list_keys("scores/"))) + len(list(store.list_keys("dead-letter/"))) >= len(sent)

@@ -104,6 +104,20 @@ def test_scorer_config_errors() -> None:
     assert ScorerConfig.from_env({"FF_API_URL": "http://api:8080/"}).api_url == "http://api:8080"
 
 
+@pytest.mark.parametrize(("value", "ok"), [("5999", False), ("1000", False), ("6000", True), ("300000", True),
+                                           ("300001", False)])
+def test_session_timeout_is_one_the_broker_accepts(value: str, ok: bool) -> None:
+    """Kafka refuses a JoinGroup whose session timeout is under group.min.session.timeout.ms (6000 by default,
+    GroupCoordinatorConfig.GROUP_MIN_SESSION_TIMEOUT_MS_DEFAULT in Apache Kafka 4.3.1): such a scorer would loop on
+    InvalidSessionTimeoutError forever (seen against the real broker), so the setting is refused when read."""
+    env = {"FF_API_URL": "http://api:8080", "FF_KAFKA_SESSION_TIMEOUT_MS": value}
+    if ok:
+        assert ScorerConfig.from_env(env).session_timeout_ms == int(value)
+    else:
+        with pytest.raises(SettingError, match=f"FF_KAFKA_SESSION_TIMEOUT_MS='{value}' is out of range"):
+            ScorerConfig.from_env(env)
+
+
 # ---------------------------------------------------------------------------------------------
 # The batch loop against a scripted consumer (real API over HTTP, real S3 on moto)
 # ---------------------------------------------------------------------------------------------

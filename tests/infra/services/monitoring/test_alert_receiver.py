@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from infra.config import StackConfigError, load_stack_config
+from infra.config.cluster import ClusterKind
 from infra.config.monitoring import MonitoringConfig
 from infra.services.monitoring import spec
 from tests.infra.service_plans import REPO, of_type, plan_in_tmp, release
@@ -30,9 +31,9 @@ def test_webhook_and_slack_configs_route_everything_but_the_heartbeat():
 
 
 def test_values_point_alertmanager_at_the_secret_only_with_a_receiver():
-    none = spec.prometheus_values(MonitoringConfig(), storage_class=None, eks=True, across_zones=False)
+    none = spec.prometheus_values(MonitoringConfig(), storage_class=None, cluster_kind=ClusterKind.EKS, across_zones=False)
     assert "configSecret" not in none["alertmanager"]["alertmanagerSpec"]
-    hook = spec.prometheus_values(MonitoringConfig(alert_receiver="webhook"), storage_class=None, eks=True,
+    hook = spec.prometheus_values(MonitoringConfig(alert_receiver="webhook"), storage_class=None, cluster_kind=ClusterKind.EKS,
                                   across_zones=False)
     am = hook["alertmanager"]["alertmanagerSpec"]
     assert am["useExistingSecret"] is True and am["configSecret"] == spec.ALERTMANAGER_CONFIG_SECRET

@@ -83,7 +83,8 @@ def test_bad_gateway_config_names_the_key():
 def test_a_workload_naming_another_gateway_is_refused_while_the_platform_installs_one():
     from pipeworks.plan import validate
     from tests.infra.planned import REPO
-    from workloads.fraud.config import GatewayRef, platform_problems
+    from infra.workloads.config import GatewayRef
+    from workloads.fraud.config import platform_problems
 
     _, cfg = validate(REPO, "dev")
     platform = cfg.platform

@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from infra.config.cluster import ClusterKind
 from infra.config.monitoring import MonitoringConfig
 from infra.services.monitoring import spec
 from tests.infra.service_plans import (
@@ -48,7 +49,7 @@ def prometheus_selects(prom_spec: dict, release_name: str, kind: str, labels: di
 
 
 def test_prometheus_selects_everything_without_release_labels():
-    values = spec.prometheus_values(MonitoringConfig(), storage_class="ceph-block", eks=True, across_zones=False)
+    values = spec.prometheus_values(MonitoringConfig(), storage_class="ceph-block", cluster_kind=ClusterKind.EKS, across_zones=False)
     ps = values["prometheus"]["prometheusSpec"]
     for key in ("serviceMonitorSelectorNilUsesHelmValues", "podMonitorSelectorNilUsesHelmValues",
                 "ruleSelectorNilUsesHelmValues", "probeSelectorNilUsesHelmValues",
@@ -61,8 +62,8 @@ def test_prometheus_selects_everything_without_release_labels():
 
 
 def test_eks_drops_unreachable_control_plane_targets():
-    eks = spec.prometheus_values(MonitoringConfig(), storage_class=None, eks=True, across_zones=False)
-    onprem = spec.prometheus_values(MonitoringConfig(), storage_class=None, eks=False, across_zones=False)
+    eks = spec.prometheus_values(MonitoringConfig(), storage_class=None, cluster_kind=ClusterKind.EKS, across_zones=False)
+    onprem = spec.prometheus_values(MonitoringConfig(), storage_class=None, cluster_kind=ClusterKind.EXISTING, across_zones=False)
     for comp in ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"):
         assert eks[comp] == {"enabled": False} and comp not in onprem
     claim = onprem["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
@@ -71,10 +72,10 @@ def test_eks_drops_unreachable_control_plane_targets():
 
 def test_ha_sizes_get_disruption_budgets_that_never_block_every_eviction():
     cfg = MonitoringConfig.model_validate({"prometheus": {"replicas": 2}, "alertmanagerReplicas": 3})
-    v = spec.prometheus_values(cfg, storage_class="ceph-block", eks=True, across_zones=True)
+    v = spec.prometheus_values(cfg, storage_class="ceph-block", cluster_kind=ClusterKind.EKS, across_zones=True)
     assert v["prometheus"]["podDisruptionBudget"] == {"enabled": True, "minAvailable": 1}
     assert v["alertmanager"]["podDisruptionBudget"] == {"enabled": True, "minAvailable": 2}
-    single = spec.prometheus_values(MonitoringConfig(), storage_class=None, eks=True, across_zones=False)
+    single = spec.prometheus_values(MonitoringConfig(), storage_class=None, cluster_kind=ClusterKind.EKS, across_zones=False)
     assert single["prometheus"]["podDisruptionBudget"]["enabled"] is False
     zones = {c["topologyKey"] for c in v["prometheus"]["prometheusSpec"]["topologySpreadConstraints"]}
     assert zones == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}

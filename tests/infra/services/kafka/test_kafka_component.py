@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 import pytest
 from pulumi.runtime import rpc
 
+from infra.config.cluster import ClusterKind
 from infra.config.kafka import KafkaConfig
 from infra.context import PlatformContext
 from infra.placement import NvmeMode
@@ -27,7 +28,7 @@ def declared() -> dict[str, Any]:
     @pulumi.runtime.test
     def program():
         provider = k8s.Provider("k8s", kubeconfig="{}")
-        kafka = Kafka("kafka", KafkaArgs(cfg=KafkaConfig(), ctx=PlatformContext(provider=provider, across_zones=False),
+        kafka = Kafka("kafka", KafkaArgs(cfg=KafkaConfig(), ctx=PlatformContext(provider=provider, cluster_kind=ClusterKind.EXISTING, pools=(), across_zones=False),
                                          storage_class="ceph-block", nvme_modes=frozenset({NvmeMode.RAID0})))
         ns = k8s.core.v1.Namespace("fraud-ns", metadata={"name": "fraud"}, opts=pulumi.ResourceOptions(provider=provider))
         handles["topic"] = kafka.topic("Payments_v1", partitions=6)
