@@ -2,9 +2,10 @@
 ~7 s on this machine, and more under load), a fresh moto bucket per test for the registry, and small synthetic
 ratings with a known structure.
 
-The session comes from the shared Spark harness (tests/harness/spark.py, `spark_session`: the fetched hadoop-aws,
-AWS SDK and spark-sql-kafka jars on its classpath) when the project has it, else a plain local[2] session (local
-files only)."""
+The session comes from the shared Spark harness (tests/harness/spark.py, `spark_session`) when the project has it,
+else a local[2] session carrying the jars tests/harness/artifacts.py fetched and verified for the `spark` set
+(hadoop-aws, the AWS SDK bundle, spark-sql-kafka) when they are in the cache, so s3a:// and the Kafka source work
+in both cases; without the jars only local files do (the tests that need them skip or fail per the harness)."""
 
 from __future__ import annotations
 
@@ -27,13 +28,30 @@ LOCAL_CONF = {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2", 
               "spark.default.parallelism": "2", "spark.sql.adaptive.enabled": "false"}
 
 
+def spark_jars() -> list[str]:
+    """The harness's locked `spark` jar set when fetched, else []."""
+    from tests.harness import artifacts
+
+    return [] if artifacts.missing_reason("spark") else [str(p) for p in artifacts.classpath("spark")]
+
+
 def local_session(app: str, tmp_dir: Path) -> Any:
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.master("local[2]").appName(app)
-    for k, v in {**LOCAL_CONF, "spark.local.dir": str(tmp_dir)}.items():
+    conf = {**LOCAL_CONF, "spark.local.dir": str(tmp_dir)}
+    if spark_jars():
+        conf["spark.jars"] = ",".join(spark_jars())
+    for k, v in conf.items():
         builder = builder.config(k, v)
     return builder.getOrCreate()
+
+
+def submit_args(master: str = "local[1]") -> str:
+    """PYSPARK_SUBMIT_ARGS of a job run as a child process (the same jars as the session)."""
+    jars = f"--jars {','.join(spark_jars())} " if spark_jars() else ""
+    return (f"--master {master} --driver-memory 512m {jars}--conf spark.ui.enabled=false "
+            "--conf spark.sql.shuffle.partitions=2 pyspark-shell")
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from workloads.recommendations import ranking, recsstore, synthetic
 from workloads.recommendations.ratings import Click, to_text
 from workloads.recommendations.stream_job import Snapshots, StreamSettings, parse_clicks, process_batch, top_n_frame
 
-from .conftest import publish_recs, pyspark_python
+from .conftest import publish_recs, pyspark_python, submit_args
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -94,7 +94,37 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=30)
 
 
-@pytest.mark.timeout(420)
+def kill_mid_stream_and_restart(spark, env: dict[str, str], tmp_path: Path, total: int, batches: int) -> Counter:
+    """Run the job as a child process until 3 batches are committed, SIGKILL it (more batches to come), restart it
+    from its checkpoint and wait until the newest snapshot holds `total` clicks; returns the final counts."""
+    log = tmp_path / "stream.log"
+    ckpt = Path(env["RS_CHECKPOINT"])
+    proc = _start(env, log)
+    try:
+        deadline = time.monotonic() + 180
+        while _commits(ckpt) < 3:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "no 3 batches committed in 180 s:\n" + log.read_text()[-3000:]
+            time.sleep(0.2)
+        _kill(proc)  # while later batches are planned or running
+        assert _commits(ckpt) < batches, "the whole stream was done before the kill; nothing was tested"
+        proc = _start(env, log)
+        snaps = Snapshots(spark, env["RS_OUTPUT_PATH"])
+        deadline = time.monotonic() + 240
+        while True:
+            done = snaps.complete()
+            if done and sum(snapshot_counts(spark, snaps.path(done[-1])).values()) >= total:
+                break
+            assert proc.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the restarted job did not catch up:\n" + log.read_text()[-3000:]
+            time.sleep(0.5)
+        time.sleep(2)  # a batch that would double-count would land now
+        return snapshot_counts(spark, snaps.path(snaps.complete()[-1]))
+    finally:
+        _kill(proc)
+
+
+@pytest.mark.timeout(480)
 def test_killed_mid_stream_and_restarted_nothing_is_lost_or_double_counted(spark, tmp_path: Path, s3_env,
                                                                            store: ObjectStore) -> None:
     _, structure = synthetic.ratings(users=30, items=30, groups=3, per_user=5, seed=2)
@@ -102,41 +132,15 @@ def test_killed_mid_stream_and_restarted_nothing_is_lost_or_double_counted(spark
     clicks = synthetic.clicks(structure, 1200, seed=4)
     inbox = tmp_path / "in"
     inbox.mkdir()
-    files = 16
+    files = 12
     for n in range(files):  # one file per micro-batch (maxFilesPerTrigger=1)
         (inbox / f"clicks-{n:03d}.txt").write_text(to_text(clicks[n::files]))
     env = {**pyspark_python(), **s3_env, "RS_CLICKS_SOURCE": "files", "RS_CLICKS_PATH": str(inbox),
            "RS_CHECKPOINT": str(tmp_path / "ckpt"), "RS_OUTPUT_PATH": str(tmp_path / "out"),
            "RS_TRIGGER_SECONDS": "1", "RS_MAX_PER_TRIGGER": "1", "RS_TOP_N": "5", "RS_KEEP_SNAPSHOTS": "3",
-           "PYSPARK_SUBMIT_ARGS": "--master local[1] --driver-memory 512m --conf spark.ui.enabled=false "
-                                  "--conf spark.sql.shuffle.partitions=2 pyspark-shell"}
-    log = tmp_path / "stream.log"
-    proc = _start(env, log)
-    try:
-        deadline = time.monotonic() + 180
-        while _commits(tmp_path / "ckpt") < 3:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "no 3 batches committed in 180 s:\n" + log.read_text()[-3000:]
-            time.sleep(0.2)
-        _kill(proc)  # while later batches are planned or running
-        killed_at = _commits(tmp_path / "ckpt")
-        assert killed_at < files, "the whole stream was done before the kill; nothing was tested"
-        proc = _start(env, log)
-        snaps = Snapshots(spark, str(tmp_path / "out"))
-        deadline = time.monotonic() + 240
-        truth = Counter((c.user, c.item) for c in clicks)
-        while True:
-            done = snaps.complete()
-            if done and sum(snapshot_counts(spark, snaps.path(done[-1])).values()) >= len(clicks):
-                break
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "the restarted job did not catch up:\n" + log.read_text()[-3000:]
-            time.sleep(0.5)
-        time.sleep(2)  # a batch that would double-count would land now
-        final = snapshot_counts(spark, snaps.path(snaps.complete()[-1]))
-        assert final == truth  # exactly: nothing lost, nothing counted twice
-    finally:
-        _kill(proc)
-    # the restarted driver re-ranked the published top-N (NEWEST.json) for the users who clicked
-    reranked = sorted((tmp_path / "out" / "reranked").glob("batch=*"))
-    assert reranked and recsstore.newest_pointer(store, "models/recommendations")[0] == "v1"
+           "PYSPARK_SUBMIT_ARGS": submit_args()}
+    final = kill_mid_stream_and_restart(spark, env, tmp_path, len(clicks), files)
+    assert final == Counter((c.user, c.item) for c in clicks)  # exactly: nothing lost, nothing counted twice
+    # the driver re-ranked the published top-N (NEWEST.json) for the users who clicked
+    assert sorted((tmp_path / "out" / "reranked").glob("batch=*"))
+    assert recsstore.newest_pointer(store, "models/recommendations")[0] == "v1"
