@@ -197,16 +197,19 @@ def top_n_frame(spark: Any, recs: dict[int, list[tuple[int, float]]]) -> Any:
     return spark.createDataFrame(rows, "user int, item int, score double, pos int")
 
 
-def start(spark: Any, s: StreamSettings, load_top_n: Callable[[], Any | None]) -> Any:
-    """Start the query; `load_top_n()` gives the newest batch top-N frame (or None) and is asked every batch."""
+def start(spark: Any, s: StreamSettings, load_top_n: Callable[[], Any | None], *, available_now: bool = False) -> Any:
+    """Start the query; `load_top_n()` gives the newest batch top-N frame (or None) and is asked every batch.
+    `available_now`: process what the source holds now, then stop (a backfill; the benchmark)."""
     snapshots = Snapshots(spark, s.output_path)
     clicks = parse_clicks(read_clicks(spark, s))
 
     def each(df: Any, batch_id: int) -> None:
         process_batch(spark, df, batch_id, s, snapshots, load_top_n())
 
-    return (clicks.writeStream.foreachBatch(each).option("checkpointLocation", s.checkpoint)
-            .trigger(processingTime=f"{s.trigger_seconds} seconds").queryName("recommendations-clicks").start())
+    writer = clicks.writeStream.foreachBatch(each).option("checkpointLocation", s.checkpoint)
+    writer = writer.trigger(availableNow=True) if available_now else writer.trigger(
+        processingTime=f"{s.trigger_seconds} seconds")
+    return writer.queryName("recommendations-clicks").start()
 
 
 class NewestRecs:
