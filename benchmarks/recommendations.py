@@ -110,8 +110,8 @@ def bench_api(tmp: Path) -> dict[str, Any]:
                       {"createdAt": "2026-12-01T00:00:00+00:00"})
     api_port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "1", "--threads", "8", "-b",
-         f"127.0.0.1:{api_port}", "workloads.recommendations.api:create_app()"],
+        [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "1", "--threads", "8", "--keep-alive", "30",
+         "-b", f"127.0.0.1:{api_port}", "workloads.recommendations.api:create_app()"],
         cwd=REPO, env={**os.environ, **env, "RS_MAX_BATCH": str(API_BATCH)}, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
     try:
@@ -135,6 +135,8 @@ def bench_api(tmp: Path) -> dict[str, Any]:
             store, recsstore.DEFAULT_PREFIX))
         http_rates, local_rates = [], []
         for _ in range(3):  # alternate the sides
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", api_port, timeout=10)  # one keep-alive connection
             started = time.perf_counter()
             for body in bodies:
                 conn.request("POST", "/recommendations", body, {"Content-Type": "application/json"})

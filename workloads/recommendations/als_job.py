@@ -241,7 +241,8 @@ def run(spark: Any, s: AlsSettings, store: ObjectStore) -> dict[str, Any]:
         result["verdict"] = "refused"
         modelregistry.record_run(store, s.model_prefix, version, result)
         return result
-    rows = top_n(model, train, s.top_n).orderBy("user").toLocalIterator()
+    # every product the user rated, held-out ones included, is left out: recommend what they have not rated
+    rows = top_n(model, ratings, s.top_n).orderBy("user").toLocalIterator()
     artifact = recsstore.encode((int(r["user"]), [(int(x["item"]), float(x["score"])) for x in r["l"]])
                                 for r in rows)
     model_uri = f"{s.model_path.rstrip('/')}/{version}" if s.model_path else None

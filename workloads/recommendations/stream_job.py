@@ -168,7 +168,8 @@ def process_batch(spark: Any, clicks: Any, batch_id: int, s: StreamSettings, sna
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    batch = clicks.groupBy("user", "item").agg(F.count("*").alias("clicks"), F.max("ts").alias("last_ts"))
+    # read once: the snapshot and the re-ranking both use it (a Kafka batch would be fetched twice otherwise)
+    batch = clicks.groupBy("user", "item").agg(F.count("*").alias("clicks"), F.max("ts").alias("last_ts")).persist()
     prev = snapshots.previous(batch_id)
     if prev is not None:
         before = spark.read.parquet(snapshots.path(prev))
@@ -189,6 +190,7 @@ def process_batch(spark: Any, clicks: Any, batch_id: int, s: StreamSettings, sna
         out = ranked.groupBy("user").agg(F.sort_array(F.collect_list(
             F.struct("rank", "item", F.col("new_score").alias("score")))).alias("items"))
         out.write.mode("overwrite").parquet(f"{s.output_path.rstrip('/')}/reranked/batch={batch_id}")
+    batch.unpersist()
     snapshots.prune(s.keep_snapshots)
 
 

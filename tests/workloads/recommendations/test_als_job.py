@@ -41,9 +41,9 @@ def test_a_model_on_structured_data_beats_the_baselines_and_is_published(spark, 
     for user, items in recs.items():
         assert 0 < len(items) <= 10
         assert [sc for _, sc in items] == sorted((sc for _, sc in items), reverse=True)
-        # the held-out split may hold a rated pair, the training split never: nothing published is in training
         liked += sum(structure.likes(user, i) for i, _ in items)
         hits += sum((user, i) in rated for i, _ in items)
+    assert hits == 0  # nothing the user rated (training or held out) is recommended
     # the structure was learnt: most recommendations are of the user's own taste group
     assert liked / sum(len(v) for v in recs.values()) > 0.8
     assert (tmp_path / "models" / result["version"]).is_dir()  # the Spark model, saved under its version
