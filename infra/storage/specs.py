@@ -16,6 +16,10 @@ from typing import Any
 from infra.config.nodepools import NodePoolConfig
 from infra.config.storage import StorageConfig
 from infra.placement import NVME_SCRATCH_PATH, NvmeMode, Placement, Role, place, pool_taints, spread
+# Keys of the Secrets Rook writes (OBC_*, USER_SECRET_*): spelled once, in the declaration kit, the layer every
+# component and workload builds on (it must not import this package); re-exported here for the storage layer.
+from infra.workloads.kit import OBC_CONFIGMAP_KEYS, OBC_SECRET_KEYS, USER_SECRET_ACCESS_KEY, USER_SECRET_SECRET_KEY  # noqa: F401
+
 
 ROOK_CHART_REPO = "https://charts.rook.io/release"
 CSI_CHART_REPO = "https://ceph.github.io/ceph-csi-operator"
@@ -29,11 +33,6 @@ def rgw_pod_labels(object_store: str) -> dict[str, str]:
     return {"app": "rook-ceph-rgw", "rook_object_store": object_store}
 
 
-# Keys of the Secrets Rook writes (upstream.md §2, "ObjectBucketClaim", "CephObjectStoreUser").
-OBC_SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-OBC_CONFIGMAP_KEYS = ("BUCKET_HOST", "BUCKET_PORT", "BUCKET_NAME")
-USER_SECRET_ACCESS_KEY = "AccessKey"
-USER_SECRET_SECRET_KEY = "SecretKey"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.podsecurity import pod_security_labels
-from infra.storage.specs import OBC_SECRET_KEYS, USER_SECRET_ACCESS_KEY, USER_SECRET_SECRET_KEY
 
 DNS_SELECTOR = {"namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}}  # CoreDNS on EKS and kubeadm
 TMP_SIZE = "256Mi"
@@ -43,6 +42,13 @@ def env_values(values: dict[str, str]) -> list[dict[str, Any]]:
 
 
 # --- object storage --------------------------------------------------------------------------------------
+
+# Keys of what Rook writes for a claim and a user (upstream.md §2, "ObjectBucketClaim", "CephObjectStoreUser"):
+# the claim's Secret and ConfigMap, named after the claim, and a CephObjectStoreUser's Secret.
+OBC_SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+OBC_CONFIGMAP_KEYS = ("BUCKET_HOST", "BUCKET_PORT", "BUCKET_NAME")
+USER_SECRET_ACCESS_KEY = "AccessKey"
+USER_SECRET_SECRET_KEY = "SecretKey"
 
 @dataclass(frozen=True)
 class BucketRefs:
