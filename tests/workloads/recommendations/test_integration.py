@@ -31,7 +31,8 @@ def _need_jars() -> None:
         pytest.skip(f"Spark's s3a/Kafka jars: {artifacts.missing_reason('spark')}")
 
 
-def test_als_job_reads_and_writes_the_real_rgw_through_s3a(spark, ceph_rgw, tmp_path: Path) -> None:
+@pytest.mark.timeout(900)
+def test_als_job_reads_the_real_rgw_through_s3a(spark, ceph_rgw, tmp_path: Path) -> None:
     _need_jars()
     bucket = f"recs-{uuid.uuid4().hex[:10]}"
     client = ceph_rgw.boto3_client()
