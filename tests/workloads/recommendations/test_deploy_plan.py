@@ -62,11 +62,15 @@ def test_stack_files_enable_the_workload_with_its_jobs_in_the_spark_job_namespac
     for kind in ("ScheduledSparkApplication", "SparkApplication", "ObjectBucketClaim"):
         (obj,) = objects(stack, kind)
         assert obj["metadata"]["namespace"] == "spark", kind
-    # the KafkaUser lives with the brokers; its credentials are written to the job namespace for the drivers
+    # the KafkaUser lives with the brokers; Strimzi generates its password and the Kafka component's copy
+    # CronJob writes the user's Secret into the job namespace for the drivers (never the program: no Secret here)
     (stream,) = objects(stack, "SparkApplication")
     ref = {e["name"]: e for e in stream["spec"]["driver"]["env"]}["RS_KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"]
-    assert any(s["metadata"]["name"] == ref["name"] and s["metadata"]["namespace"] == "spark"
-               for s in objects(stack, "Secret"))
+    copies = [{e["name"]: e["value"] for e in r["inputs"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+               ["containers"][0]["env"]} for r in planned(stack) if r["type"] == "kubernetes:batch/v1:CronJob"
+              and r["inputs"]["metadata"]["name"].endswith("-sync-spark")]
+    assert {"TARGET_NAMESPACE": "spark", "TARGET_SECRET": ref["name"]}.items() <= next(
+        c for c in copies if c.get("TARGET_SECRET") == ref["name"]).items()
 
 
 def test_objects_validate_against_their_schemas(stack: str) -> None:
