@@ -9,9 +9,11 @@ from infra.workloads.plugin import Registry
 from workloads.edgevision.deploy import WORKLOAD as EDGEVISION
 from workloads.fraud.deploy import WORKLOAD as FRAUD
 from workloads.loganomaly.deploy import WORKLOAD as LOGANOMALY
+from workloads.recommendations.deploy import WORKLOAD as RECOMMENDATIONS
 
 REGISTRY = Registry(
     FRAUD,
+    RECOMMENDATIONS,
     LOGANOMALY,
     EDGEVISION,
 )

@@ -100,3 +100,19 @@ class KafkaSettings:
         if self.security_protocol.endswith("SSL"):
             kwargs.update(ssl_cafile=self.ca_file, ssl_check_hostname=True)
         return kwargs
+
+
+def spark_kafka_options(settings: KafkaSettings) -> dict[str, str]:
+    """Options of Spark's Kafka source/sink (spark-sql-kafka-0-10: ``kafka.``-prefixed consumer properties) for
+    these settings: SCRAM-SHA-512 through a JAAS line built here, the CA as a PEM truststore (Kafka clients 2.7+
+    read PEM, KIP-651). The options hold the password: never log them."""
+    opts = {"kafka.bootstrap.servers": settings.bootstrap, "kafka.security.protocol": settings.security_protocol}
+    if settings.security_protocol.startswith("SASL_"):
+        quote = lambda v: (v or "").replace("\\", "\\\\").replace('"', '\\"')  # noqa: E731
+        opts.update({"kafka.sasl.mechanism": SCRAM_MECHANISM,
+                     "kafka.sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required "
+                                               f'username="{quote(settings.username)}" '
+                                               f'password="{quote(settings.password)}";'})
+    if settings.security_protocol.endswith("SSL") and settings.ca_file:
+        opts.update({"kafka.ssl.truststore.type": "PEM", "kafka.ssl.truststore.location": settings.ca_file})
+    return opts

@@ -48,6 +48,7 @@ __all__ = [
     "latest_run",
     "manifest_bytes",
     "publish",
+    "read_optional",
     "record_run",
 ]
 
@@ -152,6 +153,15 @@ def _get(store: ObjectStore, key: str, missing: Callable[[], RegistryError]) -> 
         raise RegistryUnavailable(f"reading {key}: the object store is unavailable") from exc
 
 
+def read_optional(store: ObjectStore, key: str) -> bytes | None:
+    """The bytes of a mutable registry object (a run report, a pointer to the newest version), None when it
+    does not exist yet; RegistryUnavailable when the store cannot be read."""
+    try:
+        return _get(store, key, lambda: ModelNotPublished(key))
+    except ModelNotPublished:
+        return None
+
+
 def fetch_verified(store: ObjectStore, prefix: str, version: str, digest: str) -> VerifiedArtifact:
     """The manifest and artefact of ``version``, verified against ``digest`` BEFORE anything deserialises them.
 
@@ -229,9 +239,8 @@ def record_run(store: ObjectStore, prefix: str, run_id: str, report: dict[str, A
 def latest_run(store: ObjectStore, prefix: str) -> dict[str, Any] | None:
     """The last quality report a trainer recorded, None before the first run."""
     key = f"{prefix}/{LATEST_RUN}"
-    try:
-        raw = _get(store, key, lambda: ModelNotPublished(key))
-    except ModelNotPublished:
+    raw = read_optional(store, key)
+    if raw is None:
         return None
     try:
         report = json.loads(raw)

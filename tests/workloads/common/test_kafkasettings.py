@@ -80,3 +80,21 @@ def test_an_incomplete_jaas_config_is_refused_without_echoing_it(text: str) -> N
     with pytest.raises(SettingError) as info:
         parse_jaas_config(text)
     assert '"p"' not in str(info.value) and "sasl.jaas.config" in str(info.value)
+
+
+def test_spark_kafka_options_carry_scram_over_tls_with_a_pem_truststore(tmp_path) -> None:
+    """spark-sql-kafka-0-10 hands `kafka.`-prefixed options to the Kafka consumer (Spark's Structured Streaming +
+    Kafka Integration Guide); kafka-clients reads a PEM truststore since 2.7 (KIP-651)."""
+    from workloads.common.kafkasettings import spark_kafka_options
+
+    (tmp_path / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    settings = KafkaSettings(bootstrap="b:9093", security_protocol="SASL_SSL", username="recs-stream",
+                             password='p"w\\d', ca_file=str(tmp_path / "ca.crt"))
+    opts = spark_kafka_options(settings)
+    assert opts["kafka.bootstrap.servers"] == "b:9093" and opts["kafka.sasl.mechanism"] == "SCRAM-SHA-512"
+    assert opts["kafka.ssl.truststore.type"] == "PEM"
+    assert opts["kafka.ssl.truststore.location"] == str(tmp_path / "ca.crt")
+    # the JAAS line parses back to the same credentials (quotes and backslashes escaped)
+    assert parse_jaas_config(opts["kafka.sasl.jaas.config"]) == ("recs-stream", 'p"w\\d')
+    plain = spark_kafka_options(KafkaSettings(bootstrap="127.0.0.1:9092"))
+    assert plain == {"kafka.bootstrap.servers": "127.0.0.1:9092", "kafka.security.protocol": "PLAINTEXT"}

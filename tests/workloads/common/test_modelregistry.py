@@ -86,3 +86,13 @@ def test_linear_format_parses_numbers_only() -> None:
                 b'{"format": "linear-json", "coef": [1], "intercept": 0, "transform": "eval"}'):
         with pytest.raises(ValueError):
             LinearClassifier.from_bytes(bad)
+
+
+def test_read_optional_returns_none_before_the_object_exists_and_its_bytes_after(store: ObjectStore) -> None:
+    assert mr.read_optional(store, "models/m/NEWEST.json") is None
+    store.put_bytes("models/m/NEWEST.json", b'{"version": "v1"}')
+    assert mr.read_optional(store, "models/m/NEWEST.json") == b'{"version": "v1"}'
+    down = ObjectStore(S3Settings("http://127.0.0.1:9", store.settings.bucket, "x", "y"))
+    with pytest.raises(mr.RegistryUnavailable, match="models/m/NEWEST.json") as info:
+        mr.read_optional(down, "models/m/NEWEST.json")
+    assert store.settings.bucket not in str(info.value)

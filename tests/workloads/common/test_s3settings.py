@@ -85,7 +85,7 @@ def test_invalid_port_is_named_with_the_valid_range(port: str) -> None:
 def test_bucket_names_follow_the_s3_rules(name: str) -> None:
     import re
 
-    stripped = name.strip()
+    stripped = name.strip(BLANKS)  # ASCII blanks only, as every settings reader trims
     valid = bool(re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", stripped)) and ".." not in stripped
     valid = valid and not re.fullmatch(r"\d+\.\d+\.\d+\.\d+", stripped)
     env = {**OBC_ENV, "BUCKET_NAME": name}

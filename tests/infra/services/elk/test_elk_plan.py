@@ -98,13 +98,14 @@ def test_ilm_job_applies_the_policy_from_its_configmap(stack):
     delete_days = {"dev": "30d", "prod": "90d"}[stack]
     assert policy["policy"]["phases"]["warm"]["min_age"] == "7d"
     assert policy["policy"]["phases"]["delete"]["min_age"] == delete_days
-    job = [o for o in in_namespace(recs, NS) if o["kind"] == "Job"][0]
+    job = [o for o in in_namespace(recs, NS) if o["kind"] == "Job" and o["metadata"]["name"].startswith("elasticsearch-ilm")][0]
     pod = job["spec"]["template"]["spec"]
     assert pod["volumes"][0]["configMap"]["name"] == "elasticsearch-ilm"
     env = pod["containers"][0]["env"][0]
     assert env["valueFrom"]["secretKeyRef"] == {"name": "logs-es-elastic-user", "key": "elastic"}
     es_urn = cr(recs, "Elasticsearch")[0]["urn"]
-    job_urn = next(r["urn"] for r in of_type(recs, "kubernetes:batch/v1:Job") if r["inputs"]["metadata"]["namespace"] == NS)
+    job_urn = next(r["urn"] for r in of_type(recs, "kubernetes:batch/v1:Job") if r["inputs"]["metadata"]["namespace"] == NS
+                   and r["inputs"]["metadata"]["name"].startswith("elasticsearch-ilm"))  # the workloads' Jobs share NS
     assert depends_transitively(recs, job_urn, es_urn)
     ls_urn = cr(recs, "Logstash")[0]["urn"]
     assert depends_transitively(recs, ls_urn, job_urn), "the index template exists before the first daily index"
