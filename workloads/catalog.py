@@ -8,8 +8,10 @@ from __future__ import annotations
 from infra.workloads.plugin import Registry
 from workloads.fraud.deploy import WORKLOAD as FRAUD
 from workloads.loganomaly.deploy import WORKLOAD as LOGANOMALY
+from workloads.sentiment.deploy import WORKLOAD as SENTIMENT
 
 REGISTRY = Registry(
     FRAUD,
     LOGANOMALY,
+    SENTIMENT,
 )
