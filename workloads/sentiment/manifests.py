@@ -175,6 +175,9 @@ def trainer_cronjob_spec(cfg: SentimentConfig, bucket: BucketRefs) -> dict[str, 
             "concurrencyPolicy": "Forbid", "startingDeadlineSeconds": 3600,
             "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
             "jobTemplate": {"spec": {"backoffLimit": 2, "activeDeadlineSeconds": t.timeout_seconds,
+                                     # exit 2 is bad settings (trainer.py): a retry would fail the same way
+                                     "podFailurePolicy": {"rules": [{"action": "FailJob", "onExitCodes": {
+                                         "containerName": "trainer", "operator": "In", "values": [2]}}]},
                                      "template": {"metadata": {"labels": labels("trainer")}, "spec": pod}}}}
 
 

@@ -62,6 +62,9 @@ def test_the_trainer_never_runs_twice_at_once_and_is_bounded() -> None:
     spec = m.trainer_cronjob_spec(cfg(trainer={"timeoutSeconds": 900, "schedule": "@daily"}), BUCKET)
     assert spec["concurrencyPolicy"] == "Forbid" and spec["schedule"] == "@daily"
     assert spec["jobTemplate"]["spec"]["activeDeadlineSeconds"] == 900
+    # bad settings (exit 2) fail the Job at once instead of being retried
+    (rule,) = spec["jobTemplate"]["spec"]["podFailurePolicy"]["rules"]
+    assert rule["action"] == "FailJob" and rule["onExitCodes"]["values"] == [2]
     assert spec["jobTemplate"]["spec"]["template"]["metadata"]["labels"].items() >= m.selector("trainer").items()
 
 
