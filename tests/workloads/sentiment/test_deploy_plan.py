@@ -17,7 +17,7 @@ import pytest
 
 from infra.placement import Role, place
 from infra.services.spark.spec import executor_placement, executor_scratch
-from pipeworks.plan import REPO_ROOT, InvalidStack, validate
+from pipeworks.plan import REPO_ROOT, InvalidStack, plan_stack, validate
 from policies.engine import Enforcement, evaluate
 from policies.rules.model import Resource
 from tests.infra.planned import core_validator, crd_validator, errors, planned
@@ -361,3 +361,18 @@ def test_plan_refuses_a_namespace_of_the_platform(tmp_path: Path) -> None:
         validate(tmp_path, "dev")
     assert "pipeworks:workloads.sentiment.namespace=cassandra is the namespace of platform.cassandra" \
         in str(info.value)
+
+
+def test_without_the_platforms_monitoring_the_api_gets_no_service_monitor(tmp_path: Path) -> None:
+    """platform.monitoring off: everything else is declared, the ServiceMonitor is not (and its CRD would be
+    missing); the program warns instead."""
+    text = (REPO_ROOT / "Pulumi.dev.yaml").read_text()
+    (tmp_path / "Pulumi.dev.yaml").write_text(text.replace(
+        "  pipeworks:platform:\n", "  pipeworks:platform:\n    monitoring:\n      enabled: false\n", 1))
+    (tmp_path / "Pulumi.yaml").write_text((REPO_ROOT / "Pulumi.yaml").read_text())
+    target = plan_stack("dev", tmp_path / "out", project_dir=tmp_path)
+    mine = [r["inputs"] for r in json.loads((target / "resources.json").read_text())
+            if COMPONENT in r["urn"] and r["custom"] and r["type"].startswith("kubernetes:")]
+    kinds = {o["kind"] for o in mine}
+    assert "ServiceMonitor" not in kinds
+    assert {"SparkApplication", "CronJob", "Deployment", "NetworkPolicy"} <= kinds
