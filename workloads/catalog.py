@@ -10,10 +10,12 @@ from workloads.edgevision.deploy import WORKLOAD as EDGEVISION
 from workloads.fraud.deploy import WORKLOAD as FRAUD
 from workloads.loganomaly.deploy import WORKLOAD as LOGANOMALY
 from workloads.recommendations.deploy import WORKLOAD as RECOMMENDATIONS
+from workloads.sentiment.deploy import WORKLOAD as SENTIMENT
 
 REGISTRY = Registry(
     FRAUD,
     RECOMMENDATIONS,
     LOGANOMALY,
     EDGEVISION,
+    SENTIMENT,
 )

@@ -53,7 +53,15 @@ def workloads_config() -> dict[str, Any]:
     from workloads.catalog import REGISTRY
 
     dev = (yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"].get("pipeworks:workloads") or {})
-    return {key: {**copy.deepcopy(dev.get(key) or {}), "enabled": True} for key in REGISTRY.keys}
+    return {key: {**copy.deepcopy(dev.get(key) or {}), "enabled": key not in OFF_IN_E2E} for key in REGISTRY.keys}
+
+
+# The registered workloads the e2e cannot turn on, each with why (a stack that enables one is refused by the
+# loader for the missing platform section, so this list is the whole exclusion, and it is checked below).
+OFF_IN_E2E: dict[str, str] = {
+    "sentiment": "needs platform.cassandra, whose workload roles' passwords still come from pulumi-random, which the "
+                 "Go module proxy cannot serve (docs/ARCHITECTURE.md, 'Generated secrets live only in the cluster')",
+}
 
 
 WORKLOADS: dict[str, Any] = workloads_config()

@@ -6,4 +6,7 @@ model version only if it scores at least as well on fixed known examples, and a 
 Application code (runs in the containers, never imports pulumi or infra): ``synthetic.py`` (tweets with known
 sentiment, the seed set and the known examples), ``model.py`` (the classifier), ``results.py`` (the Cassandra
 table and its idempotent writes and queries), ``scoring.py`` (a micro-batch: score, write, archive; the model
-watcher). The declaration (Pulumi program) is not in this package yet."""
+watcher), ``stream.py``, ``trainer.py``, ``producer.py``, ``api.py``.
+
+Declaration side (imports pulumi and infra, never runs in a container): ``config.py`` (the stack section
+``pipeworks:workloads.sentiment``), ``manifests.py`` (pure specs), ``deploy.py`` (``WORKLOAD``)."""

@@ -40,6 +40,10 @@ def _keyword(value: str) -> str:
     return kw
 
 
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+TIME_RANGE_RULE = "must be between 1970-01-01T00:00:00Z and 9000-01-01T00:00:00Z"
+
+
 def _time(name: str, default: datetime) -> datetime:
     raw = request.args.get(name)
     if raw is None:
@@ -50,7 +54,15 @@ def _time(name: str, default: datetime) -> datetime:
         raise BadRequest(name, "must be an ISO 8601 timestamp with a UTC offset, e.g. 2026-11-02T10:00:00Z") from None
     if ts.tzinfo is None:
         raise BadRequest(name, "needs a UTC offset (e.g. Z or +00:00)")
-    return ts.astimezone(UTC)
+    # Bounded so that every derived instant (the default from = to - 24 h, bucket starts, the day partitions)
+    # stays inside datetime's range: a year-1 or year-9999 timestamp must be a 400, never an OverflowError.
+    try:
+        ts = ts.astimezone(UTC)
+    except OverflowError:
+        ts = EARLIEST - timedelta(days=1)  # an offset pushed it past datetime's range: out of bounds below
+    if not EARLIEST <= ts < LATEST:
+        raise BadRequest(name, TIME_RANGE_RULE)
+    return ts
 
 
 def _int(name: str, default: int, low: int, high: int) -> int:
@@ -72,8 +84,10 @@ def openapi() -> dict[str, Any]:
         "paths": {
             "/v1/keywords/{keyword}/sentiment": {"get": {
                 "summary": "Sentiment over time for a keyword",
-                "parameters": [kw, {"name": "from", "in": "query", "schema": ts},
-                               {"name": "to", "in": "query", "schema": ts},
+                "parameters": [kw, {"name": "from", "in": "query", "schema": ts,
+                                    "description": f"Default: to - 24 h; {TIME_RANGE_RULE}."},
+                               {"name": "to", "in": "query", "schema": ts,
+                                "description": f"Default: now; {TIME_RANGE_RULE}."},
                                {"name": "step_minutes", "in": "query",
                                 "schema": {"type": "integer", "minimum": 1, "maximum": 1440}}],
                 "responses": {"200": {"description": "buckets", "content": {"application/json": {"schema": {

@@ -145,7 +145,7 @@ class Cassandra(pulumi.ComponentResource):
             string_data=data, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[self.ns])))
         cql_map = k8s.core.v1.ConfigMap(
             f"{self._name}-user-{name}-cql", metadata={"name": f"{name}-cassandra-role", "namespace": self.namespace},
-            data={"role.cql": cql, "password.cql": password_cql}, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[self.ns])))
+            data={"role.cql": cql, "rotate.cql": password_cql}, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[self.ns])))
         k8s.batch.v1.Job(
             f"{self._name}-user-{name}-job", metadata={"name": roles.job_name(name, cql), "namespace": self.namespace},
             spec=roles.role_job_spec(self.cfg, role=name, superuser_secret=self.superuser_secret,

