@@ -28,10 +28,13 @@ PLATFORM: dict[str, Any] = {
          "capacity": {"cpu": "15", "memory": "60Gi"}},
         {"name": "nvme-osd", "role": "nvme", "nvmeMode": "raw", "provisioning": "declared", "minSize": 3,
          "maxSize": 3, "capacity": {"cpu": "3500m", "memory": "28Gi"}},
-        {"name": "nvme-scratch", "role": "nvme", "nvmeMode": "raid0", "provisioning": "declared", "minSize": 1,
-         "maxSize": 1, "capacity": {"cpu": "3500m", "memory": "28Gi"}},
-        {"name": "gpu", "role": "gpu", "provisioning": "declared", "gpuModel": "NVIDIA-L4", "minSize": 1,
-         "maxSize": 1, "capacity": {"cpu": "30", "memory": "120Gi", "gpu": 2}},
+        # sized so the stack fits (`pipeworks capacity`; the e2e stack itself has no violation): Kafka, ES hot and
+        # the Spark executors of the workloads at max on the scratch pool; JupyterHub's GPU profile and the two
+        # TFJob workers on the GPU pool
+        {"name": "nvme-scratch", "role": "nvme", "nvmeMode": "raid0", "provisioning": "declared", "minSize": 4,
+         "maxSize": 4, "capacity": {"cpu": "3500m", "memory": "28Gi"}},
+        {"name": "gpu", "role": "gpu", "provisioning": "declared", "gpuModel": "NVIDIA-L4", "minSize": 2,
+         "maxSize": 2, "capacity": {"cpu": "30", "memory": "120Gi", "gpu": 2}},
         # the edge location the shipped dev stack's edge-vision servers are pinned to (location and GPU model)
         {"name": "edge-store-1", "role": "edge", "provisioning": "declared", "edgeLocation": "store-1",
          "gpuModel": "Tesla-T4", "minSize": 1, "maxSize": 1, "capacity": {"cpu": "7500m", "memory": "28Gi", "gpu": 1}},
