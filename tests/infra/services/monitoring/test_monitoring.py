@@ -183,7 +183,10 @@ def test_grafana_admin_password_is_generated_in_the_cluster(stack):
     assert json.loads(env["LITERAL_DATA"]) == {"admin-user": "admin"}
     grafana = release(recs, spec.RELEASE)["values"]["grafana"]
     assert grafana["admin"]["existingSecret"] == spec.GRAFANA_ADMIN_SECRET and "adminPassword" not in grafana
-    assert not [r for r in recs if r["type"].startswith(("random:", "pulumi:providers:random"))]
+    # pulumi-random is left only under Cassandra's workload roles (a documented gap: docs/ARCHITECTURE.md,
+    # "Generated secrets live only in the cluster"); nothing of monitoring's uses it
+    randoms = [r for r in recs if r["type"].startswith(("random:", "pulumi:providers:random"))]
+    assert randoms and all(r["name"].startswith("cassandra-") for r in randoms), [r["name"] for r in randoms]
 
 
 def test_prod_prometheus_is_ha():
