@@ -116,3 +116,26 @@ def namespace_labels(part_of: str) -> dict[str, str]:
     """A workload namespace: Pod Security restricted, enforced (every pod non-root, all capabilities dropped, no
     host access), and the workload it belongs to."""
     return pod_security_labels("restricted") | {"app.kubernetes.io/part-of": part_of}
+
+
+# --- an API's scaling and scraping ------------------------------------------------------------------------
+
+def cpu_hpa_spec(deployment: str, min_replicas: int, max_replicas: int, target_cpu_percent: int) -> dict[str, Any]:
+    """An HPA on the Deployment's CPU utilisation that scales down one pod a minute after five calm minutes."""
+    return {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
+            "minReplicas": min_replicas, "maxReplicas": max_replicas,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                "type": "Utilization", "averageUtilization": target_cpu_percent}}}],
+            "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300,
+                                       "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]}}}
+
+
+def one_down_pdb_spec(min_replicas: int, pod_labels: dict[str, str]) -> dict[str, Any]:
+    """One pod fewer than the HPA's floor (>= 2): a drain can always evict one pod, never all."""
+    return {"minAvailable": min_replicas - 1, "selector": {"matchLabels": pod_labels}}
+
+
+def metrics_service_monitor_spec(pod_labels: dict[str, str], namespace: str) -> dict[str, Any]:
+    """A ServiceMonitor scraping /metrics on the Service port named `http` every 30 s."""
+    return {"selector": {"matchLabels": pod_labels}, "namespaceSelector": {"matchNames": [namespace]},
+            "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}]}

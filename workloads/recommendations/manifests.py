@@ -225,24 +225,17 @@ def api_service_spec() -> dict[str, Any]:
 
 def hpa_spec(cfg: RecommendationsConfig) -> dict[str, Any]:
     api = cfg.api
-    return {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": API_NAME},
-            "minReplicas": api.min_replicas, "maxReplicas": api.max_replicas,
-            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
-                "type": "Utilization", "averageUtilization": api.target_cpu_percent}}}],
-            "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300,
-                                       "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]}}}
+    return kit.cpu_hpa_spec(API_NAME, api.min_replicas, api.max_replicas, api.target_cpu_percent)
 
 
 def pdb_spec(cfg: RecommendationsConfig) -> dict[str, Any]:
-    """One pod fewer than the HPA's floor (>= 2): a drain can always evict one pod, never all."""
-    return {"minAvailable": cfg.api.min_replicas - 1, "selector": {"matchLabels": selector("api")}}
+    return kit.one_down_pdb_spec(cfg.api.min_replicas, selector("api"))
 
 
 # --- monitoring and network --------------------------------------------------------------------------------
 
 def service_monitor_spec(namespace: str) -> dict[str, Any]:
-    return {"selector": {"matchLabels": selector("api")}, "namespaceSelector": {"matchNames": [namespace]},
-            "endpoints": [{"port": "http", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}]}
+    return kit.metrics_service_monitor_spec(selector("api"), namespace)
 
 
 def alert_rules(cfg: RecommendationsConfig) -> dict[str, Any]:
